@@ -1,0 +1,102 @@
+"""Celery configuration derived from :class:`config.settings.Settings`.
+
+Reliability settings follow ``shared/reference/peers-and-pitfalls.md`` §3: late acks, reject on
+worker lost, prefetch 1, JSON only, and every countdown far below the Redis visibility timeout.
+"""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+from celery.schedules import crontab
+
+from config.settings import Settings
+
+DEFAULT_REDIS = "redis://127.0.0.1:6379/0"
+EMBEDDED_BROKER_PATH = Path("var/broker.sqlite")
+VISIBILITY_TIMEOUT = 3600
+
+
+def _reachable(url: str, timeout: float = 0.3) -> bool:
+    parsed = urlparse(url)
+    try:
+        with socket.create_connection((parsed.hostname or "127.0.0.1", parsed.port or 6379), timeout):
+            return True
+    except OSError:
+        return False
+
+
+def broker_url(settings: Settings) -> str:
+    """CELERY_BROKER_URL; else local Redis where reachable; else an embedded SQLite broker."""
+    if settings.celery_broker_url:
+        return settings.celery_broker_url
+    if _reachable(DEFAULT_REDIS):
+        return DEFAULT_REDIS
+    EMBEDDED_BROKER_PATH.parent.mkdir(parents=True, exist_ok=True)
+    return f"sqla+sqlite:///{EMBEDDED_BROKER_PATH.resolve()}"
+
+
+def redis_url(settings: Settings) -> str | None:
+    """The Redis that holds the limits shared by all workers, or None when there is no Redis."""
+    if settings.redis_url:
+        return settings.redis_url
+    url = broker_url(settings)
+    return url if url.startswith(("redis://", "rediss://")) else None
+
+
+def _crontab(expr: str) -> crontab:
+    minute, hour, day_of_month, month_of_year, day_of_week = expr.split()
+    return crontab(minute=minute, hour=hour, day_of_month=day_of_month,
+                   month_of_year=month_of_year, day_of_week=day_of_week)
+
+
+def celery_config(settings: Settings) -> dict[str, Any]:
+    broker = broker_url(settings)
+    conf: dict[str, Any] = {
+        "broker_url": broker,
+        "result_backend": None,
+        "task_ignore_result": True,
+        "task_serializer": "json",
+        "result_serializer": "json",
+        "accept_content": ["json"],
+        "task_acks_late": True,
+        "task_reject_on_worker_lost": True,
+        "worker_prefetch_multiplier": 1,
+        "worker_max_tasks_per_child": 500,
+        "task_default_queue": "handles",
+        "broker_connection_retry_on_startup": True,
+        "broker_transport_options": {"visibility_timeout": VISIBILITY_TIMEOUT},
+        "worker_hijack_root_logger": False,
+        "worker_send_task_events": True,
+        "task_send_sent_event": True,
+        "timezone": "UTC",
+        "beat_schedule": beat_schedule(settings),
+    }
+    if broker.startswith(("redis://", "rediss://")):
+        conf["redbeat_redis_url"] = redis_url(settings) or broker
+        conf["redbeat_key_prefix"] = "handles:redbeat"
+        conf["redbeat_lock_timeout"] = 300
+        conf["beat_scheduler"] = "redbeat.RedBeatScheduler"
+    if broker.startswith("sqla+"):
+        conf["broker_transport_options"] = {"polling_interval": 0.2}
+    return conf
+
+
+def beat_schedule(settings: Settings) -> dict[str, Any]:
+    return {
+        "handles.resume_stalled": {
+            "task": "handles.resume_stalled",
+            "schedule": 60.0,
+        },
+        "handles.verify_known": {
+            "task": "handles.verify_known",
+            "schedule": _crontab(settings.verify_schedule),
+        },
+        "handles.dispatch_requests": {
+            "task": "handles.dispatch_requests",
+            "schedule": 120.0,
+        },
+    }

@@ -1,0 +1,33 @@
+"""One logging setup for worker, beat and CLI: one readable line per event, no secrets."""
+
+from __future__ import annotations
+
+import logging
+import re
+
+_SECRET = re.compile(r"(apikey[ =:]+|Authorization: *\S+ +|password=|secret=)([^\s&'\"]+)", re.IGNORECASE)
+
+
+class RedactSecrets(logging.Filter):
+    """Last line of defence: masks anything that looks like a key in a formatted message."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        redacted = _SECRET.sub(lambda m: m.group(1) + "***", message)
+        if redacted != message:
+            record.msg, record.args = redacted, ()
+        return True
+
+
+def configure_logging(level: str = "INFO") -> None:
+    root = logging.getLogger()
+    if getattr(root, "_handles_configured", False):
+        return
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.addFilter(RedactSecrets())
+    root.addHandler(handler)
+    root.setLevel(level.upper())
+    for noisy in ("httpx", "httpcore", "urllib3", "alembic.runtime.migration"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    root._handles_configured = True  # type: ignore[attr-defined]

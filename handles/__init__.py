@@ -1,0 +1,1 @@
+"""Handles: syntax, resolution checks, and the institution's own Handle server."""

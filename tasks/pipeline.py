@@ -1,0 +1,1 @@
+"""Tasks (filled in by its issue)."""
