@@ -1,0 +1,88 @@
+"""Test support: real Celery worker processes, and environments pointing at the sandbox."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def sandbox_env(sandbox_url: str, *, database_url: str, broker_url: str, **extra: str) -> dict[str, str]:
+    """Environment for a worker or CLI process talking to the sandbox at ``sandbox_url``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ALMA_", "HANDLE_", "CELERY_"))}
+    env.update(
+        ALMA_API_BASE_URL=sandbox_url,
+        ALMA_API_KEY="sandbox-key",
+        HANDLE_RESOLVER_URL=sandbox_url,
+        HANDLE_TARGET_TEMPLATE=sandbox_url + "/discovery/fulldisplay/alma{mms_id}/01GCL_INST:GCL",
+        HANDLE_SERVER_URL=sandbox_url + "/handle-server",
+        HANDLE_SERVER_SECRET="sandbox-handle-secret",
+        DATABASE_URL=database_url,
+        CELERY_BROKER_URL=broker_url,
+        POLL_MIN_SECONDS="0.3",
+        POLL_MAX_SECONDS="1",
+        PYTHONPATH=str(ROOT),
+        PYTHONUNBUFFERED="1",
+    )
+    env.update(extra)
+    return env
+
+
+@contextmanager
+def worker_process(env: dict[str, str], *, log_path: Path, concurrency: int = 2,
+                   ready_timeout: float = 30.0) -> Iterator[subprocess.Popen]:
+    """A real ``celery -A workers.app worker`` subprocess; waits until it is ready, stops it after."""
+    log = open(log_path, "ab")  # noqa: SIM115 - closed below
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "workers.app", "worker", "--loglevel=INFO",
+         f"--concurrency={concurrency}", "--pool=prefork", "--without-gossip", "--without-mingle",
+         "-n", f"test-{os.getpid()}-{time.monotonic_ns()}@%h"],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + ready_timeout
+        while time.monotonic() < deadline:
+            if b" ready." in log_path.read_bytes():
+                break
+            if proc.poll() is not None:
+                raise RuntimeError(f"worker exited early:\n{log_path.read_text()[-3000:]}")
+            time.sleep(0.2)
+        else:
+            raise RuntimeError(f"worker not ready:\n{log_path.read_text()[-3000:]}")
+        yield proc
+    finally:
+        stop_process(proc)
+        log.close()
+
+
+def stop_process(proc: subprocess.Popen, *, kill: bool = False, timeout: float = 15.0) -> None:
+    """SIGTERM (or SIGKILL) the whole process group and wait."""
+    if proc.poll() is not None:
+        return
+    try:
+        os.killpg(proc.pid, signal.SIGKILL if kill else signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=5)
+
+
+def wait_for(predicate, *, timeout: float, interval: float = 0.2, what: str = "condition"):  # type: ignore[no-untyped-def]
+    """Poll ``predicate`` until it returns something truthy; fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
