@@ -1,0 +1,332 @@
+"""Verification service: does each handle resolve, and to its record's Primo page?
+
+Items are read lazily and at most ``2 × concurrency`` checks are in flight, so memory does not grow
+with the list; results are written in batches (:func:`record_checks`) as ``HandleCheck`` history,
+and a check that is no longer ``ok`` after an ``ok`` one is flagged as a regression and logged at
+WARNING. An ``error`` (the resolver could not answer) is no evidence about the handle, so it is
+never a regression and never hides the last conclusive check.
+
+Synchronous entry points for tasks and the pipeline: :func:`verify_run`, :func:`verify_known_slice`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import Counter
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import httpx
+from sqlalchemy import func, update
+from sqlmodel import Session, select
+
+from config.settings import Settings
+from handles.resolver import BlockingResolver, Resolution, ResolverClient
+from handles.syntax import handle_key
+from handles.targets import matches_expected
+from store.models import HandleCheck, Record, Verification, utcnow
+
+__all__ = [
+    "VerifyItem",
+    "VerifyResult",
+    "VerifySummary",
+    "judge",
+    "known_items",
+    "make_client",
+    "record_checks",
+    "regressions",
+    "run_verification",
+    "verify_items",
+    "verify_known_slice",
+    "verify_run",
+]
+
+log = logging.getLogger("handles.verify")
+NO_TARGET_NOTE = "resolves; no MMS id given, so the target was not compared"
+
+
+@dataclass(frozen=True)
+class VerifyItem:
+    """One handle to check; with an MMS id its target is compared with ``HANDLE_TARGET_TEMPLATE``."""
+
+    handle: str
+    mms_id: str | None = None
+    run_id: int | None = None
+    record_id: int | None = None  # the Record row to update with the result
+
+
+@dataclass(frozen=True)
+class VerifyResult:
+    """The verdict on one item."""
+
+    item: VerifyItem
+    verification: str  # a store.models.Verification value
+    target: str | None
+    expected_target: str | None
+    latency_ms: float | None
+    detail: str | None
+    response_code: int | None = None
+    attempts: int = 1
+    checked_at: datetime = field(default_factory=utcnow)
+
+    @property
+    def handle(self) -> str:
+        return self.item.handle
+
+    @property
+    def ok(self) -> bool:
+        return self.verification == Verification.OK
+
+    def as_dict(self) -> dict[str, object]:
+        return {"handle": self.handle, "mms_id": self.item.mms_id, "verification": self.verification,
+                "target": self.target, "expected_target": self.expected_target,
+                "latency_ms": self.latency_ms, "detail": self.detail}
+
+
+@dataclass
+class VerifySummary:
+    """Counts per verification value (plus how many had no target to compare)."""
+
+    counts: Counter[str] = field(default_factory=Counter)
+    no_target: int = 0
+    regressions: int = 0
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+    @property
+    def all_ok(self) -> bool:
+        return self.counts[Verification.OK] == self.total
+
+    def add(self, results: Iterable[VerifyResult]) -> None:
+        for result in results:
+            self.counts[result.verification] += 1
+            if result.item.mms_id is None and result.ok:
+                self.no_target += 1
+
+    def as_dict(self) -> dict[str, int]:
+        out = {v.value: self.counts[v.value] for v in Verification}
+        out.update(total=self.total, no_target=self.no_target, regressions=self.regressions)
+        return out
+
+
+def judge(item: VerifyItem, resolution: Resolution, settings: Settings) -> VerifyResult:
+    """Turn the resolver's answer into ok / wrong_target / not_found / error."""
+    expected = settings.target_url(item.mms_id) if item.mms_id else None
+    detail = resolution.detail
+    if resolution.status == "not_found":
+        verdict = Verification.NOT_FOUND
+    elif resolution.status == "error":
+        verdict = Verification.ERROR
+    elif resolution.url is None:
+        verdict, detail = Verification.WRONG_TARGET, "the handle has no URL value"
+    elif expected is None:
+        verdict, detail = Verification.OK, NO_TARGET_NOTE
+    elif matches_expected(resolution.url, expected):
+        verdict = Verification.OK
+    else:
+        verdict, detail = Verification.WRONG_TARGET, f"points to {resolution.url}"
+    return VerifyResult(item=item, verification=verdict.value, target=resolution.url,
+                        expected_target=expected, latency_ms=resolution.latency_ms, detail=detail,
+                        response_code=resolution.response_code, attempts=resolution.attempts)
+
+
+def make_client(settings: Settings, *, transport: httpx.AsyncBaseTransport | None = None,
+                **overrides: object) -> ResolverClient:
+    """A resolver client configured from the ``VERIFY_*`` and ``HANDLE_RESOLVER_URL`` settings."""
+    options: dict[str, object] = {"concurrency": settings.verify_concurrency,
+                                  "rate_per_host": settings.verify_rate_per_host,
+                                  "timeout": settings.verify_timeout_seconds}
+    options.update(overrides)
+    return ResolverClient(settings.handle_resolver_url, transport=transport, **options)  # type: ignore[arg-type]
+
+
+async def verify_items(items: Iterable[VerifyItem], *, settings: Settings, client: ResolverClient,
+                       window: int | None = None) -> AsyncIterator[VerifyResult]:
+    """Check ``items`` (read lazily), yielding results as they complete; ≤ ``window`` in flight."""
+    window = window or client.concurrency * 2
+    source = iter(items)
+    pending: set[asyncio.Task[VerifyResult]] = set()
+
+    async def one(item: VerifyItem) -> VerifyResult:
+        try:
+            resolution = await client.check(item.handle)
+        except Exception as exc:  # noqa: BLE001 - one bad check must not stop the others
+            resolution = Resolution(handle=item.handle, status="error", detail=f"{type(exc).__name__}: {exc}")
+        return judge(item, resolution, settings)
+
+    def fill() -> None:
+        while len(pending) < window:
+            item = next(source, None)
+            if item is None:
+                return
+            pending.add(asyncio.ensure_future(one(item)))
+
+    fill()
+    try:
+        while pending:
+            done, _ = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                pending.discard(task)
+                yield task.result()
+            fill()
+    finally:
+        for task in pending:
+            task.cancel()
+
+
+def _last_conclusive(session: Session, keys: Sequence[str]) -> dict[str, str]:
+    """The latest non-error verification of each handle key, from the history."""
+    out: dict[str, str] = {}
+    for start in range(0, len(keys), 500):
+        chunk = list(keys[start:start + 500])
+        latest = (select(func.max(HandleCheck.id))
+                  .where(HandleCheck.handle_key.in_(chunk), HandleCheck.verification != Verification.ERROR.value)
+                  .group_by(HandleCheck.handle_key))
+        rows = session.exec(select(HandleCheck.handle_key, HandleCheck.verification)
+                            .where(HandleCheck.id.in_(latest)))
+        out.update({key: verdict for key, verdict in rows})
+    return out
+
+
+def record_checks(session: Session, results: Sequence[VerifyResult]) -> list[HandleCheck]:
+    """Write one ``HandleCheck`` per result (flagging regressions) and update the ``Record`` rows."""
+    if not results:
+        return []
+    previous = _last_conclusive(session, sorted({handle_key(r.handle) for r in results}))
+    checks = []
+    for result in results:
+        key = handle_key(result.handle)
+        regression = (previous.get(key) == Verification.OK
+                      and result.verification in (Verification.NOT_FOUND, Verification.WRONG_TARGET))
+        if regression:
+            log.warning("handle regression: %s was ok, now %s (%s)", result.handle, result.verification,
+                        result.detail or "")
+        checks.append(HandleCheck(
+            handle=result.handle, handle_key=key, mms_id=result.item.mms_id, run_id=result.item.run_id,
+            checked_at=result.checked_at, verification=result.verification, target=result.target,
+            expected_target=result.expected_target, latency_ms=result.latency_ms, detail=result.detail,
+            regression=regression))
+    session.add_all(checks)
+    updates = [{"id": r.item.record_id, "verification": r.verification, "target_url": r.target,
+                "verified_at": r.checked_at, "updated_at": r.checked_at}
+               for r in results if r.item.record_id is not None]
+    if updates:
+        session.execute(update(Record), updates)
+    session.flush()
+    return checks
+
+
+Sink = Callable[[list[VerifyResult]], None]
+
+
+async def _drive(items: Iterable[VerifyItem], *, settings: Settings, client: ResolverClient, sink: Sink,
+                 batch_size: int, progress: Callable[[VerifyResult], None] | None) -> None:
+    batch: list[VerifyResult] = []
+    async for result in verify_items(items, settings=settings, client=client):
+        batch.append(result)
+        if progress is not None:
+            progress(result)
+        if len(batch) >= batch_size:
+            sink(batch)
+            batch = []
+    if batch:
+        sink(batch)
+
+
+def run_verification(items: Iterable[VerifyItem], *, settings: Settings, sink: Sink,
+                     resolver: BlockingResolver | None = None,
+                     transport: httpx.AsyncBaseTransport | None = None, batch_size: int = 200,
+                     progress: Callable[[VerifyResult], None] | None = None,
+                     client_options: dict[str, object] | None = None) -> VerifySummary:
+    """Check ``items`` synchronously, handing results to ``sink`` in batches; returns the counts.
+
+    With ``resolver`` its long-lived client is used (a worker process); otherwise a client is made
+    for this call from the settings (``transport`` lets tests answer without a network).
+    """
+    summary = VerifySummary()
+
+    def collect(batch: list[VerifyResult]) -> None:
+        sink(batch)
+        summary.add(batch)
+
+    def job(client: ResolverClient) -> Awaitable[None]:
+        return _drive(items, settings=settings, client=client, sink=collect, batch_size=batch_size,
+                      progress=progress)
+
+    if resolver is not None:
+        resolver.run(job)
+    else:
+        async def own_client() -> None:
+            async with make_client(settings, transport=transport, **(client_options or {})) as client:
+                await job(client)
+
+        asyncio.run(own_client())
+    return summary
+
+
+def _recording_sink(session: Session, summary_regressions: list[int]) -> Sink:
+    def sink(batch: list[VerifyResult]) -> None:
+        checks = record_checks(session, batch)
+        summary_regressions[0] += sum(1 for c in checks if c.regression)
+        session.commit()  # progress survives a crash
+        for check in checks:  # keep the identity map small; the caller's own objects stay
+            session.expunge(check)
+
+    return sink
+
+
+def verify_run(*, session: Session, run_id: int, settings: Settings, resolver: BlockingResolver | None = None,
+               transport: httpx.AsyncBaseTransport | None = None, batch_size: int = 200,
+               progress: Callable[[VerifyResult], None] | None = None) -> VerifySummary:
+    """Verify the expected handle of every record of run ``run_id``; updates Records, writes history."""
+    rows = session.exec(select(Record.id, Record.expected_handle, Record.mms_id)
+                        .where(Record.run_id == run_id, Record.expected_handle.is_not(None))
+                        .order_by(Record.position, Record.id)).all()
+    items = [VerifyItem(handle=h, mms_id=mms, run_id=run_id, record_id=rid) for rid, h, mms in rows]
+    regressions_seen = [0]
+    summary = run_verification(items, settings=settings, sink=_recording_sink(session, regressions_seen),
+                               resolver=resolver, transport=transport, batch_size=batch_size,
+                               progress=progress)
+    summary.regressions = regressions_seen[0]
+    return summary
+
+
+def known_items(session: Session) -> list[VerifyItem]:
+    """Every known handle, once, ordered by handle key: expected handles of records (the newest
+    record's MMS id wins) plus handles checked before (with the MMS id of their latest check)."""
+    by_key: dict[str, VerifyItem] = {}
+    records = session.exec(select(Record.id, Record.expected_handle, Record.mms_id)
+                           .where(Record.expected_handle.is_not(None)).order_by(Record.id))
+    for rid, handle, mms in records:
+        by_key[handle_key(handle)] = VerifyItem(handle=handle, mms_id=mms, record_id=rid)
+    latest = select(func.max(HandleCheck.id)).group_by(HandleCheck.handle_key)
+    checks = session.exec(select(HandleCheck.handle, HandleCheck.handle_key, HandleCheck.mms_id)
+                          .where(HandleCheck.id.in_(latest)))
+    for handle, key, mms in checks:
+        by_key.setdefault(key, VerifyItem(handle=handle, mms_id=mms))
+    return [by_key[key] for key in sorted(by_key)]
+
+
+def verify_known_slice(*, session: Session, settings: Settings, offset: int, limit: int,
+                       resolver: BlockingResolver | None = None,
+                       transport: httpx.AsyncBaseTransport | None = None,
+                       batch_size: int = 200) -> VerifySummary:
+    """Re-verify known handles ``[offset, offset + limit)`` of :func:`known_items`."""
+    items = known_items(session)[offset:offset + limit]
+    regressions_seen = [0]
+    summary = run_verification(items, settings=settings, sink=_recording_sink(session, regressions_seen),
+                               resolver=resolver, transport=transport, batch_size=batch_size)
+    summary.regressions = regressions_seen[0]
+    return summary
+
+
+def regressions(session: Session, since: datetime | None = None) -> list[HandleCheck]:
+    """Checks flagged as regressions (ok before, not ok then), newest first."""
+    query = select(HandleCheck).where(HandleCheck.regression == True)  # noqa: E712 - SQL expression
+    if since is not None:
+        query = query.where(HandleCheck.checked_at >= since)
+    return list(session.exec(query.order_by(HandleCheck.checked_at.desc(), HandleCheck.id.desc())))
