@@ -23,12 +23,12 @@ __all__ = ["EventKind", "ParsedEvent", "clean_description", "fingerprint", "pars
 EventKind = Literal["already_has", "no_handle", "failed", "other"]
 
 _WS = re.compile(r"\s+")
-_ROW_NUMBER = re.compile(r"^\d{1,9}\s+(?=Record\b)", re.IGNORECASE)
-_RECORD = re.compile(r"\bRecord\s+(\d{3,30})\b", re.IGNORECASE)
+_ROW_NUMBER = re.compile(r"^\d{1,9}\s*(?=Record\b)", re.IGNORECASE)
+_RECORD = re.compile(r"(?<![A-Za-z])Record\s+(\d{3,30})\b", re.IGNORECASE)
 _MMS = re.compile(r"\bMMS\s*ID\s*:?\s*(\d{3,30})\b", re.IGNORECASE)
 _ALREADY = re.compile(r"already\s+has\s+a\s+handle\s+identifier\s*:?\s*(\S+)?", re.IGNORECASE)
 _NO_HANDLE = re.compile(r"does\s+not\s+have\s+a\s+handle\s+identifier", re.IGNORECASE)
-_FAILED = re.compile(r"\bRecord\s+\d{3,30}\s+(?:has\s+)?failed\b", re.IGNORECASE)
+_FAILED = re.compile(r"(?<![A-Za-z])Record\s+\d{3,30}\s+(?:has\s+)?failed\b", re.IGNORECASE)
 # a date glued onto the end of the handle in copied text: "11084/34662 05/08/2025"
 _TRAILING_PUNCT = ".,;:)]}>\"'"
 

@@ -57,7 +57,7 @@ def detect_format(head: bytes) -> str:
         return "xlsx"
     if not head.strip(b"\xef\xbb\xbf \t\r\n"):
         raise EventsFileError("the file is empty")
-    if b"\x00" in head:
+    if b"\x00" in head[:1024].split(b"\n", 1)[0]:  # later NULs are reported with their line
         raise EventsFileError("binary file, not an Events Report (CSV, XLSX or the page's text)")
     for raw in head.splitlines()[:HEADER_SEARCH_ROWS]:
         line = raw.decode("utf-8", "replace").lower()
@@ -114,10 +114,9 @@ def _cell(row: list, index: dict[str, int], name: str) -> str | None:
 
 def _csv_rows(path: Path) -> Iterator[EventRow]:
     with path.open("rb") as fh:
-        lines = _decoded_lines(fh)
-        first = next(lines)
-        delimiter = ";" if first.count(";") > first.count(",") else ","
-        reader = csv.reader(_chain(first, lines), delimiter=delimiter)
+        delimiter = _csv_delimiter(fh.read(65_536))
+        fh.seek(0)
+        reader = csv.reader(_decoded_lines(fh), delimiter=delimiter)
         try:
             index: dict[str, int] | None = None
             for row in reader:
@@ -146,45 +145,52 @@ def _csv_rows(path: Path) -> Iterator[EventRow]:
             raise EventsFileError(f"unreadable CSV ({exc})", reader.line_num + 1) from None
 
 
-def _chain(first: str, rest: Iterator[str]) -> Iterator[str]:
-    yield first
-    yield from rest
+def _csv_delimiter(head: bytes) -> str:
+    for raw in head.splitlines():
+        line = raw.decode("utf-8", "replace")
+        if "event description" in line.lower():
+            return ";" if line.count(";") > line.count(",") else ","
+    return ","
 
 
 def _xlsx_rows(path: Path) -> Iterator[EventRow]:
-    import zipfile
-
     from openpyxl import load_workbook
 
-    try:
-        workbook = load_workbook(path, read_only=True, data_only=True)
-    except (zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
-        raise EventsFileError(f"not a readable XLSX workbook ({type(exc).__name__})") from None
-    try:
-        sheet = workbook.worksheets[0]
-        index: dict[str, int] | None = None
-        for number, values in enumerate(sheet.iter_rows(values_only=True), 1):
-            row = ["" if v is None else str(v) for v in values]
-            if index is None:
-                if not any(cell.strip() for cell in row):
-                    continue
-                if number > HEADER_SEARCH_ROWS:
-                    raise EventsFileError("no 'Event Description' header in the first 20 rows", number)
-                if any(cell.strip().lower() == "event description" for cell in row):
-                    index = _header_index(row, number)
-                continue
-            need = index["event description"]
-            if need >= len(row) or not row[need].strip():
-                if any(cell.strip() for cell in row):
-                    raise EventsFileError("empty Event Description", number)
-                continue
-            yield EventRow(number, clean_description(row[need]), _cell(row, index, "event date"),
-                           _cell(row, index, "severity"), _cell(row, index, "module"),
-                           _cell(row, index, "creator"))
+    with path.open("rb") as fh:
+        try:
+            workbook = load_workbook(fh, read_only=True, data_only=True)
+        except Exception as exc:  # noqa: BLE001 - openpyxl raises many kinds for a bad workbook
+            raise EventsFileError(f"not a readable XLSX workbook ({type(exc).__name__})") from None
+        try:
+            yield from _sheet_rows(workbook.worksheets[0])
+        except EventsFileError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - a corrupt sheet part
+            raise EventsFileError(f"unreadable XLSX row ({type(exc).__name__})") from None
+        finally:
+            workbook.close()
+
+
+def _sheet_rows(sheet) -> Iterator[EventRow]:  # type: ignore[no-untyped-def]
+    index: dict[str, int] | None = None
+    for number, values in enumerate(sheet.iter_rows(values_only=True), 1):
+        row = ["" if v is None else str(v) for v in values]
         if index is None:
-            raise EventsFileError("not an Events Report: no 'Event Description' header")
-    finally:
-        workbook.close()
+            if any(cell.strip().lower() == "event description" for cell in row):
+                index = _header_index(row, number)
+            elif number >= HEADER_SEARCH_ROWS:
+                raise EventsFileError("no 'Event Description' header in the first rows", number)
+            continue
+        need = index["event description"]
+        if need >= len(row) or not row[need].strip():
+            if any(cell.strip() for cell in row):
+                raise EventsFileError("empty Event Description", number)
+            continue
+        yield EventRow(number, clean_description(row[need]), _cell(row, index, "event date"),
+                       _cell(row, index, "severity"), _cell(row, index, "module"),
+                       _cell(row, index, "creator"))
+    if index is None:
+        raise EventsFileError("not an Events Report: no 'Event Description' header")
 
 
 def _text_rows(path: Path) -> Iterator[EventRow]:

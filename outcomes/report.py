@@ -1,0 +1,63 @@
+"""The run report: one row per member of the set, in the set's order, with the evidence.
+
+Columns (CONTRACT.md): ``mms_id,pid,expected_handle,alma_handle,outcome,verification,target_url,detail``.
+Rows are streamed from the database, so a large set does not have to fit in memory.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Iterator
+from typing import Any, TextIO
+
+from sqlmodel import Session, select
+
+from store.models import Record
+
+__all__ = ["COLUMNS", "iter_rows", "write_csv", "write_json"]
+
+COLUMNS = ("mms_id", "pid", "expected_handle", "alma_handle", "outcome", "verification", "target_url", "detail")
+BATCH = 1000
+
+
+def iter_rows(*, session: Session, run_id: int, settings: Any = None) -> Iterator[dict[str, str]]:
+    """Rows of the report ordered by ``Record.position`` then ``mms_id``; empty strings for unknowns."""
+    query = (select(Record).where(Record.run_id == run_id)
+             .order_by(Record.position, Record.mms_id, Record.id)
+             .execution_options(yield_per=BATCH))
+    for record in session.exec(query):
+        target = record.target_url or (settings.target_url(record.mms_id) if settings is not None else None)
+        yield {
+            "mms_id": record.mms_id,
+            "pid": record.pid or "",
+            "expected_handle": record.expected_handle or "",
+            "alma_handle": record.alma_handle or "",
+            "outcome": record.outcome or "unknown",
+            "verification": record.verification or "",
+            "target_url": target or "",
+            "detail": record.detail or "",
+        }
+
+
+def write_csv(rows: Iterator[dict[str, str]], out: TextIO) -> int:
+    """Write the header and ``rows`` as CSV; returns the number of rows."""
+    writer = csv.DictWriter(out, fieldnames=COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    count = 0
+    for row in rows:
+        writer.writerow(row)
+        count += 1
+    return count
+
+
+def write_json(rows: Iterator[dict[str, str]], out: TextIO) -> int:
+    """Write ``rows`` as one JSON array, a row per line; returns the number of rows."""
+    count = 0
+    out.write("[")
+    for row in rows:
+        out.write(",\n" if count else "\n")
+        out.write(json.dumps(row, ensure_ascii=False))
+        count += 1
+    out.write("\n]\n" if count else "]\n")
+    return count
