@@ -1,1 +1,100 @@
-"""Tasks (filled in by its issue)."""
+"""Pipeline tasks: the chain preflight → copy → migration → profile → finish (verify + classify).
+
+Each task is an adapter: it calls :mod:`pipeline` and maps the answer to "go on" (return: the chain
+continues), "visit again later" (``self.retry(countdown=…)``: an ETA message, so no worker waits
+while Alma works) or "stop" (:class:`RunStopped`, an expected error: the chain ends there).
+All tasks are idempotent against the database, which is the source of truth; the chain only
+expresses the order, and a lost chain is rebuilt from the database by :func:`enqueue_run`.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from celery import chain
+
+from alma.errors import AlmaQuotaLow, AlmaRateLimited, AlmaTransportError, AlmaUnavailable
+from pipeline import finish, preflight, steps
+from pipeline.errors import PipelineError
+from pipeline.runs import ALMA_STEPS, get_run, run_steps
+from store.models import RunState, StepStatus
+from workers import resources
+from workers.app import app
+
+log = logging.getLogger("handles.tasks")
+
+# Alma being slow, throttling or briefly away: visit again later, without limit (the step deadline rules)
+TRANSIENT = (AlmaTransportError, AlmaUnavailable, AlmaRateLimited, AlmaQuotaLow)
+
+
+class RunStopped(Exception):
+    """The run cannot go on (a failed or refused step, an unusable set); the reason is recorded."""
+
+
+def _transient_countdown(exc: Exception) -> float:
+    settings = resources.settings()
+    retry_after = getattr(exc, "retry_after", None)
+    if isinstance(exc, AlmaQuotaLow):
+        return 15 * 60.0
+    if retry_after:
+        return float(retry_after)
+    return settings.poll_max_seconds
+
+
+@app.task(name="handles.preflight", bind=True, max_retries=None, acks_late=True, throws=(RunStopped,))
+def preflight_task(self, run_id: int) -> None:  # type: ignore[no-untyped-def]
+    """Read the set and its bibs; safe to run twice (records are upserted)."""
+    try:
+        preflight.preflight(engine=resources.engine(), alma=resources.alma_client(),
+                            settings=resources.settings(), run_id=run_id)
+    except TRANSIENT as exc:
+        log.warning("run %s: preflight: Alma unavailable (%s); trying again", run_id, exc)
+        raise self.retry(countdown=_transient_countdown(exc), exc=exc) from None
+    except PipelineError as exc:
+        raise RunStopped(f"run {run_id}: {exc}") from None
+
+
+@app.task(name="handles.run_step", bind=True, max_retries=None, acks_late=True, throws=(RunStopped,))
+def run_step(self, run_id: int, kind: str) -> None:  # type: ignore[no-untyped-def]
+    """Submit (exactly once) or poll one Alma step; returns when its instance succeeded."""
+    try:
+        nxt = steps.drive_step(resources.pipeline_context(), run_id=run_id, kind=kind)
+    except TRANSIENT as exc:
+        log.warning("run %s: %s: Alma unavailable (%s); trying again", run_id, kind, exc)
+        raise self.retry(countdown=_transient_countdown(exc), exc=exc) from None
+    if nxt.action == "continue":
+        return
+    if nxt.action == "retry":
+        raise self.retry(countdown=nxt.countdown)
+    raise RunStopped(f"run {run_id}: {nxt.reason}")
+
+
+@app.task(name="handles.finish_run", bind=True, max_retries=None, acks_late=True, throws=(RunStopped,))
+def finish_run(self, run_id: int) -> None:  # type: ignore[no-untyped-def]
+    """Events (when Alma serves them), verification of every handle, classification of every record."""
+    try:
+        finish.finish_run(ctx=resources.pipeline_context(), run_id=run_id)
+    except TRANSIENT as exc:
+        raise self.retry(countdown=_transient_countdown(exc), exc=exc) from None
+    except PipelineError as exc:
+        raise RunStopped(f"run {run_id}: {exc}") from None
+
+
+def build_chain(run_id: int):  # type: ignore[no-untyped-def]
+    """The chain of what is left to do for ``run_id`` (everything, for a new run)."""
+    with resources.session_scope() as session:
+        run = get_run(session, run_id)
+        state = run.state
+        done = {s.kind for s in run_steps(session, run_id)
+                if s.status in (StepStatus.SUCCEEDED, StepStatus.SKIPPED)}
+    links = []
+    if state in (RunState.QUEUED, RunState.PREFLIGHT):
+        links.append(preflight_task.si(run_id))
+    links += [run_step.si(run_id, kind.value) for kind in ALMA_STEPS if kind not in done]
+    links.append(finish_run.si(run_id))
+    return chain(*links)
+
+
+def enqueue_run(run_id: int) -> None:
+    """Send the chain for ``run_id`` (idempotent: finished steps are left out, and each task checks)."""
+    build_chain(run_id).apply_async()

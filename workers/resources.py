@@ -71,10 +71,7 @@ def redis_client() -> redis.Redis | None:
 def alma_client() -> AlmaClient:
     from alma.client import AlmaClient
 
-    with _lock:
-        if "alma" not in _cache:
-            _cache["alma"] = None
-    if _cache["alma"] is None:
+    if _cache.get("alma") is None:
         _cache["alma"] = AlmaClient.from_settings(settings(), redis=redis_client())
     return _cache["alma"]
 
@@ -93,3 +90,20 @@ def reset() -> None:
                 close()
             except Exception:  # noqa: BLE001 - closing must never stop a shutdown
                 pass
+
+
+def job_budget():  # type: ignore[no-untyped-def]
+    """Alma's job budget: in Redis for all workers, or local to this process without Redis."""
+    from pipeline.budget import LocalJobBudget, RedisJobBudget
+
+    if "budget" not in _cache:
+        s, client = settings(), redis_client()
+        limits = {"max_running": s.alma_max_api_jobs_running, "max_per_hour": s.alma_max_runs_per_job_hour}
+        _cache["budget"] = RedisJobBudget(client, **limits) if client is not None else LocalJobBudget(**limits)
+    return _cache["budget"]
+
+
+def pipeline_context():  # type: ignore[no-untyped-def]
+    from pipeline.steps import PipelineContext
+
+    return PipelineContext(engine=engine(), alma=alma_client(), settings=settings(), budget=job_budget())

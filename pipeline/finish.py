@@ -1,0 +1,72 @@
+"""The last link of a run: read Alma's events where it serves them, verify, classify, close the run."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from sqlalchemy import update
+
+from pipeline.runs import get_run, outcome_counts, run_steps
+from pipeline.steps import PipelineContext
+from store.db import session_scope
+from store.models import Record, RunState, Step, StepKind, StepStatus, utcnow
+
+log = logging.getLogger("handles.pipeline")
+
+__all__ = ["finish_run", "ingest_api_events"]
+
+
+def ingest_api_events(ctx: PipelineContext, run_id: int) -> str:
+    """Store the migration's event lines from Alma's events API; a note when Alma refuses (60332)."""
+    from alma.errors import AlmaEventsUnsupported
+    from outcomes.store import store_events
+
+    with session_scope(ctx.engine) as session:
+        step = {s.kind: s for s in run_steps(session, run_id)}[StepKind.MIGRATION]
+        job_id, instance_id = step.alma_job_id, step.instance_id
+    if not (job_id and instance_id):
+        return "no migration instance to read events from"
+    try:
+        events = list(ctx.alma.iter_events(job_id, instance_id))
+    except AlmaEventsUnsupported as exc:
+        note = (f"Alma does not serve this job's events by API ({exc.error_code}); export the Events Report "
+                f"of instance {instance_id} and run `handles events import {run_id} FILE`")
+        log.info("run %s: %s", run_id, note)
+        return note
+    with session_scope(ctx.engine) as session:
+        stored = store_events(session, run_id=run_id, events=events, source="api", step_kind=StepKind.MIGRATION)
+    return f"{stored} event lines read from Alma's events API"
+
+
+def finish_run(*, ctx: PipelineContext, run_id: int, verify: Any = None, classify: Any = None) -> None:
+    """Verify every expected handle, classify every record, and mark the run succeeded. Idempotent."""
+    from handles.verify import verify_run
+    from outcomes.classify import classify_run
+
+    verify = verify or verify_run
+    classify = classify or classify_run
+    with session_scope(ctx.engine) as session:
+        run = get_run(session, run_id)
+        if run.state in (RunState.SUCCEEDED, RunState.FAILED):
+            return
+        step = {s.kind: s for s in run_steps(session, run_id)}[StepKind.VERIFY]
+        session.execute(update(Step).where(Step.id == step.id, Step.status == StepStatus.PENDING)
+                        .values(status=StepStatus.RUNNING, started_at=utcnow()))
+        run.state, run.heartbeat_at, run.wait_reason = RunState.VERIFYING, utcnow(), None
+        session.add(run)
+    note = ingest_api_events(ctx, run_id)
+    with session_scope(ctx.engine) as session:
+        summary = verify(session=session, run_id=run_id, settings=ctx.settings)
+    with session_scope(ctx.engine) as session:
+        classify(session=session, run_id=run_id, settings=ctx.settings)
+        step = {s.kind: s for s in run_steps(session, run_id)}[StepKind.VERIFY]
+        step.status, step.ended_at, step.error = StepStatus.SUCCEEDED, utcnow(), note
+        session.add(step)
+        run = get_run(session, run_id)
+        run.state, run.finished_at, run.heartbeat_at = RunState.SUCCEEDED, utcnow(), utcnow()
+        session.add(run)
+        counts = outcome_counts(session, run_id)
+        total = session.query(Record).filter(Record.run_id == run_id).count()
+    log.info("run %s: finished: %s records; outcomes %s; verification %s", run_id, total,
+             ", ".join(f"{k}={v}" for k, v in counts.items()) or "none", summary)

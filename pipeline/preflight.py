@@ -1,0 +1,122 @@
+"""Preflight: read the set and every member's bib before any job runs.
+
+Members are read page by page and their bibs in batches of 100; each record's expected handle is
+stored, and records whose metadata Alma will not accept (``xsi:type="dcterms:URI"`` on
+``dc:identifier``, no handle at all) are flagged before anything is submitted. Safe to run again:
+records are upserted by (run, MMS id).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Iterator
+from itertools import islice
+from typing import Any
+
+from sqlalchemy.engine import Engine
+from sqlmodel import select
+
+from pipeline.runs import check_set, fail_run, get_run, run_steps
+from store.db import session_scope
+from store.models import Outcome, Record, RunState, StepKind, StepStatus, utcnow
+
+log = logging.getLogger("handles.pipeline")
+
+__all__ = ["PreflightSummary", "preflight", "read_metadata"]
+
+BATCH = 100
+
+
+class PreflightSummary(dict):  # type: ignore[type-arg]
+    """Counts from preflight: members, ok, needs_copy, missing, malformed, unreadable."""
+
+
+def _chunks(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
+    it = iter(items)
+    while chunk := list(islice(it, size)):
+        yield chunk
+
+
+def read_metadata(bib: Any, prefix: str) -> dict[str, Any]:
+    """What preflight keeps of one bib: pid, expected handle, the problem Alma will have with it."""
+    from alma.dc import parse_dc
+    from alma.errors import DublinCoreError
+
+    try:
+        dc = parse_dc(bib.record_xml)
+    except DublinCoreError as exc:
+        return {"pid": None, "expected_handle": None, "problem": f"malformed: the bib cannot be read ({exc})",
+                "needs_copy": False}
+    return {"pid": dc.pid, "expected_handle": dc.expected_handle(prefix), "problem": dc.problem(prefix),
+            "needs_copy": bool(getattr(dc, "needs_copy", False))}
+
+
+def preflight(*, engine: Engine, alma: Any, settings: Any, run_id: int) -> PreflightSummary:
+    """Check the set, store one Record per member, decide on ``--skip-copy``. Fails the run if unusable."""
+    from pipeline.errors import SetNotUsable
+
+    with session_scope(engine) as session:
+        run = get_run(session, run_id)
+        if run.state not in (RunState.QUEUED, RunState.PREFLIGHT):
+            return PreflightSummary(skipped=True)
+        run.state, run.heartbeat_at = RunState.PREFLIGHT, utcnow()
+        session.add(run)
+        set_id = run.set_id
+    try:
+        info = check_set(alma, set_id)
+    except SetNotUsable as exc:
+        with session_scope(engine) as session:
+            fail_run(session, get_run(session, run_id), str(exc))
+        log.error("run %s: preflight: %s", run_id, exc)
+        raise
+    summary = PreflightSummary(members=0, ok=0, needs_copy=0, missing=0, malformed=0)
+    position = 0
+    for chunk in _chunks(alma.iter_set_members(set_id), BATCH):
+        ids = [str(m["id"]) for m in chunk]
+        bibs = {b.mms_id: b for b in alma.get_bibs(ids)}
+        with session_scope(engine) as session:
+            existing = {r.mms_id: r for r in session.exec(
+                select(Record).where(Record.run_id == run_id, Record.mms_id.in_(ids)))}  # type: ignore[attr-defined]
+            for mms_id in ids:
+                bib = bibs.get(mms_id)
+                meta = (read_metadata(bib, settings.handle_prefix) if bib is not None else
+                        {"pid": None, "expected_handle": None, "problem": "malformed: Alma returned no bib",
+                         "needs_copy": False})
+                record = existing.get(mms_id) or Record(run_id=run_id, mms_id=mms_id)
+                record.position = position
+                record.pid, record.expected_handle = meta["pid"], meta["expected_handle"]
+                record.metadata_problem = meta["problem"]
+                if record.outcome == Outcome.UNKNOWN and meta["problem"]:
+                    record.detail = f"preflight: {meta['problem']}"
+                if record.expected_handle:
+                    record.target_url = settings.target_url(mms_id)
+                record.updated_at = utcnow()
+                session.add(record)
+                position += 1
+                summary["members"] += 1
+                summary["needs_copy"] += int(meta["needs_copy"])
+                problem = meta["problem"] or ""
+                key = "ok" if not problem else ("missing" if problem.startswith("missing") else "malformed")
+                summary[key] += 1
+            run = get_run(session, run_id)
+            run.heartbeat_at = utcnow()
+            session.add(run)
+    with session_scope(engine) as session:
+        run = get_run(session, run_id)
+        run.set_name = info.get("name") or run.set_name
+        run.member_count = summary["members"]
+        copy = {s.kind: s for s in run_steps(session, run_id)}[StepKind.COPY]
+        if run.skip_copy and copy.status == StepStatus.PENDING:
+            if summary["needs_copy"] == 0:
+                copy.status, copy.error = StepStatus.SKIPPED, "skipped (--skip-copy): every record has its handle in dc:identifier"
+            else:
+                copy.error = (f"--skip-copy ignored: {summary['needs_copy']} records have their handle only "
+                              f"in dcterms:identifier")
+                log.warning("run %s: %s", run_id, copy.error)
+            session.add(copy)
+        run.state, run.heartbeat_at = RunState.RUNNING, utcnow()
+        session.add(run)
+    log.info("run %s: preflight of set %s (%s): %s members, %s ready, %s need the copy, %s missing a handle, "
+             "%s malformed", run_id, set_id, info.get("name"), summary["members"], summary["ok"],
+             summary["needs_copy"], summary["missing"], summary["malformed"])
+    return summary

@@ -1,0 +1,106 @@
+"""Runs: creating them, reading them, and the checks made before anything is submitted."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from typing import Any
+
+from sqlmodel import Session, select
+
+from pipeline.errors import InvalidSetId, RunNotFound, SetNotUsable
+from store.models import Outcome, Record, Run, RunState, Step, StepKind, StepStatus, utcnow
+
+__all__ = [
+    "ALMA_STEPS",
+    "STEP_ORDER",
+    "TITLE_CONTENT",
+    "check_set",
+    "create_run",
+    "get_run",
+    "outcome_counts",
+    "recent_runs",
+    "run_steps",
+    "validate_set_id",
+]
+
+STEP_ORDER: tuple[StepKind, ...] = (StepKind.COPY, StepKind.MIGRATION, StepKind.PROFILE, StepKind.VERIFY)
+ALMA_STEPS: tuple[StepKind, ...] = (StepKind.COPY, StepKind.MIGRATION, StepKind.PROFILE)
+# SetContentType codes that hold titles: IEP = digital titles, BIB_MMS = all titles
+TITLE_CONTENT = {"IEP": "Digital titles", "BIB_MMS": "All titles"}
+_SET_ID = re.compile(r"^\d{1,30}$")
+
+
+def validate_set_id(set_id: str) -> str:
+    """The set id, stripped; :class:`InvalidSetId` unless it is digits only."""
+    value = (set_id or "").strip()
+    if not _SET_ID.match(value):
+        raise InvalidSetId(f"{set_id!r} is not an Alma set id (digits only, e.g. 7593466560004641)")
+    return value
+
+
+def check_set(alma: Any, set_id: str) -> dict[str, Any]:
+    """Read the set from Alma and refuse an unknown, empty or non-title set (no job is submitted)."""
+    from alma.errors import AlmaNotFound
+
+    set_id = validate_set_id(set_id)
+    try:
+        info = alma.get_set(set_id)
+    except AlmaNotFound:
+        raise SetNotUsable(f"set {set_id} does not exist in Alma") from None
+    content = ((info.get("content") or {}).get("value") or "").upper()
+    name = info.get("name") or set_id
+    if content not in TITLE_CONTENT:
+        desc = (info.get("content") or {}).get("desc") or content or "unknown content"
+        raise SetNotUsable(f"set {set_id} ({name}) holds {desc}, not titles; use a set of digital titles")
+    members = info.get("number_of_members") or {}
+    count = int(members.get("value") or 0) if isinstance(members, dict) else int(members or 0)
+    if count == 0:
+        raise SetNotUsable(f"set {set_id} ({name}) is empty")
+    return info
+
+
+def create_run(*, session: Session, set_id: str, skip_copy: bool = False, parent_run_id: int | None = None,
+               profile_mode: str = "api", set_name: str | None = None,
+               member_count: int | None = None) -> Run:
+    """A new run with its four steps, all pending. Nothing is sent to Alma here."""
+    run = Run(set_id=validate_set_id(set_id), skip_copy=skip_copy, parent_run_id=parent_run_id,
+              profile_mode=profile_mode, set_name=set_name, member_count=member_count)
+    session.add(run)
+    session.flush()
+    for position, kind in enumerate(STEP_ORDER, start=1):
+        session.add(Step(run_id=run.id, kind=kind, position=position))
+    session.flush()
+    return run
+
+
+def get_run(session: Session, run_id: int) -> Run:
+    run = session.get(Run, run_id)
+    if run is None:
+        raise RunNotFound(f"there is no run {run_id}")
+    return run
+
+
+def run_steps(session: Session, run_id: int) -> list[Step]:
+    return list(session.exec(select(Step).where(Step.run_id == run_id).order_by(Step.position)))
+
+
+def recent_runs(session: Session, limit: int = 20) -> list[Run]:
+    return list(session.exec(select(Run).order_by(Run.id.desc()).limit(limit)))  # type: ignore[union-attr]
+
+
+def outcome_counts(session: Session, run_id: int) -> dict[str, int]:
+    counts = Counter(session.exec(select(Record.outcome).where(Record.run_id == run_id)))
+    return {o.value: counts.get(o.value, 0) for o in Outcome if counts.get(o.value)}
+
+
+def fail_run(session: Session, run: Run, reason: str) -> None:
+    run.state = RunState.FAILED
+    run.error = reason
+    run.finished_at = run.updated_at = utcnow()
+    session.add(run)
+    for step in run_steps(session, run.id):  # type: ignore[arg-type]
+        if step.status == StepStatus.PENDING:
+            step.status = StepStatus.SKIPPED
+            step.error = "not run: an earlier step failed"
+            session.add(step)
