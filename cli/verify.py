@@ -1,7 +1,271 @@
-"""CLI commands (filled in by its issue)."""
+"""``handles verify (--run RUN_ID | --set SET_ID | --file FILE) [--json]``.
+
+Exit status (CONTRACT.md): 0 when every handle resolves to its expected target; 1 when some do
+not (wrong target, not found, or a line of the file that is not a usable handle); 2 on error (bad
+arguments, an unreadable or empty file, the database or Alma unreachable, or a handle the resolver
+could not answer for, so the check is incomplete).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
 
 import typer
 
+from cli import common
+from handles.syntax import HandleSyntaxError, parse_handle
+from handles.verify import VerifyItem, VerifyResult, VerifySummary
+
+_MMS = re.compile(r"^\d+$")
+_DELIMS = ",;\t"
+
+
+@dataclass
+class Source:
+    """What to check: items (with a count for the progress bar), problems with the input, notes."""
+
+    label: str
+    items: list[VerifyItem] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    run_id: int | None = None
+
+
+def _lines(path: Path) -> list[str]:
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise common.CliError(f"{path}: cannot read: {exc.strerror or exc}", code=2) from None
+    return data.decode("utf-8-sig", errors="replace").splitlines()
+
+
+def read_file(path: Path, *, prefix: str) -> Source:
+    """Read one handle per line, or a CSV with a ``handle`` (and ``mms_id``) column."""
+    source = Source(label=str(path))
+    lines = _lines(path)
+    numbered = [(n, line) for n, line in enumerate(lines, 1) if line.strip() and not line.lstrip().startswith("#")]
+    if not numbered:
+        raise common.CliError(f"{path}: the file is empty: no handles to check", code=2)
+    first = numbered[0][1].strip()
+    if any(d in first for d in _DELIMS) and _not_a_handle(first):
+        _read_csv(path, lines, source, prefix=prefix)
+    else:
+        for n, line in numbered:
+            _add(source, n, line, None, prefix=prefix)
+        source.notes.append("plain list: no MMS ids, so 'ok' means the handle resolves (targets not compared)")
+    return source
+
+
+def _not_a_handle(text: str) -> bool:
+    try:
+        parse_handle(text)
+    except HandleSyntaxError:
+        return True
+    return False
+
+
+def _read_csv(path: Path, lines: list[str], source: Source, *, prefix: str) -> None:
+    text = "\n".join(lines)
+    try:
+        dialect = csv.Sniffer().sniff(text[:4096], delimiters=_DELIMS)
+    except csv.Error:
+        dialect = csv.excel
+    reader = csv.reader(io.StringIO(text), dialect)
+    header = [cell.strip().lower() for cell in next(reader)]
+    if "handle" not in header:
+        raise common.CliError(f"{path}: line 1: CSV header has no 'handle' column (found: {', '.join(header)})",
+                              code=2)
+    h_col = header.index("handle")
+    m_col = header.index("mms_id") if "mms_id" in header else None
+    if m_col is None:
+        source.notes.append("CSV has no mms_id column: 'ok' means the handle resolves (targets not compared)")
+    for row in reader:
+        n = reader.line_num
+        if not any(cell.strip() for cell in row):
+            continue
+        if len(row) <= max(h_col, m_col or 0):
+            source.problems.append(f"line {n}: expected {len(header)} columns, found {len(row)}")
+            continue
+        mms = row[m_col].strip() if m_col is not None else ""
+        if mms and not _MMS.match(mms):
+            source.problems.append(f"line {n}: {mms!r} is not an MMS id")
+            continue
+        _add(source, n, row[h_col], mms or None, prefix=prefix)
+
+
+def _add(source: Source, n: int, text: str, mms: str | None, *, prefix: str) -> None:
+    try:
+        handle = parse_handle(text, expected_prefix=prefix)
+    except HandleSyntaxError as exc:
+        source.problems.append(f"line {n}: {exc}")
+        return
+    source.items.append(VerifyItem(handle=handle, mms_id=mms))
+
+
+def from_set(session, settings, set_id: str) -> Source:  # type: ignore[no-untyped-def]
+    """The newest run of the set in the database; else the set's members and bibs read from Alma."""
+    from sqlmodel import select
+
+    from store.models import Run
+
+    run = session.exec(select(Run).where(Run.set_id == set_id).order_by(Run.created_at.desc(), Run.id.desc())).first()
+    if run is not None:
+        source = from_run(session, run.id)
+        source.label = f"set {set_id} (run {run.id}, its newest)"
+        return source
+    source = Source(label=f"set {set_id} (read from Alma: no run of it in the database)")
+    try:
+        from alma import AlmaClient
+        from alma.dc import parse_dc
+    except ImportError as exc:
+        raise common.CliError(f"set {set_id}: no run in the database, and the Alma client is unavailable ({exc})",
+                              code=2) from None
+    alma = AlmaClient.from_settings(settings)
+    try:
+        mms_ids = [m["id"] for m in alma.iter_set_members(set_id)]
+        for bib in alma.get_bibs(mms_ids):
+            try:
+                dc = parse_dc(bib.record_xml)
+            except Exception as exc:  # noqa: BLE001 - one unreadable bib is one line
+                source.problems.append(f"mms {bib.mms_id}: {common.describe_error(exc)}")
+                continue
+            problem = dc.problem(settings.handle_prefix)
+            if problem:
+                source.problems.append(f"mms {bib.mms_id}: {problem} handle identifier")
+                continue
+            source.items.append(VerifyItem(handle=dc.expected_handle(settings.handle_prefix), mms_id=bib.mms_id))
+    except common.CliError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - Alma errors reach the operator as one line
+        raise common.CliError(f"set {set_id}: {common.describe_error(exc)}", code=2) from None
+    finally:
+        alma.close()
+    return source
+
+
+def from_run(session, run_id: int) -> Source:  # type: ignore[no-untyped-def]
+    from sqlmodel import select
+
+    from store.models import Record, Run
+
+    if session.get(Run, run_id) is None:
+        raise common.CliError(f"unknown run {run_id}", code=2)
+    rows = session.exec(select(Record.id, Record.expected_handle, Record.mms_id)
+                        .where(Record.run_id == run_id)).all()
+    source = Source(label=f"run {run_id}", run_id=run_id)
+    source.items = [VerifyItem(handle=h, mms_id=m, run_id=run_id, record_id=i) for i, h, m in rows if h]
+    missing = sum(1 for _, h, _ in rows if not h)
+    if missing:
+        source.notes.append(f"{missing} records have no expected handle and were not checked")
+    return source
+
+
+def exit_status(summary: VerifySummary, problems: list[str]) -> int:
+    """2 when some check could not be made, 1 when something is not ok, else 0."""
+    if summary.counts["error"]:
+        return 2
+    if problems or not summary.all_ok:
+        return 1
+    return 0
+
+
+def _check(source: Source, settings, engine, *, show_progress: bool) -> tuple[VerifySummary, list[VerifyResult]]:  # type: ignore[no-untyped-def]
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from handles.verify import record_checks, run_verification
+    from store.db import session_scope
+
+    results: list[VerifyResult] = []
+    regressions = [0]
+    progress = Progress(TextColumn("verifying"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                        console=common.err_console, transient=True, disable=not show_progress)
+    with progress, session_scope(engine) as session:
+        task = progress.add_task("verify", total=len(source.items))
+
+        def advance(result: VerifyResult) -> None:
+            results.append(result)
+            progress.advance(task)
+
+        def sink(batch: list[VerifyResult]) -> None:
+            regressions[0] += sum(1 for check in record_checks(session, batch) if check.regression)
+            session.commit()
+
+        summary = run_verification(source.items, settings=settings, sink=sink, progress=advance)
+        summary.regressions = regressions[0]
+    return summary, results
+
+
+def _print(source: Source, summary: VerifySummary, results: list[VerifyResult], as_json: bool) -> None:
+    bad = [r for r in results if not r.ok]
+    if as_json:
+        print(json.dumps({"source": source.label, "summary": summary.as_dict(), "problems": source.problems,
+                          "notes": source.notes, "results": [r.as_dict() for r in results]}, indent=2))
+        return
+    from rich.table import Table
+
+    for line in source.problems:
+        common.err_console.print(f"[yellow]input:[/] {line}", highlight=False, markup=True)
+    if bad:
+        table = Table(title="not ok", show_lines=False)
+        for col in ("handle", "mms_id", "verification", "detail"):
+            table.add_column(col)
+        for r in sorted(bad, key=lambda r: r.handle)[:50]:
+            table.add_row(r.handle, r.item.mms_id or "", r.verification, r.detail or "")
+        common.console.print(table)
+        if len(bad) > 50:
+            common.console.print(f"… and {len(bad) - 50} more (use --json for all)")
+    table = Table(title=f"verification of {source.label}")
+    table.add_column("verification")
+    table.add_column("handles", justify="right")
+    for key, value in summary.as_dict().items():
+        if key in ("total", "no_target"):
+            continue
+        table.add_row(key, str(value))
+    table.add_row("invalid input", str(len(source.problems)))
+    table.add_row("total checked", str(summary.total))
+    common.console.print(table)
+    for note in source.notes:
+        common.console.print(f"note: {note}", highlight=False)
+    if summary.no_target:
+        common.console.print(f"note: {summary.no_target} handles had no MMS id: 'ok' means they resolve; "
+                             "their targets were not compared", highlight=False)
+
+
+def verify_command(*, run: int | None, set_id: str | None, file: Path | None, as_json: bool,
+                   show_progress: bool = True) -> int:
+    """The command's work; returns the exit status."""
+    chosen = [x for x in (run, set_id, file) if x is not None]
+    if len(chosen) != 1:
+        raise common.CliError("give exactly one of --run RUN_ID, --set SET_ID, --file FILE", code=2)
+    settings = common.settings()
+    source = read_file(file, prefix=settings.handle_prefix) if file is not None else None
+    engine = common.ready_database()
+    from store.db import session_scope
+
+    if source is None:
+        with session_scope(engine) as session:
+            source = from_run(session, run) if run is not None else from_set(session, settings, set_id)
+    if not source.items and not source.problems:
+        raise common.CliError(f"{source.label}: no handles to check", code=2)
+    summary, results = _check(source, settings, engine, show_progress=show_progress and not as_json)
+    _print(source, summary, results, as_json)
+    return exit_status(summary, source.problems)
+
 
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to ``app``."""
+    """Add ``handles verify``."""
+
+    @app.command("verify")
+    def verify(
+        run: int | None = typer.Option(None, "--run", help="verify the records of this run"),
+        set_id: str | None = typer.Option(None, "--set", help="the newest run of this set, else the set in Alma"),
+        file: Path | None = typer.Option(None, "--file", help="one handle per line, or CSV with handle,mms_id"),
+        as_json: bool = typer.Option(False, "--json", help="print JSON instead of tables"),
+    ) -> None:
+        """Check that each handle resolves, and to its record's Primo page (exit 0 ok, 1 some not, 2 error)."""
+        raise typer.Exit(verify_command(run=run, set_id=set_id, file=file, as_json=as_json))
