@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
+from sqlmodel.sql import sqltypes as _sqltypes
 
 __all__ = [
     "BibBackup",
@@ -37,6 +38,24 @@ __all__ = [
 def utcnow() -> datetime:
     """Now, as a naive UTC datetime (the form every column here uses)."""
     return datetime.now(UTC).replace(tzinfo=None)
+
+
+def _bind_utc(self: Any, value: datetime | None, dialect: Any) -> datetime | None:
+    """Naive datetimes here are UTC: bind them as aware UTC (sqlmodel ≥0.0.50 refuses naive ones)."""
+    if value is None:
+        return None
+    return value.replace(tzinfo=UTC) if value.utcoffset() is None else value.astimezone(UTC)
+
+
+def _result_naive_utc(self: Any, value: datetime | None, dialect: Any) -> datetime | None:
+    """Read back as naive UTC, the form :func:`utcnow` gives, so comparisons never mix the two."""
+    if value is None or value.utcoffset() is None:
+        return value
+    return value.astimezone(UTC).replace(tzinfo=None)
+
+
+_sqltypes.UTCDateTime.process_bind_param = _bind_utc  # type: ignore[method-assign]
+_sqltypes.UTCDateTime.process_result_value = _result_naive_utc  # type: ignore[method-assign]
 
 
 class RunState(StrEnum):
