@@ -1,7 +1,59 @@
-"""CLI commands (filled in by its issue)."""
+"""``handles sandbox [--host H] [--port P] [switches…]``: run the built-in simulator on one port.
+
+Serves Alma under ``/almaws/v1``, the Handle proxy under ``/api/handles``, the Handle server's
+admin API under ``/handle-server``, the target pages and the ``/sandbox`` control routes. The
+switches set the start-up state of :class:`sandbox.config.SandboxConfig`; change them later with
+``POST /sandbox/config``.
+"""
+
+from __future__ import annotations
+
+import json
 
 import typer
 
+from cli import common
+
 
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to ``app``."""
+    """Add the ``sandbox`` command to ``app``."""
+
+    @app.command("sandbox")
+    def sandbox(
+        host: str = typer.Option("127.0.0.1", "--host", help="interface to listen on"),
+        port: int = typer.Option(8780, "--port", help="port to listen on"),
+        events_api: bool = typer.Option(False, "--events-api/--no-events-api",
+                                        help="serve job events over the API instead of Alma's 60332"),
+        job_seconds: float = typer.Option(3.0, "--job-seconds", help="how long each Alma job instance runs"),
+        rate_limit: int = typer.Option(25, "--rate-limit", help="Alma requests per second per API key (0: none)"),
+        daily_quota: int = typer.Option(100_000, "--daily-quota", help="Alma requests allowed per day"),
+        profile_api: bool = typer.Option(True, "--profile-api/--no-profile-api",
+                                         help="allow op=run on the Handle profile job (else 402248)"),
+        resolver_latency_ms: float = typer.Option(0.0, "--resolver-latency-ms",
+                                                  help="delay of each Handle proxy lookup"),
+        resolver_fail_every: int = typer.Option(0, "--resolver-fail-every",
+                                                help="every Nth Handle proxy lookup fails (500, RC 2)"),
+        fail_job: str = typer.Option("", "--fail-job",
+                                     help='JSON, e.g. {"M48402": "FAILED"}: those jobs end in that status'),
+        public_url: str = typer.Option("", "--public-url",
+                                       help="base URL used in links and handle targets (default http://HOST:PORT)"),
+    ) -> None:
+        """Run the built-in simulator (Alma, Handle proxy, Handle server, target pages) on one port."""
+        from sandbox.app import serve
+
+        try:
+            failures = json.loads(fail_job) if fail_job else {}
+        except ValueError:
+            raise common.CliError("--fail-job: not JSON") from None
+        switches = dict(events_api=events_api, job_seconds=job_seconds, rate_limit_per_second=rate_limit,
+                        daily_quota=daily_quota, profile_api=profile_api,
+                        resolver_latency_ms=resolver_latency_ms, resolver_fail_every=resolver_fail_every,
+                        fail_job=failures)
+        if public_url:
+            switches["base_url"] = public_url.rstrip("/")
+        typer.echo(f"handles sandbox: http://{host}:{port} (Alma /almaws/v1, key sandbox-key; "
+                   f"Handle proxy /api/handles; Handle server /handle-server; control /sandbox)")
+        try:
+            serve(host=host, port=port, **switches)
+        except ValueError as exc:
+            raise common.CliError(str(exc), code=2) from None
