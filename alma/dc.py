@@ -32,6 +32,7 @@ _ELEMENTS = {f"{{{DC}}}identifier": "dc:identifier", f"{{{DCTERMS}}}identifier":
 _DECLARATION = re.compile(r"^\s*<\?xml[^>]*\?>")
 _NOT_PIDS = ("hdl:", "doi:", "urn:", "info:", "http:", "https:")
 _HANDLE_URL = re.compile(r"^https?://hdl\.handle\.net/", re.IGNORECASE)
+_HANDLE_IN_TEXT = re.compile(r"hdl\.handle\.net/+(?P<h>[^/]+/.+)$", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -180,7 +181,9 @@ def _identifier(element: Element) -> DcIdentifier:
     text = "".join(element.itertext())
     handle = normalize_handle(text)
     if handle is None and ("hdl" in text.lower() or "handle" in text.lower()):
-        handle = normalize_handle(re.sub(r"\s+", "", text))  # stray spaces: still the handle meant
+        squeezed = re.sub(r"\s+", "", text)  # stray spaces or a broken URL: still the handle meant
+        found = _HANDLE_IN_TEXT.search(squeezed)
+        handle = normalize_handle(squeezed) or (normalize_handle(found.group("h")) if found else None)
     return DcIdentifier(element=_ELEMENTS[str(element.tag)], text=text,
                         xsi_type=element.get(f"{{{XSI}}}type"), handle=handle)
 

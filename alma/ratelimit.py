@@ -29,8 +29,10 @@ class RateLimiter:
     """At most ``rate`` acquisitions per second, shared through ``redis`` when given.
 
     ``acquire()`` blocks with short sleeps until a slot is free. Redis errors fall back to the
-    process-local budget (logged), so a Redis blip does not stop Alma work.
+    process-local budget (logged) for ``REDIS_RETRY_SECONDS``, so a Redis blip does not stop Alma work.
     """
+
+    REDIS_RETRY_SECONDS = 30
 
     def __init__(self, rate: float = 25.0, *, redis: Any = None, key: str = "alma:ratelimit",
                  burst: int = 1, sleep: Callable[[float], None] = time.sleep) -> None:
@@ -44,6 +46,7 @@ class RateLimiter:
         self._sleep = sleep
         self._lock = threading.Lock()
         self._local_tat = 0.0
+        self._redis_down_until = 0.0
 
     def __repr__(self) -> str:
         where = "redis" if self.redis is not None else "local"
@@ -62,13 +65,15 @@ class RateLimiter:
 
     def try_acquire(self) -> float:
         """Take a slot if one is free (returns 0), else the seconds until one will be."""
-        if self.redis is not None:
+        if self.redis is not None and time.monotonic() >= self._redis_down_until:
             try:
                 return self._try_redis()
             except Exception as exc:  # noqa: BLE001 - any Redis failure: keep pacing locally
                 if type(exc).__module__.split(".")[0] != "redis":
                     raise
-                log.warning("Alma rate limiter: Redis unavailable (%s); pacing this process alone", exc)
+                self._redis_down_until = time.monotonic() + self.REDIS_RETRY_SECONDS
+                log.warning("Alma rate limiter: Redis unavailable (%s); pacing this process alone for %ds",
+                            exc, self.REDIS_RETRY_SECONDS)
         return self._try_local()
 
     def _try_local(self) -> float:
