@@ -1,7 +1,148 @@
-"""CLI commands (filled in by its issue)."""
+"""``handles request …`` (the Handle server request queue) and ``handles repair-conflicts``."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
 
 import typer
 
+from cli import common
+
+request_app = typer.Typer(help="Queue create/update/delete requests for the institution's own Handle server.",
+                          no_args_is_help=True)
+
+_FIELDS = ("id", "op", "handle", "url", "attempts", "status", "response", "error")
+
+
+def _enqueue(request_id: int) -> str | None:
+    """Send the task; returns a warning when the broker is unreachable (the dispatcher retries)."""
+    try:
+        from tasks.requests import enqueue
+
+        enqueue(request_id)
+    except Exception as exc:  # noqa: BLE001
+        return f"not sent to a worker yet ({common.describe_error(exc)}); the dispatcher will send it"
+    return None
+
+
+def _queue(op: str, handle: str, url: str | None) -> None:
+    from handles.requests import queue_request
+    from store.db import session_scope
+
+    settings = common.settings()
+    engine = common.ready_database()
+    with session_scope(engine) as session:
+        row = queue_request(session=session, op=op, handle=handle, url=url, settings=settings)
+    if row.status == "error":
+        raise common.CliError(f"request {row.id} refused: {row.error}")
+    warning = _enqueue(int(row.id))  # type: ignore[arg-type]
+    print(row.id)
+    if warning:
+        common.err_console.print(f"handles: warning: request {row.id} {warning}", markup=False)
+
+
+@request_app.command("create")
+def create(handle: str = typer.Argument(..., help="prefix/suffix, e.g. 11084/99"),
+           url: str = typer.Argument(..., help="where it should resolve (http or https)")) -> None:
+    """Create HANDLE → URL (fails if the handle exists); prints the request id."""
+    _queue("create", handle, url)
+
+
+@request_app.command("update")
+def update(handle: str = typer.Argument(...), url: str = typer.Argument(...)) -> None:
+    """Point HANDLE at URL (fails if it is missing or deleted); prints the request id."""
+    _queue("update", handle, url)
+
+
+@request_app.command("delete")
+def delete(handle: str = typer.Argument(...)) -> None:
+    """Delete HANDLE (its request history is kept); prints the request id."""
+    _queue("delete", handle, None)
+
+
+def _show(data: dict[str, Any]) -> None:
+    for name in _FIELDS:
+        if data.get(name) is not None or name in ("status", "attempts"):
+            common.console.print(f"{name:>9}: {data.get(name)}", markup=False, highlight=False)
+
+
+@request_app.command("status")
+def status(request_id: int = typer.Argument(..., metavar="ID"),
+           as_json: bool = typer.Option(False, "--json", help="print JSON")) -> None:
+    """A request's op, handle, url, attempts, status, the server's response and error."""
+    from handles.requests import UnknownRequest, get_request, request_as_dict
+    from store.db import session_scope
+
+    engine = common.ready_database()
+    with session_scope(engine) as session:
+        try:
+            data = request_as_dict(get_request(session, request_id))
+        except UnknownRequest as exc:
+            raise common.CliError(str(exc)) from None
+    if as_json:
+        print(json.dumps(data, indent=2))
+    else:
+        _show(data)
+
+
+@request_app.command("list")
+def list_(status: str | None = typer.Option(None, "--status", help="queued, running, success or error"),
+          as_json: bool = typer.Option(False, "--json", help="print JSON")) -> None:
+    """The most recent requests (newest first)."""
+    from handles.requests import list_requests, request_as_dict
+    from store.db import session_scope
+    from store.models import RequestStatus
+
+    if status is not None and status not in {s.value for s in RequestStatus}:
+        raise common.CliError(f"unknown status {status!r}: use queued, running, success or error", code=2)
+    engine = common.ready_database()
+    with session_scope(engine) as session:
+        rows = [request_as_dict(r) for r in list_requests(session, status=status)]
+    if as_json:
+        print(json.dumps(rows, indent=2))
+        return
+    for r in rows:
+        print(f"{r['id']:>6}  {r['status']:<8} {r['op']:<6} {r['handle']}  {r['url'] or ''}  "
+              f"attempts={r['attempts']}" + (f"  error={r['error']}" if r["error"] else ""))
+
+
+def repair_conflicts(run_id: int = typer.Argument(..., metavar="RUN_ID"),
+                     apply: bool = typer.Option(False, "--apply", help="queue the requests (default: dry run)"),
+                     as_json: bool = typer.Option(False, "--json", help="print JSON")) -> None:
+    """Show (dry run) or queue the Handle server requests that make each conflict record's
+    expected handle resolve to the record's target."""
+    from handles.requests import UnknownRun, apply_conflict_repairs, plan_conflict_repairs
+    from handles.server import HandleServerClient
+    from store.db import session_scope
+
+    settings = common.settings()
+    engine = common.ready_database()
+    with HandleServerClient.from_settings(settings) as client, session_scope(engine) as session:
+        try:
+            items = plan_conflict_repairs(session=session, run_id=run_id, client=client, settings=settings)
+        except UnknownRun as exc:
+            raise common.CliError(str(exc)) from None
+        queued = apply_conflict_repairs(session=session, run_id=run_id, items=items, settings=settings) \
+            if apply else []
+    warnings = [w for w in (_enqueue(int(r.id)) for r in queued if r.status == "queued") if w]  # type: ignore[arg-type]
+    if as_json:
+        print(json.dumps({"run_id": run_id, "applied": apply, "items": [i.as_dict() for i in items]}, indent=2))
+    else:
+        verb = "queued" if apply else "would queue"
+        for i in items:
+            shown = i.action if i.action not in ("create", "update") else f"{verb} {i.action}"
+            extra = f" request {i.request_id}" if i.request_id else ""
+            print(f"{i.mms_id}  {i.expected_handle or '-'} (Alma: {i.alma_handle or '-'}) → {i.target}: "
+                  f"{shown}{extra}; {i.reason}")
+        todo = sum(i.action in ("create", "update") for i in items)
+        print(f"{len(items)} conflict record(s); {todo} request(s) {verb}"
+              + ("" if apply or not todo else "; run again with --apply to queue them"))
+    if warnings:
+        common.err_console.print(f"handles: warning: {warnings[0]}", markup=False)
+
 
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to ``app``."""
+    """Add ``request`` (create, update, delete, status, list) and ``repair-conflicts``."""
+    app.add_typer(request_app, name="request")
+    app.command("repair-conflicts")(repair_conflicts)

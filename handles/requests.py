@@ -56,6 +56,7 @@ __all__ = [
     "RequestDeferred",
     "RequestInvalid",
     "UnknownRequest",
+    "UnknownRun",
     "dispatch_requests",
     "get_request",
     "list_requests",
@@ -81,6 +82,10 @@ class RequestInvalid(ValueError):
 
 class UnknownRequest(LookupError):
     """No request with that id."""
+
+
+class UnknownRun(LookupError):
+    """No run with that id."""
 
 
 class RequestDeferred(Exception):
@@ -321,7 +326,7 @@ def plan_conflict_repairs(*, session: Session, run_id: int, client: HandleServer
     from store.models import Outcome, Record, Run
 
     if session.get(Run, run_id) is None:
-        raise UnknownRequest(f"no run {run_id}")
+        raise UnknownRun(f"no run {run_id}")
     records = session.scalars(select(Record).where(Record.run_id == run_id, Record.outcome == Outcome.CONFLICT)
                               .order_by(Record.position, Record.id))  # type: ignore[arg-type]
     items = []
