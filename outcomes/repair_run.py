@@ -1,0 +1,175 @@
+"""Repair a run's malformed/missing identifiers in Alma, safely; put the originals back on request.
+
+* :func:`plan_repairs` (the dry run) reads each bib and says what would change; nothing is written.
+* :func:`apply_repairs` saves the original XML of each bib (``BibBackup``, committed) before its
+  swap-all PUT, never backs up a bib twice, then puts the repaired bibs in a new itemized set and
+  hands it to ``create_child`` (a child run: migration → profile) and ``enqueue``.
+* :func:`restore_run` PUTs the saved originals back, unless the bib changed since the repair.
+
+Conflicts are never "fixed" in the bib: they are listed with their evidence for Ex Libris support.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlmodel import Session, select
+
+from outcomes.repair import NotRepairable, canonical_record, repair_bib_xml
+from store.models import BibBackup, Outcome, Record, Run, utcnow
+
+__all__ = ["ApplyResult", "PlanItem", "apply_repairs", "conflicts", "plan_repairs", "restore_run"]
+
+REPAIRABLE = (Outcome.MALFORMED_IDENTIFIER.value, Outcome.MISSING_IDENTIFIER.value)
+
+
+@dataclass
+class PlanItem:
+    """One record the repair looked at: what it would change, or why it cannot."""
+
+    mms_id: str
+    outcome: str
+    changes: tuple[str, ...] = ()
+    original_xml: str | None = None
+    repaired_xml: str | None = None
+    reason: str | None = None  # set when nothing will be done
+
+    @property
+    def will_change(self) -> bool:
+        return bool(self.changes) and self.reason is None
+
+
+@dataclass
+class ApplyResult:
+    """What :func:`apply_repairs` did."""
+
+    items: list[PlanItem] = field(default_factory=list)
+    repaired: list[str] = field(default_factory=list)
+    set_id: str | None = None
+    child_run_id: int | None = None
+
+
+def _records(session: Session, run_id: int, outcomes: tuple[str, ...]) -> list[Record]:
+    return list(session.exec(select(Record).where(Record.run_id == run_id, Record.outcome.in_(outcomes))  # type: ignore[attr-defined]
+                             .order_by(Record.position, Record.mms_id)).all())
+
+
+def _live_backup(session: Session, run_id: int, mms_id: str) -> BibBackup | None:
+    return session.exec(select(BibBackup).where(BibBackup.run_id == run_id, BibBackup.mms_id == mms_id,
+                                                BibBackup.restored_at.is_(None))  # type: ignore[union-attr]
+                        .order_by(BibBackup.id.desc())).first()  # type: ignore[union-attr]
+
+
+def plan_repairs(*, session: Session, run_id: int, alma: Any, settings: Any) -> list[PlanItem]:
+    """The dry run: for every malformed/missing record, what the repair would change (reads only)."""
+    from alma.errors import AlmaError
+
+    if session.get(Run, run_id) is None:
+        raise LookupError(f"there is no run {run_id}")
+    items = []
+    for record in _records(session, run_id, REPAIRABLE):
+        item = PlanItem(record.mms_id, record.outcome)
+        backup = _live_backup(session, run_id, record.mms_id)
+        if backup is not None and backup.applied_at is not None:
+            item.reason = f"already repaired (backup {backup.id}: {backup.change})"
+            items.append(item)
+            continue
+        try:
+            xml = alma.get_bib_xml(record.mms_id)
+            repair = repair_bib_xml(xml, prefix=settings.handle_prefix, pid=record.pid,
+                                    expected=record.expected_handle, pid_pattern=settings.handle_pid_pattern)
+        except NotRepairable as exc:
+            item.reason = f"cannot repair: {exc}"
+        except AlmaError as exc:
+            item.reason = f"cannot read the bib: {' '.join(str(exc).split())}"
+        else:
+            item.original_xml, item.repaired_xml, item.changes = xml, repair.xml, repair.changes
+            if not repair.changes:
+                item.reason = "nothing to change: Alma can use the handle now"
+        items.append(item)
+    return items
+
+
+def conflicts(*, session: Session, run_id: int) -> list[Record]:
+    """The run's conflict records: Alma holds another handle; evidence for Ex Libris support."""
+    return _records(session, run_id, (Outcome.CONFLICT.value,))
+
+
+def apply_repairs(*, session: Session, run_id: int, alma: Any, settings: Any,
+                  create_child: Callable[..., Run] | None = None,
+                  enqueue: Callable[[int], Any] | None = None) -> ApplyResult:
+    """Back up, PUT, then start a child run on a set of the repaired records.
+
+    ``create_child(session=, set_id=, skip_copy=True, parent_run_id=)`` makes the child run (the
+    pipeline's ``create_run``); ``enqueue(run_id)`` starts it once it is committed.
+    """
+    result = ApplyResult(items=plan_repairs(session=session, run_id=run_id, alma=alma, settings=settings))
+    for item in result.items:
+        if not item.will_change:
+            continue
+        backup = _live_backup(session, run_id, item.mms_id)
+        if backup is None:  # a backup left by an interrupted apply keeps the true original
+            backup = BibBackup(run_id=run_id, mms_id=item.mms_id, original_xml=item.original_xml or "")
+        backup.repaired_xml, backup.change = item.repaired_xml, "; ".join(item.changes)
+        session.add(backup)
+        session.commit()  # the original is safe before Alma is touched
+        alma.put_bib_xml(item.mms_id, item.repaired_xml)
+        backup.applied_at = utcnow()
+        session.add(backup)
+        session.commit()
+        result.repaired.append(item.mms_id)
+    pending = list(session.exec(select(BibBackup).where(
+        BibBackup.run_id == run_id, BibBackup.applied_at.is_not(None),  # type: ignore[union-attr]
+        BibBackup.restored_at.is_(None), BibBackup.child_run_id.is_(None))).all())  # type: ignore[union-attr]
+    if pending and create_child is not None:
+        _start_child(session, run_id, alma, pending, result, create_child)
+        if enqueue is not None and result.child_run_id is not None:
+            enqueue(result.child_run_id)
+    return result
+
+
+def _start_child(session: Session, run_id: int, alma: Any, pending: list[BibBackup], result: ApplyResult,
+                 create_child: Callable[..., Run]) -> None:
+    ids = sorted({b.mms_id for b in pending})
+    stamp = utcnow().strftime("%Y-%m-%d %H:%M:%S")
+    created = alma.create_itemized_set(f"Handles repair of run {run_id} - {stamp}",
+                                       description=f"{len(ids)} bibs repaired by handles repair {run_id}")
+    set_id = str(created.get("id"))
+    alma.add_set_members(set_id, ids)
+    child = create_child(session=session, set_id=set_id, skip_copy=True, parent_run_id=run_id)
+    for backup in pending:
+        backup.child_run_id = child.id
+        session.add(backup)
+    session.commit()
+    result.set_id, result.child_run_id = set_id, child.id
+
+
+@dataclass
+class RestoreItem:
+    mms_id: str
+    restored: bool
+    note: str
+
+
+def restore_run(*, session: Session, run_id: int, alma: Any, force: bool = False) -> list[RestoreItem]:
+    """PUT each saved original back (once); a bib edited since the repair is left alone unless ``force``."""
+    if session.get(Run, run_id) is None:
+        raise LookupError(f"there is no run {run_id}")
+    done = []
+    backups = session.exec(select(BibBackup).where(
+        BibBackup.run_id == run_id, BibBackup.applied_at.is_not(None),  # type: ignore[union-attr]
+        BibBackup.restored_at.is_(None)).order_by(BibBackup.id)).all()  # type: ignore[union-attr]
+    for backup in backups:
+        current = alma.get_bib_xml(backup.mms_id)
+        if not force and backup.repaired_xml and canonical_record(current) != canonical_record(backup.repaired_xml):
+            done.append(RestoreItem(backup.mms_id, False, "changed in Alma since the repair; left alone "
+                                                          "(--force puts the original back anyway)"))
+            continue
+        alma.put_bib_xml(backup.mms_id, backup.original_xml)
+        backup.restored_at = utcnow()
+        session.add(backup)
+        session.commit()
+        done.append(RestoreItem(backup.mms_id, True, f"original put back (undoing: {backup.change})"))
+    return done
