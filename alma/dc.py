@@ -180,10 +180,13 @@ def _find_record(root: Element) -> Element:
 def _identifier(element: Element) -> DcIdentifier:
     text = "".join(element.itertext())
     handle = normalize_handle(text)
-    if handle is None and ("hdl" in text.lower() or "handle" in text.lower()):
+    if "hdl" in text.lower() or "handle" in text.lower():
         squeezed = re.sub(r"\s+", "", text)  # stray spaces or a broken URL: still the handle meant
         found = _HANDLE_IN_TEXT.search(squeezed)
-        handle = normalize_handle(squeezed) or (normalize_handle(found.group("h")) if found else None)
+        if found:
+            handle = normalize_handle(found.group("h"))
+        elif handle is None:
+            handle = normalize_handle(squeezed)
     return DcIdentifier(element=_ELEMENTS[str(element.tag)], text=text,
                         xsi_type=element.get(f"{{{XSI}}}type"), handle=handle)
 

@@ -45,6 +45,7 @@ def test_after_the_copy_a_plain_dc_identifier_is_usable() -> None:
     ("<dc:identifier>http://hdl.handle.net/11084/ 99</dc:identifier>", "spaces inside"),
     ("<dc:identifier>http:/hdl.handle.net/11084/99</dc:identifier>", "not an http://hdl.handle.net/ URL"),
     ("<dc:identifier>htp://hdl.handle.net/11084/99</dc:identifier>", "not an http://hdl.handle.net/ URL"),
+    ("<dc:identifier>http//hdl.handle.net/11084/99</dc:identifier>", "not an http://hdl.handle.net/ URL"),
     ("<dc:identifier>11084/99</dc:identifier>", "not an http://hdl.handle.net/ URL"),
 ])
 def test_handles_alma_cannot_use_are_malformed(identifier: str, why: str) -> None:
