@@ -126,16 +126,15 @@ def repair_bib_xml(xml: str, *, prefix: str, pid: str | None = None, expected: s
     ``expected`` (the run's expected handle, when known) must be what the repaired bib carries.
     Raises :class:`NotRepairable` when the bib cannot be repaired safely.
     """
-    before = parse_dc(xml, pid_pattern=pid_pattern)
-    current = before.expected_handle(prefix)
-    if current and before.problem(prefix) is None and not before.needs_copy(prefix):
-        return Repair(xml, current, ())
+    parse_dc(xml, pid_pattern=pid_pattern)  # raises DublinCoreError for a bib that cannot be read
     fixed, changes, handles = _fix_identifiers(xml, prefix)
     if handles:
         distinct = {handle_key(h) for h in handles}
         if len(distinct) > 1:
             raise NotRepairable(f"dc:identifier holds several handles ({', '.join(handles)}); choose one by hand")
         handle = handles[0]
+        if not changes and (not expected or handle_key(expected) == handle_key(handle)):
+            return Repair(xml, handle, ())
     else:
         handle, source = _derive(fixed, prefix, pid, pid_pattern)
         fixed = _insert_identifier(fixed, handle)
