@@ -19,24 +19,22 @@ __all__ = ["finish_run", "ingest_api_events"]
 
 def ingest_api_events(ctx: PipelineContext, run_id: int) -> str:
     """Store the migration's event lines from Alma's events API; a note when Alma refuses (60332)."""
-    from alma.errors import AlmaEventsUnsupported
-    from outcomes.store import store_events
+    from outcomes.ingest import import_api_events
 
     with session_scope(ctx.engine) as session:
         step = {s.kind: s for s in run_steps(session, run_id)}[StepKind.MIGRATION]
         job_id, instance_id = step.alma_job_id, step.instance_id
     if not (job_id and instance_id):
         return "no migration instance to read events from"
-    try:
-        events = list(ctx.alma.iter_events(job_id, instance_id))
-    except AlmaEventsUnsupported as exc:
-        note = (f"Alma does not serve this job's events by API ({exc.error_code}); export the Events Report "
-                f"of instance {instance_id} and run `handles events import {run_id} FILE`")
+    with session_scope(ctx.engine) as session:
+        summary = import_api_events(session=session, run_id=run_id, alma=ctx.alma, job_id=job_id,
+                                    instance_id=instance_id, step_kind=StepKind.MIGRATION.value)
+    if summary is None:
+        note = (f"Alma does not serve this job's events by API (60332): export the Events Report of "
+                f"instance {instance_id} and run `handles events import {run_id} FILE`")
         log.info("run %s: %s", run_id, note)
         return note
-    with session_scope(ctx.engine) as session:
-        stored = store_events(session, run_id=run_id, events=events, source="api", step_kind=StepKind.MIGRATION)
-    return f"{stored} event lines read from Alma's events API"
+    return f"events read from Alma's API: {summary.describe()}"
 
 
 def finish_run(*, ctx: PipelineContext, run_id: int, verify: Any = None, classify: Any = None) -> None:

@@ -37,18 +37,30 @@ def _chunks(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
         yield chunk
 
 
-def read_metadata(bib: Any, prefix: str) -> dict[str, Any]:
-    """What preflight keeps of one bib: pid, expected handle, the problem Alma will have with it."""
+def read_metadata(bib: Any, prefix: str, pid_pattern: str | None = None) -> dict[str, Any]:
+    """What preflight keeps of one bib: pid, expected handle, the problem Alma will have with it.
+
+    A handle still only in ``dcterms:identifier`` is judged as it will be after step 1: the copy
+    job carries an ``xsi:type="dcterms:URI"`` attribute along into ``dc:identifier``, where the
+    migration job no longer sees the handle (seed 001).
+    """
     from alma.dc import parse_dc
     from alma.errors import DublinCoreError
 
     try:
-        dc = parse_dc(bib.record_xml)
+        dc = parse_dc(bib.record_xml, **({"pid_pattern": pid_pattern} if pid_pattern else {}))
     except DublinCoreError as exc:
         return {"pid": None, "expected_handle": None, "problem": f"malformed: the bib cannot be read ({exc})",
                 "needs_copy": False}
-    return {"pid": dc.pid, "expected_handle": dc.expected_handle(prefix), "problem": dc.problem(prefix),
-            "needs_copy": bool(getattr(dc, "needs_copy", False))}
+    needs_copy = dc.needs_copy(prefix)
+    problem = dc.problem(prefix)
+    if needs_copy and problem is None:
+        typed = [i for i in dc.identifiers if i.element == "dcterms:identifier" and i.under(prefix)]
+        if typed and all(i.xsi_type for i in typed):
+            problem = (f'malformed: xsi:type="{typed[0].xsi_type}" on dcterms:identifier; the copy job carries '
+                       f"it into dc:identifier, where the migration cannot use the handle")
+    return {"pid": dc.pid, "expected_handle": dc.expected_handle(prefix), "problem": problem,
+            "needs_copy": needs_copy}
 
 
 def preflight(*, engine: Engine, alma: Any, settings: Any, run_id: int) -> PreflightSummary:
@@ -79,7 +91,7 @@ def preflight(*, engine: Engine, alma: Any, settings: Any, run_id: int) -> Prefl
                 select(Record).where(Record.run_id == run_id, Record.mms_id.in_(ids)))}  # type: ignore[attr-defined]
             for mms_id in ids:
                 bib = bibs.get(mms_id)
-                meta = (read_metadata(bib, settings.handle_prefix) if bib is not None else
+                meta = (read_metadata(bib, settings.handle_prefix, settings.handle_pid_pattern) if bib is not None else
                         {"pid": None, "expected_handle": None, "problem": "malformed: Alma returned no bib",
                          "needs_copy": False})
                 record = existing.get(mms_id) or Record(run_id=run_id, mms_id=mms_id)

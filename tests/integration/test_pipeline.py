@@ -1,0 +1,218 @@
+"""The migration pipeline end to end: real Redis broker, real worker processes, the sandbox over HTTP.
+
+Order and exactly-once are read from the sandbox's own log of ``op=run`` calls, not from our
+database, so a test fails if a job was submitted twice or out of order whatever we recorded.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import create_engine, text
+
+from sandbox.testing import reset, running_sandbox
+from tests.support import ROOT, sandbox_env, stop_process, wait_for, worker_process
+
+pytestmark = pytest.mark.integration
+
+SEED_SET = "7593466560004641"
+DEMO_SET = "7600000000004641"
+COPY, MIGRATION, PROFILE = "M48401", "M48402", "M48403"
+
+
+@pytest.fixture(scope="module")
+def sandbox():  # type: ignore[no-untyped-def]
+    with running_sandbox(job_seconds=1.0) as url:
+        yield url
+
+
+@pytest.fixture
+def env(sandbox: str, redis_url: str, tmp_path: Path) -> dict[str, str]:
+    reset(sandbox)
+    return sandbox_env(sandbox, database_url=f"sqlite:///{tmp_path / 'handles.db'}", broker_url=redis_url,
+                       REDIS_URL=redis_url, STALL_SECONDS="4")
+
+
+def handles(env: dict[str, str], *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "cli.main", *args], cwd=ROOT, env=env, text=True,
+                          capture_output=True, timeout=timeout)
+
+
+def submissions(sandbox: str) -> list[dict]:
+    log = httpx.get(f"{sandbox}/sandbox/log", timeout=10).json()
+    entries = log["entries"] if isinstance(log, dict) else log
+    return [e for e in entries if e.get("job_id") in (COPY, MIGRATION, PROFILE)]
+
+
+def run_state(db_url: str, run_id: int) -> dict:
+    engine = create_engine(db_url)
+    with engine.connect() as conn:
+        state = conn.execute(text("select state, error from run where id = :id"), {"id": run_id}).one()
+        steps = {k: (s, i) for k, s, i in conn.execute(
+            text("select kind, status, instance_id from step where run_id = :id"), {"id": run_id})}
+        outcomes = dict(conn.execute(text("select mms_id, outcome from record where run_id = :id"),
+                                     {"id": run_id}).all())
+    engine.dispose()
+    return {"state": state[0], "error": state[1], "steps": steps, "outcomes": outcomes}
+
+
+def test_three_jobs_run_in_order_once_each_and_every_record_is_accounted_for(
+        sandbox: str, env: dict[str, str], tmp_path: Path) -> None:
+    # given a worker
+    with worker_process(env, log_path=tmp_path / "worker.log"):
+        # when
+        result = handles(env, "migrate", SEED_SET, "--wait")
+    # then
+    assert result.returncode == 0, result.stderr
+    run_id = int(result.stdout.strip())
+    sent = submissions(sandbox)
+    assert [e["job_id"] for e in sent] == [COPY, MIGRATION, PROFILE]
+    assert all(e["set_id"] == SEED_SET for e in sent)
+    state = run_state(env["DATABASE_URL"], run_id)
+    assert state["state"] == "succeeded"
+    assert {k: s for k, (s, _) in state["steps"].items()} == {
+        "copy": "succeeded", "migration": "succeeded", "profile": "succeeded", "verify": "succeeded"}
+    assert [state["steps"][k][1] for k in ("copy", "migration", "profile")] == [e["instance_id"] for e in sent]
+    assert len(state["outcomes"]) == 3
+    assert state["outcomes"]["991011507142104641"] == "malformed_identifier"  # grinnell:32100, xsi:type
+    status = json.loads(handles(env, "status", str(run_id), "--json").stdout)
+    assert [s["instance_id"] for s in status["steps"][:3]] == [e["instance_id"] for e in sent]
+
+
+def test_a_failed_migration_stops_the_chain(sandbox: str, env: dict[str, str], tmp_path: Path) -> None:
+    # given Alma fails the migration job
+    reset(sandbox, fail_job={MIGRATION: "FAILED"})
+    with worker_process(env, log_path=tmp_path / "worker.log"):
+        result = handles(env, "migrate", SEED_SET, "--wait")
+        time.sleep(1.5)  # a stray profile submission would show up in the log by now
+    assert result.returncode == 1
+    assert "FAILED" in result.stderr
+    assert [e["job_id"] for e in submissions(sandbox)] == [COPY, MIGRATION]
+    state = run_state(env["DATABASE_URL"], int(result.stdout.strip()))
+    assert state["state"] == "failed"
+    assert state["steps"]["profile"][0] == "skipped" and state["steps"]["profile"][1] is None
+
+
+@pytest.mark.parametrize("bad, message", [
+    ("12ab", "not an Alma set id"),
+    ("999999999", "does not exist"),
+    ("7600000000000001", "is empty"),
+    ("7600000000000002", "not titles"),
+])
+def test_bad_sets_are_refused_before_any_job(sandbox: str, env: dict[str, str], bad: str, message: str) -> None:
+    result = handles(env, "migrate", bad)
+    assert result.returncode != 0
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0], result.stderr
+    assert "Traceback" not in result.stderr
+    assert submissions(sandbox) == []
+
+
+def test_runs_wait_for_the_job_budget_in_order(sandbox: str, env: dict[str, str], tmp_path: Path) -> None:
+    # given a budget of one API job at a time
+    env = {**env, "ALMA_MAX_API_JOBS_RUNNING": "1"}
+    with worker_process(env, log_path=tmp_path / "worker.log", concurrency=2):
+        ids = [int(handles(env, "migrate", SEED_SET if i % 2 else DEMO_SET, "--skip-copy").stdout) for i in range(3)]
+        # then some run says it is waiting, and all finish
+        wait_for(lambda: any("waiting" in (json.loads(handles(env, "status", str(i), "--json").stdout)
+                                            .get("wait_reason") or "") for i in ids),
+                 timeout=60, interval=0.5, what="a run waiting for the budget")
+        wait_for(lambda: all(run_state(env["DATABASE_URL"], i)["state"] in ("succeeded", "failed") for i in ids),
+                 timeout=240, interval=1, what="all runs to finish")
+    assert all(run_state(env["DATABASE_URL"], i)["state"] == "succeeded" for i in ids)
+    sent = submissions(sandbox)
+    # never more than one job running at once: each submission came after the previous one ended
+    assert len(sent) == len({(e["job_id"], e["set_id"], e["instance_id"]) for e in sent})
+    instances = [httpx.get(f"{sandbox}/almaws/v1/conf/jobs/{e['job_id']}/instances/{e['instance_id']}",
+                           headers={"Authorization": "apikey sandbox-key"}, timeout=10).json() for e in sent]
+    spans = sorted((i["submit_time"], i["end_time"]) for i in instances)
+    assert all(later[0] >= earlier[1] for earlier, later in zip(spans, spans[1:], strict=False))
+
+
+def test_worker_killed_while_polling_resumes_and_submits_nothing_twice(
+        sandbox: str, env: dict[str, str], tmp_path: Path) -> None:
+    # given slow jobs, so the worker is killed while the migration is being polled
+    reset(sandbox, job_seconds=4.0)
+    with worker_process(env, log_path=tmp_path / "worker1.log") as first:
+        run_id = int(handles(env, "migrate", SEED_SET).stdout)
+        wait_for(lambda: run_state(env["DATABASE_URL"], run_id)["steps"]["migration"][0] == "running",
+                 timeout=60, what="the migration to be polled")
+        # when
+        stop_process(first, kill=True)
+    # then a new worker picks the run up from the database
+    with worker_process(env, log_path=tmp_path / "worker2.log"):
+        wait_for(lambda: run_state(env["DATABASE_URL"], run_id)["state"] in ("succeeded", "failed"),
+                 timeout=120, interval=0.5, what="the run to finish after the kill")
+    assert run_state(env["DATABASE_URL"], run_id)["state"] == "succeeded"
+    assert [e["job_id"] for e in submissions(sandbox)] == [COPY, MIGRATION, PROFILE]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.mark.skipif(shutil.which("redis-server") is None, reason="needs redis-server to start a private broker")
+def test_redis_restarted_mid_run_loses_no_run_and_submits_nothing_twice(sandbox: str, env: dict[str, str],
+                                                                        tmp_path: Path) -> None:
+    # given a private Redis (restarting the shared one would disturb other tests)
+    port = _free_port()
+
+    def start_redis() -> subprocess.Popen:
+        proc = subprocess.Popen(["redis-server", "--port", str(port), "--save", "", "--appendonly", "no"],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        wait_for(lambda: _ping(port), timeout=10, what="redis to start")
+        return proc
+
+    redis_proc = start_redis()
+    broker = f"redis://127.0.0.1:{port}/0"
+    env = {**env, "CELERY_BROKER_URL": broker, "REDIS_URL": broker}
+    reset(sandbox, job_seconds=3.0)
+    try:
+        worker_log = tmp_path / "worker.log"
+        with worker_process(env, log_path=worker_log) as worker:
+            run_id = int(handles(env, "migrate", SEED_SET).stdout)
+            wait_for(lambda: run_state(env["DATABASE_URL"], run_id)["steps"]["copy"][0] == "running",
+                     timeout=60, what="the copy to be polled")
+            # when Redis restarts empty: every queued and scheduled message is gone
+            stop_process(redis_proc, kill=True)
+            redis_proc = start_redis()
+            # a worker that died with its broker is restarted by its supervisor; do the same here
+            time.sleep(2)
+            if worker.poll() is not None:
+                second = worker_process(env, log_path=tmp_path / "worker2.log")
+                second.__enter__()
+            else:
+                second = None
+            try:
+                wait_for(lambda: run_state(env["DATABASE_URL"], run_id)["state"] in ("succeeded", "failed"),
+                         timeout=150, interval=0.5, what="the run to finish after the Redis restart")
+            finally:
+                if second is not None:
+                    second.__exit__(None, None, None)
+        assert run_state(env["DATABASE_URL"], run_id)["state"] == "succeeded"
+        assert [e["job_id"] for e in submissions(sandbox)] == [COPY, MIGRATION, PROFILE]
+    finally:
+        stop_process(redis_proc, kill=True)
+
+
+def _ping(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), 0.2) as s:
+            s.sendall(b"PING\r\n")
+            return s.recv(16).startswith(b"+PONG")
+    except OSError:
+        return False
+
+
+_ = os
