@@ -53,6 +53,8 @@ async def config(request: Request) -> Response:
             changes = await _body(request)
             with state.lock:
                 state.config.update(changes)
+                if "resolver_fail_every" in changes:
+                    state.resolver_lookups = 0  # "every Nth" counts from the switch
         except ValueError as exc:
             return _error(str(exc))
     with state.lock:
