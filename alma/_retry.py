@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import logging
+import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from tenacity import RetryCallState, Retrying, before_sleep_log, retry_if_exception, stop_after_attempt
-from tenacity.wait import wait_exponential_jitter
+from tenacity import Retrying, before_sleep_log, retry_if_exception, stop_after_attempt
 
 from alma.errors import AlmaConnectError, AlmaRateLimited, AlmaTransportError, AlmaUnavailable
 
@@ -46,9 +46,8 @@ class RetryPolicy:
 
     def wait_seconds(self, attempt: int, exc: BaseException | None = None) -> float:
         """How long to wait after failed attempt number ``attempt`` (1-based)."""
-        state = RetryCallState(None, None, (), {})
-        state.attempt_number = attempt
-        seconds = wait_exponential_jitter(self.initial, self.maximum, 2, self.jitter)(state)
+        # tenacity's wait_exponential_jitter, computed directly so run_job's own loop can use it too
+        seconds = min(self.maximum, self.initial * 2 ** (attempt - 1) + random.uniform(0, self.jitter))
         retry_after = getattr(exc, "retry_after", None)
         if retry_after:
             seconds = max(seconds, min(float(retry_after), self.maximum))

@@ -296,3 +296,24 @@ def test_close_closes_the_http_client() -> None:
     client = make_client(FakeAlma())
     client.close()
     assert client._http.is_closed
+
+
+def test_retry_policy_backs_off_exponentially_with_jitter_and_a_cap() -> None:
+    from alma import RetryPolicy
+
+    policy = RetryPolicy(initial=1.0, maximum=5.0, jitter=0.5)
+    waits = [policy.wait_seconds(n) for n in range(1, 6)]
+    assert 1.0 <= waits[0] <= 1.5 and 2.0 <= waits[1] <= 2.5 and 4.0 <= waits[2] <= 4.5
+    assert waits[3] == waits[4] == 5.0
+    limited = AlmaRateLimited(429, "PER_SECOND_THRESHOLD", retry_after=3.0)
+    assert policy.wait_seconds(1, limited) == 3.0
+
+
+def test_retries_sleep_between_attempts() -> None:
+    from alma import RetryPolicy
+
+    slept: list[float] = []
+    fake = FakeAlma().on("GET", "/conf/sets/5", alma_error(503, "X"), alma_error(503, "X"), {"id": "5"})
+    policy = RetryPolicy(attempts=3, initial=0.25, maximum=1.0, jitter=0.0, sleep=slept.append)
+    make_client(fake, retry=policy).get_set("5")
+    assert slept == [0.25, 0.5]
