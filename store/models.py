@@ -1,7 +1,7 @@
 """SQLModel tables. The database is the source of truth for every run.
 
-Times are stored as naive UTC datetimes (see :func:`utcnow`), which both SQLite and PostgreSQL
-keep unchanged. Every change to these tables needs an Alembic revision under
+Times are naive UTC datetimes (see :func:`utcnow`), declared ``NaiveDatetime`` so that SQLModel
+stores them in plain ``timestamp`` columns that SQLite and PostgreSQL keep unchanged. Every change to these tables needs an Alembic revision under
 ``store/migrations/versions`` (``make migration m="why"``).
 """
 
@@ -11,9 +11,9 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
+from pydantic import NaiveDatetime
 from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
-from sqlmodel.sql import sqltypes as _sqltypes
 
 __all__ = [
     "BibBackup",
@@ -38,24 +38,6 @@ __all__ = [
 def utcnow() -> datetime:
     """Now, as a naive UTC datetime (the form every column here uses)."""
     return datetime.now(UTC).replace(tzinfo=None)
-
-
-def _bind_utc(self: Any, value: datetime | None, dialect: Any) -> datetime | None:
-    """Naive datetimes here are UTC: bind them as aware UTC (sqlmodel ≥0.0.50 refuses naive ones)."""
-    if value is None:
-        return None
-    return value.replace(tzinfo=UTC) if value.utcoffset() is None else value.astimezone(UTC)
-
-
-def _result_naive_utc(self: Any, value: datetime | None, dialect: Any) -> datetime | None:
-    """Read back as naive UTC, the form :func:`utcnow` gives, so comparisons never mix the two."""
-    if value is None or value.utcoffset() is None:
-        return value
-    return value.astimezone(UTC).replace(tzinfo=None)
-
-
-_sqltypes.UTCDateTime.process_bind_param = _bind_utc  # type: ignore[method-assign]
-_sqltypes.UTCDateTime.process_result_value = _result_naive_utc  # type: ignore[method-assign]
 
 
 class RunState(StrEnum):
@@ -124,13 +106,13 @@ class Run(SQLModel, table=True):
     member_count: int | None = None
     wait_reason: str | None = Field(default=None, sa_column=Column(Text))
     error: str | None = Field(default=None, sa_column=Column(Text))
-    created_at: datetime = Field(default_factory=utcnow)
-    updated_at: datetime = Field(default_factory=utcnow)
+    created_at: NaiveDatetime = Field(default_factory=utcnow)
+    updated_at: NaiveDatetime = Field(default_factory=utcnow)
     # last time a task made progress on this run; the reaper resumes runs idle for too long
-    heartbeat_at: datetime = Field(default_factory=utcnow, index=True)
-    operator_paused_at: datetime | None = None  # operator mode: when the run began to wait
-    operator_confirmed_at: datetime | None = None
-    finished_at: datetime | None = None
+    heartbeat_at: NaiveDatetime = Field(default_factory=utcnow, index=True)
+    operator_paused_at: NaiveDatetime | None = None  # operator mode: when the run began to wait
+    operator_confirmed_at: NaiveDatetime | None = None
+    finished_at: NaiveDatetime | None = None
 
 
 class Step(SQLModel, table=True):
@@ -152,11 +134,11 @@ class Step(SQLModel, table=True):
     counters: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
     alerts: list[Any] = Field(default_factory=list, sa_column=Column(JSON))
     polls: int = 0
-    intent_at: datetime | None = None
-    submitted_at: datetime | None = None
-    started_at: datetime | None = None
-    ended_at: datetime | None = None
-    deadline_at: datetime | None = None
+    intent_at: NaiveDatetime | None = None
+    submitted_at: NaiveDatetime | None = None
+    started_at: NaiveDatetime | None = None
+    ended_at: NaiveDatetime | None = None
+    deadline_at: NaiveDatetime | None = None
     error: str | None = Field(default=None, sa_column=Column(Text))
 
 
@@ -169,13 +151,13 @@ class Submission(SQLModel, table=True):
     alma_job_id: str
     set_id: str
     job_name: str
-    intent_at: datetime = Field(default_factory=utcnow)
+    intent_at: NaiveDatetime = Field(default_factory=utcnow)
     # posted: Alma answered with an instance; adopted: an earlier post was found in the instance
     # list; refused: Alma said no (detail); failed: the post failed and no instance was found
     result: str | None = None
     instance_id: str | None = None
     detail: str | None = Field(default=None, sa_column=Column(Text))
-    finished_at: datetime | None = None
+    finished_at: NaiveDatetime | None = None
 
 
 class Record(SQLModel, table=True):
@@ -196,8 +178,8 @@ class Record(SQLModel, table=True):
     metadata_problem: str | None = Field(default=None, sa_column=Column(Text))
     verification: str | None = None
     target_url: str | None = Field(default=None, sa_column=Column(Text))
-    verified_at: datetime | None = None
-    updated_at: datetime = Field(default_factory=utcnow)
+    verified_at: NaiveDatetime | None = None
+    updated_at: NaiveDatetime = Field(default_factory=utcnow)
 
 
 class EventLine(SQLModel, table=True):
@@ -219,7 +201,7 @@ class EventLine(SQLModel, table=True):
     severity: str | None = None
     source: str  # api | csv | xlsx | text
     fingerprint: str  # hash of the normalized line: re-importing the same report changes nothing
-    imported_at: datetime = Field(default_factory=utcnow)
+    imported_at: NaiveDatetime = Field(default_factory=utcnow)
 
 
 class BibBackup(SQLModel, table=True):
@@ -232,9 +214,9 @@ class BibBackup(SQLModel, table=True):
     original_xml: str = Field(sa_column=Column(Text, nullable=False))
     repaired_xml: str | None = Field(default=None, sa_column=Column(Text))
     change: str | None = Field(default=None, sa_column=Column(Text))  # what the repair did, in words
-    created_at: datetime = Field(default_factory=utcnow)
-    applied_at: datetime | None = None
-    restored_at: datetime | None = None
+    created_at: NaiveDatetime = Field(default_factory=utcnow)
+    applied_at: NaiveDatetime | None = None
+    restored_at: NaiveDatetime | None = None
 
 
 class HandleCheck(SQLModel, table=True):
@@ -247,7 +229,7 @@ class HandleCheck(SQLModel, table=True):
     handle_key: str  # ASCII upper-case, see handles.syntax.handle_key
     mms_id: str | None = None
     run_id: int | None = Field(default=None, foreign_key="run.id", index=True)
-    checked_at: datetime = Field(default_factory=utcnow, index=True)
+    checked_at: NaiveDatetime = Field(default_factory=utcnow, index=True)
     verification: str
     target: str | None = Field(default=None, sa_column=Column(Text))
     expected_target: str | None = Field(default=None, sa_column=Column(Text))
@@ -283,7 +265,7 @@ class HandleRequest(SQLModel, table=True):
     error: str | None = Field(default=None, sa_column=Column(Text))
     run_id: int | None = Field(default=None, foreign_key="run.id", index=True)
     mms_id: str | None = None
-    created_at: datetime = Field(default_factory=utcnow)
-    updated_at: datetime = Field(default_factory=utcnow)
-    started_at: datetime | None = None
-    finished_at: datetime | None = None
+    created_at: NaiveDatetime = Field(default_factory=utcnow)
+    updated_at: NaiveDatetime = Field(default_factory=utcnow)
+    started_at: NaiveDatetime | None = None
+    finished_at: NaiveDatetime | None = None

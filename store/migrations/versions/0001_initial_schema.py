@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-24 05:19:25.184082
+Create Date: 2026-11-24 05:30:39.846475
 """
 from alembic import op
 import sqlalchemy as sa
@@ -28,12 +28,12 @@ def upgrade() -> None:
     sa.Column('member_count', sa.Integer(), nullable=True),
     sa.Column('wait_reason', sa.Text(), nullable=True),
     sa.Column('error', sa.Text(), nullable=True),
-    sa.Column('created_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
-    sa.Column('updated_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
-    sa.Column('heartbeat_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
-    sa.Column('operator_paused_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
-    sa.Column('operator_confirmed_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
-    sa.Column('finished_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
+    sa.Column('created_at', sa.DateTime(), nullable=False),
+    sa.Column('updated_at', sa.DateTime(), nullable=False),
+    sa.Column('heartbeat_at', sa.DateTime(), nullable=False),
+    sa.Column('operator_paused_at', sa.DateTime(), nullable=True),
+    sa.Column('operator_confirmed_at', sa.DateTime(), nullable=True),
+    sa.Column('finished_at', sa.DateTime(), nullable=True),
     sa.ForeignKeyConstraint(['parent_run_id'], ['run.id'], ),
     sa.PrimaryKeyConstraint('id')
     )
@@ -51,9 +51,9 @@ def upgrade() -> None:
     sa.Column('original_xml', sa.Text(), nullable=False),
     sa.Column('repaired_xml', sa.Text(), nullable=True),
     sa.Column('change', sa.Text(), nullable=True),
-    sa.Column('created_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
-    sa.Column('applied_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
-    sa.Column('restored_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
+    sa.Column('created_at', sa.DateTime(), nullable=False),
+    sa.Column('applied_at', sa.DateTime(), nullable=True),
+    sa.Column('restored_at', sa.DateTime(), nullable=True),
     sa.ForeignKeyConstraint(['child_run_id'], ['run.id'], ),
     sa.ForeignKeyConstraint(['run_id'], ['run.id'], ),
     sa.PrimaryKeyConstraint('id')
@@ -74,7 +74,7 @@ def upgrade() -> None:
     sa.Column('severity', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
     sa.Column('source', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
     sa.Column('fingerprint', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
-    sa.Column('imported_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+    sa.Column('imported_at', sa.DateTime(), nullable=False),
     sa.ForeignKeyConstraint(['run_id'], ['run.id'], ),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('run_id', 'fingerprint')
@@ -89,7 +89,7 @@ def upgrade() -> None:
     sa.Column('handle_key', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
     sa.Column('mms_id', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
     sa.Column('run_id', sa.Integer(), nullable=True),
-    sa.Column('checked_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+    sa.Column('checked_at', sa.DateTime(), nullable=False),
     sa.Column('verification', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
     sa.Column('target', sa.Text(), nullable=True),
     sa.Column('expected_target', sa.Text(), nullable=True),
@@ -116,10 +116,10 @@ def upgrade() -> None:
     sa.Column('error', sa.Text(), nullable=True),
     sa.Column('run_id', sa.Integer(), nullable=True),
     sa.Column('mms_id', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
-    sa.Column('created_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
-    sa.Column('updated_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
-    sa.Column('started_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
-    sa.Column('finished_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
+    sa.Column('created_at', sa.DateTime(), nullable=False),
+    sa.Column('updated_at', sa.DateTime(), nullable=False),
+    sa.Column('started_at', sa.DateTime(), nullable=True),
+    sa.Column('finished_at', sa.DateTime(), nullable=True),
     sa.ForeignKeyConstraint(['run_id'], ['run.id'], ),
     sa.PrimaryKeyConstraint('id')
     )
@@ -141,8 +141,8 @@ def upgrade() -> None:
     sa.Column('metadata_problem', sa.Text(), nullable=True),
     sa.Column('verification', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
     sa.Column('target_url', sa.Text(), nullable=True),
-    sa.Column('verified_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
-    sa.Column('updated_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+    sa.Column('verified_at', sa.DateTime(), nullable=True),
+    sa.Column('updated_at', sa.DateTime(), nullable=False),
     sa.ForeignKeyConstraint(['run_id'], ['run.id'], ),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('run_id', 'mms_id')
@@ -167,11 +167,11 @@ def upgrade() -> None:
     sa.Column('counters', sa.JSON(), nullable=True),
     sa.Column('alerts', sa.JSON(), nullable=True),
     sa.Column('polls', sa.Integer(), nullable=False),
-    sa.Column('intent_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
-    sa.Column('submitted_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
-    sa.Column('started_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
-    sa.Column('ended_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
-    sa.Column('deadline_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
+    sa.Column('intent_at', sa.DateTime(), nullable=True),
+    sa.Column('submitted_at', sa.DateTime(), nullable=True),
+    sa.Column('started_at', sa.DateTime(), nullable=True),
+    sa.Column('ended_at', sa.DateTime(), nullable=True),
+    sa.Column('deadline_at', sa.DateTime(), nullable=True),
     sa.Column('error', sa.Text(), nullable=True),
     sa.ForeignKeyConstraint(['run_id'], ['run.id'], ),
     sa.PrimaryKeyConstraint('id'),
@@ -187,11 +187,11 @@ def upgrade() -> None:
     sa.Column('alma_job_id', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
     sa.Column('set_id', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
     sa.Column('job_name', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
-    sa.Column('intent_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+    sa.Column('intent_at', sa.DateTime(), nullable=False),
     sa.Column('result', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
     sa.Column('instance_id', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
     sa.Column('detail', sa.Text(), nullable=True),
-    sa.Column('finished_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
+    sa.Column('finished_at', sa.DateTime(), nullable=True),
     sa.ForeignKeyConstraint(['run_id'], ['run.id'], ),
     sa.ForeignKeyConstraint(['step_id'], ['step.id'], ),
     sa.PrimaryKeyConstraint('id')
