@@ -27,6 +27,7 @@ from sandbox.state import AlmaFault, SandboxState
 PREFIX = "/almaws/v1"
 Handler = Callable[[Request, SandboxState], Awaitable[Response]]
 
+PROFILE_ID = "7593500000004641"  # the Handle integration profile behind the profile job
 CONTENT_DESC = {"IEP": "Digital titles", "BIB_MMS": "All Titles", "USER": "Users", "ITEM": "Physical items"}
 
 
@@ -105,8 +106,8 @@ def job_json(request: Request, job: JobDef) -> dict[str, Any]:
         "parameter": params, "link": _link(request, f"/conf/jobs/{job.id}"),
     }
     if job.effect == "profile":
-        data["related_profile"] = {"value": "7593500000004641",
-                                   "link": _link(request, "/conf/integration-profiles/7593500000004641")}
+        data["related_profile"] = {"value": PROFILE_ID,
+                                   "link": _link(request, f"/conf/integration-profiles/{PROFILE_ID}")}
     return data
 
 
@@ -117,7 +118,9 @@ async def list_jobs(request: Request, state: SandboxState) -> Response:
     category = request.query_params.get("category", "").upper()
     if jtype and jtype not in ("MANUAL", "SCHEDULED", "OTHER"):
         raise AlmaFault("402219", f"Invalid job type: {jtype}")
-    jobs = [j for j in JOBS if (not jtype or j.type == jtype) and (not category or j.category == category)]
+    profile_id = request.query_params.get("profile_id", "")
+    jobs = [j for j in JOBS if (not jtype or j.type == jtype) and (not category or j.category == category)
+            and (not profile_id or (j.effect == "profile" and profile_id == PROFILE_ID))]
     return json_response({"job": [job_json(request, j) for j in jobs[offset:offset + limit]],
                           "total_record_count": len(jobs)})
 
@@ -410,6 +413,7 @@ async def put_bib(request: Request, state: SandboxState) -> Response:
             raise AlmaFault("402205", f"Failed to parse the bib XML: {exc}") from None
         if root.tag != "bib":
             raise AlmaFault("402205", f"Expected a <bib> document, got <{root.tag}>.")
+        _check_namespaces(raw.decode("utf-8", "replace"))
         record = next((el for el in root if el.tag.rsplit("}", 1)[-1] == "record"), None)
         if record is None:
             raise AlmaFault("402205", "The bib has no <record>.")
@@ -417,6 +421,16 @@ async def put_bib(request: Request, state: SandboxState) -> Response:
         if wants_xml(request) or "json" not in request.headers.get("accept", "").lower():
             return xml_response(bib_xml(rec))
         return json_response(bib_json(request, rec))
+
+
+def _check_namespaces(text: str) -> None:
+    """Alma's namespace pitfalls (alma-api.md §5): no default xmlns on <bib>, no ``ns0:`` prefixes."""
+    if re.search(r"<bib\b[^>]*\sxmlns\s*=", text):
+        raise AlmaFault("402205", "Failed to parse the bib: <bib> must not declare a default namespace.")
+    prefixed = re.search(r"</?(ns\d+):", text)
+    if prefixed:
+        raise AlmaFault("402205", f"Failed to parse the bib: unexpected namespace prefix '{prefixed.group(1)}:' "
+                        "(Alma elements such as <record> must be unprefixed).")
 
 
 def alma_routes() -> list[Route]:

@@ -401,3 +401,25 @@ def test_control(url: str) -> None:
 def test_handle_server_is_mounted(url: str) -> None:
     response = httpx.get(url + "/handle-server/api/handles/11084/88")
     assert response.status_code != 500
+
+
+def test_put_bib_namespace_pitfalls(alma: httpx.Client) -> None:
+    xml = alma.get(f"/bibs/{seed.SEED_88}", headers={"Accept": "application/xml"}).text
+    prefixed = xml.replace("<record xmlns=", "<ns0:record xmlns:ns0=").replace("</record>", "</ns0:record>")
+    response = alma.put(f"/bibs/{seed.SEED_88}", content=prefixed.encode(),
+                        headers={"Content-Type": "application/xml"})
+    assert response.status_code == 400 and "ns0" in response.json()["errorList"]["error"][0]["errorMessage"]
+    default_ns = xml.replace("<bib>", '<bib xmlns="http://alma.exlibrisgroup.com/dc/01GCL_INST">')
+    assert alma.put(f"/bibs/{seed.SEED_88}", content=default_ns.encode(),
+                    headers={"Content-Type": "application/xml"}).status_code == 400
+
+
+def test_run_with_xml_body_and_profile_lookup(alma: httpx.Client) -> None:
+    body = (f"<job><parameters><parameter><name>set_id</name><value>{SET}</value></parameter>"
+            "<parameter><name>job_name</name><value>xml run</value></parameter></parameters></job>")
+    response = alma.post("/conf/jobs/M48401", params={"op": "run"}, content=body.encode(),
+                         headers={"Content-Type": "application/xml"})
+    assert wait(alma, "M48401", instance_id(response))["name"] == "xml run"
+    profile = alma.get("/conf/jobs/M48403").json()["related_profile"]["value"]
+    found = alma.get("/conf/jobs", params={"profile_id": profile}).json()
+    assert [j["id"] for j in found["job"]] == ["M48403"]
