@@ -231,10 +231,11 @@ async def _drive(items: Iterable[VerifyItem], *, settings: Settings, client: Res
         if progress is not None:
             progress(result)
         if len(batch) >= batch_size:
-            sink(batch)
+            # written in a thread, one batch at a time, while the loop keeps the lookups going
+            await asyncio.to_thread(sink, batch)
             batch = []
     if batch:
-        sink(batch)
+        await asyncio.to_thread(sink, batch)
 
 
 def run_verification(items: Iterable[VerifyItem], *, settings: Settings, sink: Sink,
