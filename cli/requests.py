@@ -26,7 +26,7 @@ def _enqueue(request_id: int) -> str | None:
     return None
 
 
-def _queue(op: str, handle: str, url: str | None) -> None:
+def _queue(op: str, handle: str, url: str | None, *, show_handle: bool = False) -> None:
     from handles.requests import queue_request
     from store.db import session_scope
 
@@ -37,7 +37,7 @@ def _queue(op: str, handle: str, url: str | None) -> None:
     if row.status == "error":
         raise common.CliError(f"request {row.id} refused: {row.error}")
     warning = _enqueue(int(row.id))  # type: ignore[arg-type]
-    print(row.id)
+    print(f"{row.id} {row.handle}" if show_handle else row.id)
     if warning:
         common.err_console.print(f"handles: warning: request {row.id} {warning}", markup=False)
 
@@ -59,6 +59,21 @@ def update(handle: str = typer.Argument(...), url: str = typer.Argument(...)) ->
 def delete(handle: str = typer.Argument(...)) -> None:
     """Delete HANDLE (its request history is kept); prints the request id."""
     _queue("delete", handle, None)
+
+
+@request_app.command("new")
+def new(url: str = typer.Argument(..., help="where it should resolve (http or https)"),
+        pid: str | None = typer.Option(None, "--pid", help="repository PID, e.g. llgc-id:21 (pid-datastream rule)"),
+        datastream: str | None = typer.Option(None, "--datastream", help="datastream name or number, e.g. DC or 1"),
+        article: int | None = typer.Option(None, "--article", help="article number (ARTICLE datastream)")) -> None:
+    """Create a handle named by HANDLE_SUFFIX_RULE (opaque, or PID-DSID); prints the request id and handle."""
+    from handles.naming import NamingError, new_handle
+
+    try:
+        handle = new_handle(common.settings(), pid=pid, dsid=datastream, article=article)
+    except NamingError as exc:
+        raise common.CliError(str(exc)) from None
+    _queue("create", handle, url, show_handle=True)
 
 
 def _show(data: dict[str, Any]) -> None:

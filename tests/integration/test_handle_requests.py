@@ -62,7 +62,7 @@ def faults(sandbox: str, **switches) -> None:  # type: ignore[no-untyped-def]
     httpx.post(f"{sandbox}/handle-server/_faults", json=switches, timeout=10).raise_for_status()
 
 
-def server_log(sandbox: str, handle: str) -> list[int]:
+def server_log(sandbox: str, handle: str) -> list[tuple[str, int]]:
     entries = httpx.get(f"{sandbox}/handle-server/_log", timeout=10).json()
     return [(e["method"], e["status"]) for e in entries if (e["handle"] or "").lower() == handle.lower()]
 
