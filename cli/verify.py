@@ -130,15 +130,15 @@ def from_set(session, settings, set_id: str) -> Source:  # type: ignore[no-untyp
         mms_ids = [m["id"] for m in alma.iter_set_members(set_id)]
         for bib in alma.get_bibs(mms_ids):
             try:
-                dc = parse_dc(bib.record_xml)
+                dc = parse_dc(bib.record_xml, pid_pattern=settings.handle_pid_pattern)
             except Exception as exc:  # noqa: BLE001 - one unreadable bib is one line
                 source.problems.append(f"mms {bib.mms_id}: {common.describe_error(exc)}")
                 continue
-            problem = dc.problem(settings.handle_prefix)
-            if problem:
-                source.problems.append(f"mms {bib.mms_id}: {problem} handle identifier")
+            handle = dc.expected_handle(settings.handle_prefix)
+            if handle is None:  # a malformed identifier still names a handle that can be resolved
+                source.problems.append(f"mms {bib.mms_id}: no handle under {settings.handle_prefix} in its metadata")
                 continue
-            source.items.append(VerifyItem(handle=dc.expected_handle(settings.handle_prefix), mms_id=bib.mms_id))
+            source.items.append(VerifyItem(handle=handle, mms_id=bib.mms_id))
     except common.CliError:
         raise
     except Exception as exc:  # noqa: BLE001 - Alma errors reach the operator as one line
@@ -219,7 +219,8 @@ def _print(source: Source, summary: VerifySummary, results: list[VerifyResult], 
         common.console.print(table)
         if len(bad) > 50:
             common.console.print(f"… and {len(bad) - 50} more (use --json for all)")
-    table = Table(title=f"verification of {source.label}")
+    common.console.print(f"checked: {source.label}", highlight=False)
+    table = Table(title="verification")
     table.add_column("verification")
     table.add_column("handles", justify="right")
     for key, value in summary.as_dict().items():
