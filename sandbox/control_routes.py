@@ -117,13 +117,21 @@ async def record(request: Request) -> Response:
 
 
 async def registry(request: Request) -> Response:
-    """Preload a resolver entry: ``{"handle","url"}``; ``{"handle","delete":true}`` removes it."""
+    """Preload resolver entries: ``{"handle","url"}``, ``{"handle","delete":true}`` removes one;
+    ``{"entries": [{"handle","url"}, …]}`` loads many at once."""
     state = _state(request)
     try:
         body = await _body(request)
+        if isinstance(body.get("entries"), list):
+            loaded = 0
+            for item in body["entries"]:
+                state.registry.set_url(str(item["handle"]), str(item["url"]), source="server",
+                                       prefix=state.config.handle_prefix)
+                loaded += 1
+            return JSONResponse({"loaded": loaded})
         handle = str(body["handle"])
-    except (ValueError, KeyError):
-        return _error('expected {"handle": …, "url": …}')
+    except (ValueError, KeyError, TypeError):
+        return _error('expected {"handle": …, "url": …} or {"entries": [{"handle": …, "url": …}, …]}')
     if body.get("delete"):
         return JSONResponse({"handle": handle, "deleted": state.registry.delete(handle)})
     if not body.get("url"):

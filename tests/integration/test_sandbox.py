@@ -423,3 +423,11 @@ def test_run_with_xml_body_and_profile_lookup(alma: httpx.Client) -> None:
     profile = alma.get("/conf/jobs/M48403").json()["related_profile"]["value"]
     found = alma.get("/conf/jobs", params={"profile_id": profile}).json()
     assert [j["id"] for j in found["job"]] == ["M48403"]
+
+
+def test_registry_bulk_preload(url: str) -> None:
+    entries = [{"handle": f"11084/bulk{i}", "url": f"https://example.org/{i}"} for i in range(50)]
+    assert httpx.post(url + "/sandbox/registry", json={"entries": entries}).json() == {"loaded": 50}
+    assert httpx.get(url + "/api/handles/11084/BULK49").json()["values"][0]["data"]["value"] == "https://example.org/49"
+    assert httpx.post(url + "/sandbox/registry", json={"handle": "11084/bulk1", "delete": True}).json()["deleted"]
+    assert httpx.get(url + "/api/handles/11084/bulk1").status_code == 404
