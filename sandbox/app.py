@@ -63,5 +63,6 @@ def serve(host: str = "127.0.0.1", port: int = 8780, **switches: Any) -> None:
     """Run the sandbox in the foreground (``handles sandbox``)."""
     import uvicorn
 
-    switches.setdefault("base_url", f"http://{host}:{port}")
+    public_host = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+    switches.setdefault("base_url", f"http://{public_host}:{port}")
     uvicorn.run(create_app(**switches), host=host, port=port, log_level="warning")
