@@ -13,8 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from handles.syntax import normalize_handle
 
@@ -22,19 +21,22 @@ __all__ = ["EventKind", "ParsedEvent", "clean_description", "fingerprint", "pars
 
 EventKind = Literal["already_has", "no_handle", "failed", "other"]
 
-_WS = re.compile(r"\s+")
 _ROW_NUMBER = re.compile(r"^\d{1,9}\s*(?=Record\b)", re.IGNORECASE)
 _RECORD = re.compile(r"(?<![A-Za-z])Record\s+(\d{3,30})\b", re.IGNORECASE)
 _MMS = re.compile(r"\bMMS\s*ID\s*:?\s*(\d{3,30})\b", re.IGNORECASE)
 _ALREADY = re.compile(r"already\s+has\s+a\s+handle\s+identifier\s*:?\s*(\S+)?", re.IGNORECASE)
 _NO_HANDLE = re.compile(r"does\s+not\s+have\s+a\s+handle\s+identifier", re.IGNORECASE)
 _FAILED = re.compile(r"(?<![A-Za-z])Record\s+\d{3,30}\s+(?:has\s+)?failed\b", re.IGNORECASE)
+_UNTIDY = re.compile(r"\s\s|[^\S ]|^\s|\s$")
+_PLAIN_HANDLE = re.compile(r"[0-9A-Za-z][0-9A-Za-z.]*/[0-9A-Za-z._-]+")
+# Alma's usual wording, matched in one go before the tolerant patterns below
+_USUAL = re.compile(r"Record (\d+) was skipped\. Reason: BIB record MMS ID \d+ "
+                    r"(?:already has a handle identifier (\S+)|(does not have a handle identifier))")
 # a date glued onto the end of the handle in copied text: "11084/34662 05/08/2025"
 _TRAILING_PUNCT = ".,;:)]}>\"'"
 
 
-@dataclass(frozen=True, slots=True)
-class ParsedEvent:
+class ParsedEvent(NamedTuple):
     """What one event line says: ``kind``, about which record, with which handle; ``text`` verbatim."""
 
     kind: EventKind
@@ -45,15 +47,22 @@ class ParsedEvent:
 
 def clean_description(text: str) -> str:
     """The description as Alma wrote it: white space collapsed, a leading row number dropped."""
-    text = _WS.sub(" ", text).strip()
+    if _UNTIDY.search(text):
+        text = " ".join(text.split())
     if len(text) >= 2 and text[0] == text[-1] == '"':
-        text = text[1:-1].replace('""', '"').strip()
-    return _ROW_NUMBER.sub("", text)
+        text = " ".join(text[1:-1].replace('""', '"').split())
+    if text[:1].isdigit():
+        text = _ROW_NUMBER.sub("", text)
+    return text
 
 
-def fingerprint(description: str, step_kind: str | None = None) -> str:
-    """Stable hash of a normalized description: the same event imported twice has one fingerprint."""
-    key = f"{step_kind or ''}\x1f{clean_description(description).casefold()}"
+def fingerprint(description: str, step_kind: str | None = None, *, clean: bool = False) -> str:
+    """Stable hash of a normalized description: the same event imported twice has one fingerprint.
+
+    ``clean=True`` says ``description`` is already :func:`clean_description`'s output.
+    """
+    text = description if clean else clean_description(description)
+    key = f"{step_kind or ''}\x1f{text.casefold()}"
     return hashlib.blake2b(key.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
 
 
@@ -63,6 +72,8 @@ def _handle_token(token: str | None) -> str | None:
     token = token.rstrip(_TRAILING_PUNCT)
     if not token:
         return None
+    if _PLAIN_HANDLE.fullmatch(token):  # the usual "11084/1742400039": nothing to normalize
+        return token
     return normalize_handle(token) or token
 
 
@@ -71,6 +82,12 @@ def parse_event(text: str) -> ParsedEvent:
     if not isinstance(text, str):
         text = "" if text is None else str(text)
     clean = clean_description(text)
+    usual = _USUAL.match(clean)
+    if usual:
+        if usual.group(3):
+            return ParsedEvent("no_handle", usual.group(1), None, clean)
+        if usual.group(2):
+            return ParsedEvent("already_has", usual.group(1), _handle_token(usual.group(2)), clean)
     record = _RECORD.search(clean) or _MMS.search(clean)
     mms_id = record.group(1) if record else None
     already = _ALREADY.search(clean)

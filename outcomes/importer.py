@@ -10,9 +10,8 @@ from __future__ import annotations
 import csv
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, NamedTuple
 
 from outcomes.events import clean_description
 
@@ -39,8 +38,7 @@ class EventsFileError(ValueError):
         self.line = line
 
 
-@dataclass(frozen=True, slots=True)
-class EventRow:
+class EventRow(NamedTuple):
     """One event as the report gives it; ``line`` is where it starts in the file (1-based)."""
 
     line: int
@@ -108,41 +106,65 @@ def _cell(row: list, index: dict[str, int], name: str) -> str | None:
     i = index.get(name)
     if i is None or i >= len(row) or row[i] is None:
         return None
-    value = str(row[i]).strip()
-    return value or None
+    return str(row[i]).strip() or None
 
 
 def _csv_rows(path: Path) -> Iterator[EventRow]:
     with path.open("rb") as fh:
         delimiter = _csv_delimiter(fh.read(65_536))
-        fh.seek(0)
-        reader = csv.reader(_decoded_lines(fh), delimiter=delimiter)
-        try:
-            index: dict[str, int] | None = None
-            for row in reader:
-                if index is None:
-                    if any(cell.strip().strip('"').lower() == "event description" for cell in row):
-                        index = _header_index(row, reader.line_num)
-                        need = index["event description"]
-                    elif reader.line_num > HEADER_SEARCH_ROWS:
-                        raise EventsFileError("no 'Event Description' header", reader.line_num)
-                    continue
-                if not any(cell.strip() for cell in row):
+    try:
+        with path.open("r", encoding="utf-8-sig", newline="") as text:
+            yield from _csv_records(csv.reader(text, delimiter=delimiter))
+    except UnicodeDecodeError:
+        raise EventsFileError("not UTF-8 text", _first_undecodable_line(path)) from None
+
+
+def _first_undecodable_line(path: Path) -> int | None:
+    with path.open("rb") as fh:
+        for number, raw in enumerate(fh, 1):
+            try:
+                raw.decode("utf-8")
+            except UnicodeDecodeError:
+                return number
+    return None
+
+
+def _csv_records(reader) -> Iterator[EventRow]:  # type: ignore[no-untyped-def]
+    try:
+        index: dict[str, int] | None = None
+        for row in reader:
+            if index is None:
+                if any(cell.strip().strip('"').lower() == "event description" for cell in row):
+                    index = _header_index(row, reader.line_num)
+                    need = index["event description"]
+                    date, severity, module, creator = (index.get(n, -1) for n in HEADER[1:])
+                    width = max(index.values()) + 1
+                elif reader.line_num > HEADER_SEARCH_ROWS:
+                    raise EventsFileError("no 'Event Description' header", reader.line_num)
+                continue
+            if len(row) < width:
+                if not "".join(row).strip():
                     continue
                 if len(row) <= need:
-                    raise EventsFileError(
-                        f"expected {need + 1} or more columns, found {len(row)}", reader.line_num
-                    )
-                description = clean_description(row[need])
-                if not description:
-                    raise EventsFileError("empty Event Description", reader.line_num)
-                yield EventRow(reader.line_num, description, _cell(row, index, "event date"),
-                               _cell(row, index, "severity"), _cell(row, index, "module"),
-                               _cell(row, index, "creator"))
-            if index is None:
-                raise EventsFileError("not an Events Report: no 'Event Description' header")
-        except csv.Error as exc:
-            raise EventsFileError(f"unreadable CSV ({exc})", reader.line_num + 1) from None
+                    raise EventsFileError(f"expected {need + 1} or more columns, found {len(row)}",
+                                          reader.line_num)
+                row = row + [""] * (width - len(row))
+            description = clean_description(row[need])
+            if "\x00" in description:
+                raise EventsFileError("binary data (NUL byte); not an Events Report", reader.line_num)
+            if not description:
+                if not "".join(row).strip():
+                    continue
+                raise EventsFileError("empty Event Description", reader.line_num)
+            yield EventRow(reader.line_num, description,
+                           row[date].strip() or None if date >= 0 else None,
+                           row[severity].strip() or None if severity >= 0 else None,
+                           row[module].strip() or None if module >= 0 else None,
+                           row[creator].strip() or None if creator >= 0 else None)
+        if index is None:
+            raise EventsFileError("not an Events Report: no 'Event Description' header")
+    except csv.Error as exc:
+        raise EventsFileError(f"unreadable CSV ({exc})", reader.line_num + 1) from None
 
 
 def _csv_delimiter(head: bytes) -> str:

@@ -71,7 +71,7 @@ def import_rows(*, session: Session, run_id: int, rows: Iterable[EventRow], sour
             if len(summary.not_in_set_sample) < SAMPLE and event.mms_id not in summary.not_in_set_sample:
                 summary.not_in_set_sample.append(event.mms_id)
             continue
-        print_ = fingerprint(event.text, step_kind)
+        print_ = fingerprint(event.text, step_kind, clean=True)
         if print_ in batch:
             summary.duplicates += 1
             continue
