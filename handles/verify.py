@@ -193,7 +193,11 @@ def _last_conclusive(session: Session, keys: Sequence[str]) -> dict[str, str]:
 
 
 def record_checks(session: Session, results: Sequence[VerifyResult]) -> list[HandleCheck]:
-    """Write one ``HandleCheck`` per result (flagging regressions) and update the ``Record`` rows."""
+    """Write one ``HandleCheck`` per result (flagging regressions) and update the ``Record`` rows.
+
+    Records are updated by primary key in one bulk statement; ``Record`` objects already loaded in
+    ``session`` are not refreshed (re-read them after verifying).
+    """
     if not results:
         return []
     previous = _last_conclusive(session, sorted({handle_key(r.handle) for r in results}))
