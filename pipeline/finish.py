@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import update
 
+from pipeline.profile_set import ingest_api_events
 from pipeline.runs import get_run, outcome_counts, run_steps
 from pipeline.steps import PipelineContext
 from store.db import session_scope
@@ -14,27 +15,7 @@ from store.models import Record, RunState, Step, StepKind, StepStatus, utcnow
 
 log = logging.getLogger("handles.pipeline")
 
-__all__ = ["finish_run", "ingest_api_events"]
-
-
-def ingest_api_events(ctx: PipelineContext, run_id: int) -> str:
-    """Store the migration's event lines from Alma's events API; a note when Alma refuses (60332)."""
-    from outcomes.ingest import import_api_events
-
-    with session_scope(ctx.engine) as session:
-        step = {s.kind: s for s in run_steps(session, run_id)}[StepKind.MIGRATION]
-        job_id, instance_id = step.alma_job_id, step.instance_id
-    if not (job_id and instance_id):
-        return "no migration instance to read events from"
-    with session_scope(ctx.engine) as session:
-        summary = import_api_events(session=session, run_id=run_id, alma=ctx.alma, job_id=job_id,
-                                    instance_id=instance_id, step_kind=StepKind.MIGRATION.value)
-    if summary is None:
-        note = (f"Alma does not serve this job's events by API (60332): export the Events Report of "
-                f"instance {instance_id} and run `handles events import {run_id} FILE`")
-        log.info("run %s: %s", run_id, note)
-        return note
-    return f"events read from Alma's API: {summary.describe()}"
+__all__ = ["finish_run"]
 
 
 def finish_run(*, ctx: PipelineContext, run_id: int, verify: Any = None, classify: Any = None) -> None:
@@ -53,7 +34,7 @@ def finish_run(*, ctx: PipelineContext, run_id: int, verify: Any = None, classif
                         .values(status=StepStatus.RUNNING, started_at=utcnow()))
         run.state, run.heartbeat_at, run.wait_reason = RunState.VERIFYING, utcnow(), None
         session.add(run)
-    note = ingest_api_events(ctx, run_id)
+    note = ingest_api_events(ctx, run_id)  # again: the profile step may have been skipped or run by hand
     with session_scope(ctx.engine) as session:
         summary = verify(session=session, run_id=run_id, settings=ctx.settings)
     with session_scope(ctx.engine) as session:

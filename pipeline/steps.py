@@ -171,16 +171,31 @@ def _refuse(session: Session, run: Run, step: Step, reason: str) -> Next:
 def _submit(ctx: PipelineContext, run_id: int, kind: str) -> Next:
     settings = ctx.settings
     job_id = settings.job_id(kind)
-    with session_scope(ctx.engine) as session:
-        run = get_run(session, run_id)
-        steps = {s.kind: s for s in run_steps(session, run_id)}
-        step = steps[kind]
-        if kind == StepKind.PROFILE:
+    target_set = None
+    if kind == StepKind.PROFILE:
+        with session_scope(ctx.engine) as session:
+            run = get_run(session, run_id)
+            steps = {s.kind: s for s in run_steps(session, run_id)}
             violation = _profile_order_violation(session, run, steps)
             if violation:
-                return _refuse(session, run, step, violation)
+                return _refuse(session, run, steps[kind], violation)
+        from pipeline.profile_set import prepare_profile_set
+
+        target_set = prepare_profile_set(ctx, run_id)
+        with session_scope(ctx.engine) as session:
+            run = get_run(session, run_id)
+            step = {s.kind: s for s in run_steps(session, run_id)}[kind]
+            if target_set is None:
+                step.status, step.ended_at = StepStatus.SKIPPED, ctx.now()
+                step.error = "not run: no record is ready for it; repair the records, then their child run runs it"
+                session.add(step)
+                log.warning("run %s: profile skipped: every record needs a repair first", run_id)
+                return Next.cont()
             if run.profile_mode == "operator":
                 return _operator_wait(ctx, session, run, step)
+    with session_scope(ctx.engine) as session:
+        run = get_run(session, run_id)
+        step = {s.kind: s for s in run_steps(session, run_id)}[kind]
         decision = ctx.budget.try_reserve(_member(step), job_id)
         if not decision.granted:
             if run.wait_reason != decision.reason:
@@ -200,7 +215,7 @@ def _submit(ctx: PipelineContext, run_id: int, kind: str) -> Next:
                                 job_name=name, intent_at=now)
         session.add(submission)
         _touch(session, run, RunState.RUNNING)
-        set_id, step_id = run.set_id, step.id
+        set_id, step_id = target_set or run.set_id, step.id
     # the intent is committed: from here a crash is settled by reading the instance list
     return _post(ctx, run_id, step_id, kind, job_id, set_id, name, submission.id)  # type: ignore[arg-type]
 
@@ -364,8 +379,9 @@ def _counters_text(counters: dict[str, Any]) -> str:
 
 def operator_instructions(settings: Any, run: Run) -> str:
     return (f"waiting for the operator: in Alma, open Configuration > Resources > Integration Profiles > "
-            f"'{settings.alma_profile_name}' > Actions; set Set name = '{run.set_name or run.set_id}' "
-            f"(set {run.set_id}), Action = 'Create and Update', DC metadata Upon Create = 'Do not add to "
+            f"'{settings.alma_profile_name}' > Actions; set Set name = "
+            f"'{f'handles run {run.id} profile set' if run.profile_set_id else (run.set_name or run.set_id)}' "
+            f"(set {run.profile_set_id or run.set_id}), Action = 'Create and Update', DC metadata Upon Create = 'Do not add to "
             f"metadata'; click Run. The run goes on when the new run of job {settings.alma_profile_job_id} "
             f"appears, or after `handles confirm {run.id}`.")
 

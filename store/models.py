@@ -99,6 +99,10 @@ class Run(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     set_id: str = Field(index=True)
     set_name: str | None = None
+    # the set the profile runs on: the run's set less the records the migration could not take,
+    # so that Alma does not mint sequential handles for them (seed 000); None = the run's set
+    profile_set_id: str | None = None
+    profile_excluded: int = 0
     parent_run_id: int | None = Field(default=None, foreign_key="run.id", index=True)
     state: str = Field(default=RunState.QUEUED, index=True)
     skip_copy: bool = False

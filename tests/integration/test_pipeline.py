@@ -47,6 +47,12 @@ def handles(env: dict[str, str], *args: str, timeout: float = 120) -> subprocess
                           capture_output=True, timeout=timeout)
 
 
+def status_json(env: dict[str, str], run_id: int) -> dict:
+    result = handles(env, "status", str(run_id), "--json")
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
 def submissions(sandbox: str) -> list[dict]:
     log = httpx.get(f"{sandbox}/sandbox/log", timeout=10).json()
     entries = log["entries"] if isinstance(log, dict) else log
@@ -76,7 +82,14 @@ def test_three_jobs_run_in_order_once_each_and_every_record_is_accounted_for(
     run_id = int(result.stdout.strip())
     sent = submissions(sandbox)
     assert [e["job_id"] for e in sent] == [COPY, MIGRATION, PROFILE]
-    assert all(e["set_id"] == SEED_SET for e in sent)
+    assert [e["set_id"] for e in sent[:2]] == [SEED_SET, SEED_SET]
+    # the profile runs on the set less grinnell:32100, which the migration could not take:
+    # otherwise Alma would mint a sequential handle for it (seed 000)
+    members = httpx.get(f"{sandbox}/almaws/v1/conf/sets/{sent[2]['set_id']}/members",
+                        headers={"Authorization": "apikey sandbox-key"}, timeout=10).json()
+    assert sorted(m["id"] for m in members["member"]) == ["991011507293904641", "991011589491704641"]
+    record = httpx.get(f"{sandbox}/sandbox/records/991011507142104641", timeout=10).json()
+    assert not record.get("alma_handle")
     state = run_state(env["DATABASE_URL"], run_id)
     assert state["state"] == "succeeded"
     assert {k: s for k, (s, _) in state["steps"].items()} == {
@@ -84,7 +97,7 @@ def test_three_jobs_run_in_order_once_each_and_every_record_is_accounted_for(
     assert [state["steps"][k][1] for k in ("copy", "migration", "profile")] == [e["instance_id"] for e in sent]
     assert len(state["outcomes"]) == 3
     assert state["outcomes"]["991011507142104641"] == "malformed_identifier"  # grinnell:32100, xsi:type
-    status = json.loads(handles(env, "status", str(run_id), "--json").stdout)
+    status = status_json(env, run_id)
     assert [s["instance_id"] for s in status["steps"][:3]] == [e["instance_id"] for e in sent]
 
 
@@ -118,13 +131,17 @@ def test_bad_sets_are_refused_before_any_job(sandbox: str, env: dict[str, str], 
 
 
 def test_runs_wait_for_the_job_budget_in_order(sandbox: str, env: dict[str, str], tmp_path: Path) -> None:
-    # given a budget of one API job at a time
+    # given a budget of one API job at a time, and jobs slow enough to watch the queue
     env = {**env, "ALMA_MAX_API_JOBS_RUNNING": "1"}
+    reset(sandbox, job_seconds=3.0)
     with worker_process(env, log_path=tmp_path / "worker.log", concurrency=2):
         ids = [int(handles(env, "migrate", SEED_SET if i % 2 else DEMO_SET, "--skip-copy").stdout) for i in range(3)]
         # then some run says it is waiting, and all finish
-        wait_for(lambda: any("waiting" in (json.loads(handles(env, "status", str(i), "--json").stdout)
-                                            .get("wait_reason") or "") for i in ids),
+        def someone_waits() -> bool:
+            result = handles(env, "status", "--json")
+            return any("waiting" in (r["wait_reason"] or "") for r in json.loads(result.stdout or "[]"))
+
+        wait_for(someone_waits,
                  timeout=60, interval=0.5, what="a run waiting for the budget")
         wait_for(lambda: all(run_state(env["DATABASE_URL"], i)["state"] in ("succeeded", "failed") for i in ids),
                  timeout=240, interval=1, what="all runs to finish")

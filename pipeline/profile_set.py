@@ -1,0 +1,120 @@
+"""The set the profile runs on: the run's set less the records the migration could not take.
+
+The Persistent Handle Identifiers profile, run with "Create and Update", mints a new sequential
+handle (``11084/1742400039``) for every record that has no handle identifier in Alma. A record the
+migration skipped ("does not have a handle identifier") would therefore leave step 3 with a handle
+nobody asked for, and its real handle could then never be migrated: the seed-000 problem. So before
+step 3, records whose metadata Alma could not use are left out of the profile's set, and kept for
+``handles repair``, whose child run migrates them once their metadata is right.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from sqlmodel import select
+
+from pipeline.runs import get_run, run_steps
+from pipeline.steps import PipelineContext
+from store.db import session_scope
+from store.models import EventLine, Record, StepKind, utcnow
+
+log = logging.getLogger("handles.pipeline")
+
+__all__ = ["excluded_records", "ingest_api_events", "prepare_profile_set"]
+
+EXCLUDING_EVENTS = ("no_handle", "failed")
+
+
+def ingest_api_events(ctx: PipelineContext, run_id: int) -> str:
+    """Store the migration's event lines from Alma's events API; a note when Alma refuses (60332)."""
+    from outcomes.ingest import import_api_events
+
+    with session_scope(ctx.engine) as session:
+        step = {s.kind: s for s in run_steps(session, run_id)}[StepKind.MIGRATION]
+        job_id, instance_id = step.alma_job_id, step.instance_id
+    if not (job_id and instance_id):
+        return "no migration instance to read events from"
+    with session_scope(ctx.engine) as session:
+        summary = import_api_events(session=session, run_id=run_id, alma=ctx.alma, job_id=job_id,
+                                    instance_id=instance_id, step_kind=StepKind.MIGRATION.value)
+    if summary is None:
+        return (f"Alma does not serve this job's events by API (60332): export the Events Report of "
+                f"instance {instance_id} and run `handles events import {run_id} FILE`")
+    return f"events read from Alma's API: {summary.describe()}"
+
+
+def _refresh_flagged(ctx: PipelineContext, run_id: int) -> None:
+    """Re-read the bibs preflight flagged: the copy job has changed them since."""
+    from pipeline.preflight import read_metadata
+
+    with session_scope(ctx.engine) as session:
+        flagged = [r.mms_id for r in session.exec(
+            select(Record).where(Record.run_id == run_id, Record.metadata_problem.is_not(None)))]  # type: ignore[union-attr]
+    settings = ctx.settings
+    for start in range(0, len(flagged), 100):
+        chunk = flagged[start:start + 100]
+        bibs = {b.mms_id: b for b in ctx.alma.get_bibs(chunk)}
+        with session_scope(ctx.engine) as session:
+            for record in session.exec(select(Record).where(Record.run_id == run_id,
+                                                            Record.mms_id.in_(chunk))):  # type: ignore[attr-defined]
+                bib = bibs.get(record.mms_id)
+                if bib is None:
+                    continue
+                meta = read_metadata(bib, settings.handle_prefix, settings.handle_pid_pattern)
+                record.metadata_problem = meta["problem"]
+                record.expected_handle = meta["expected_handle"] or record.expected_handle
+                record.updated_at = utcnow()
+                session.add(record)
+
+
+def excluded_records(session: Any, run_id: int) -> dict[str, str]:
+    """MMS id → why the record is left out of the profile's set."""
+    excluded = {r.mms_id: r.metadata_problem for r in session.exec(
+        select(Record).where(Record.run_id == run_id, Record.metadata_problem.is_not(None)))}  # type: ignore[union-attr]
+    for line in session.exec(select(EventLine).where(EventLine.run_id == run_id,
+                                                     EventLine.kind.in_(EXCLUDING_EVENTS))):  # type: ignore[attr-defined]
+        if line.mms_id:
+            excluded.setdefault(line.mms_id, line.text)
+    return {k: v for k, v in excluded.items() if v}
+
+
+def prepare_profile_set(ctx: PipelineContext, run_id: int) -> str | None:
+    """The set id for step 3 (created once and remembered); None when no record is ready for it."""
+    with session_scope(ctx.engine) as session:
+        run = get_run(session, run_id)
+        if run.profile_set_id:
+            return run.profile_set_id
+        set_id = run.set_id
+    note = ingest_api_events(ctx, run_id)
+    log.info("run %s: %s", run_id, note)
+    _refresh_flagged(ctx, run_id)
+    with session_scope(ctx.engine) as session:
+        excluded = excluded_records(session, run_id)
+        keep = [r.mms_id for r in session.exec(select(Record).where(Record.run_id == run_id)
+                                               .order_by(Record.position)) if r.mms_id not in excluded]
+    if not excluded:
+        return set_id
+    if not keep:
+        return None
+    content = ((ctx.alma.get_set(set_id).get("content") or {}).get("value")) or "IEP"
+    created = ctx.alma.create_itemized_set(
+        f"handles run {run_id} profile set", content=content,
+        description=f"Set {set_id} less {len(excluded)} records the Handle Migration could not take "
+                    f"(kept out so that Alma does not mint sequential handles for them)")
+    profile_set = str(created["id"])
+    ctx.alma.add_set_members(profile_set, keep)
+    with session_scope(ctx.engine) as session:
+        run = get_run(session, run_id)
+        run.profile_set_id, run.profile_excluded = profile_set, len(excluded)
+        session.add(run)
+        for record in session.exec(select(Record).where(Record.run_id == run_id,
+                                                        Record.mms_id.in_(list(excluded)))):  # type: ignore[attr-defined]
+            record.detail = ((record.detail + "; ") if record.detail else "") + (
+                "left out of the profile run so that Alma mints no sequential handle for it; "
+                f"`handles repair {run_id}` fixes the metadata and migrates it")
+            session.add(record)
+    log.info("run %s: the profile runs on set %s: %s of %s records; %s left out until repaired",
+             run_id, profile_set, len(keep), len(keep) + len(excluded), len(excluded))
+    return profile_set
