@@ -1,7 +1,194 @@
-"""CLI commands (filled in by its issue)."""
+"""``handles demo``: the whole job on a fresh machine, with nothing to install.
+
+It starts the sandbox (the Alma and Handle simulator) and a real Celery worker (on local Redis when
+one answers, else on an embedded SQLite broker), then runs the operator's own commands against them:
+migrate the sample set with live progress, import the Events Report the way an operator exports it
+from Alma's UI, print the report and the verification summary, show the repairs it would make, and
+stop everything it started. Everything it writes is under ``var/demo/``; a second run starts afresh.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 import typer
 
+from cli.common import CliError, err_console
+
+DEMO_SET = "7600000000004641"
+DEMO_DIR = Path("var/demo")
+REDIS_DEMO_URL = "redis://127.0.0.1:6379/14"
+
+
+def _broker() -> tuple[str, str]:
+    from config.celery import _reachable
+
+    if _reachable(REDIS_DEMO_URL):
+        return REDIS_DEMO_URL, "local Redis (database 14)"
+    return f"sqla+sqlite:///{(DEMO_DIR / 'broker.sqlite').resolve()}", "an embedded SQLite broker (no Redis found)"
+
+
+def _env(sandbox_url: str, broker: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("ALMA_", "HANDLE_", "CELERY_", "DATABASE_URL", "REDIS_URL"))}
+    env.update(
+        ALMA_API_BASE_URL=sandbox_url, ALMA_API_KEY="sandbox-key",
+        HANDLE_RESOLVER_URL=sandbox_url, HANDLE_SERVER_URL=f"{sandbox_url}/handle-server",
+        HANDLE_SERVER_SECRET="sandbox-handle-secret",
+        HANDLE_TARGET_TEMPLATE=f"{sandbox_url}/discovery/fulldisplay/alma{{mms_id}}/01GCL_INST:GCL",
+        DATABASE_URL=f"sqlite:///{(DEMO_DIR / 'handles.db').resolve()}",
+        CELERY_BROKER_URL=broker, POLL_MIN_SECONDS="1", POLL_MAX_SECONDS="2", STALL_SECONDS="30",
+        PYTHONUNBUFFERED="1",
+    )
+    if broker.startswith("redis"):
+        env["REDIS_URL"] = broker
+    return env
+
+
+@contextmanager
+def _worker(env: dict[str, str]) -> Iterator[subprocess.Popen[bytes]]:
+    log_path = DEMO_DIR / "worker.log"
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "workers.app", "worker", "--concurrency=2",
+             "--loglevel=INFO", "--without-gossip", "--without-mingle", "-n", "demo@%h"],
+            env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        try:
+            deadline = time.monotonic() + 60
+            while b" ready." not in log_path.read_bytes():
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    tail = log_path.read_text(errors="replace").strip().splitlines()[-5:]
+                    raise CliError(f"the worker did not start (see {log_path}): {' / '.join(tail)}")
+                time.sleep(0.2)
+            yield proc
+        finally:
+            if proc.poll() is None:
+                proc.terminate()
+                try:
+                    proc.wait(timeout=20)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
+
+
+def _handles(env: dict[str, str], *args: str, capture: bool = False) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "cli.main", *args], env=env, text=True,
+                          capture_output=capture, timeout=900)
+
+
+def _say(text: str) -> None:
+    err_console.print(f"\n[bold]» {text}[/bold]", highlight=False)
+
+
+def demo(
+    keep: bool = typer.Option(False, "--keep", help="Keep var/demo from an earlier run instead of starting afresh."),
+    events_api: bool = typer.Option(False, "--events-api",
+                                    help="Let the sandbox serve the events report by API (most tenants get 60332)."),
+) -> None:
+    """The whole job on this machine: sandbox, worker, a migration of the sample set, the report."""
+    from sandbox.testing import running_sandbox
+
+    if not keep and DEMO_DIR.exists():
+        shutil.rmtree(DEMO_DIR)
+    DEMO_DIR.mkdir(parents=True, exist_ok=True)
+    broker, broker_words = _broker()
+    with running_sandbox(job_seconds=3.0, events_api=events_api) as url:
+        env = _env(url, broker)
+        _say(f"sandbox (Alma + Handle simulator) at {url}; broker: {broker_words}")
+        if broker.startswith("redis"):
+            subprocess.run([sys.executable, "-m", "celery", "-A", "workers.app", "purge", "-f"], env=env,
+                           capture_output=True, timeout=60)
+        with _worker(env):
+            _say(f"worker started (log: {DEMO_DIR / 'worker.log'})")
+            _say(f"handles migrate {DEMO_SET} --wait")
+            migrated = _handles(env, "migrate", DEMO_SET, "--wait", capture=True)
+            sys.stderr.write(migrated.stderr)
+            if migrated.returncode != 0 or not migrated.stdout.strip():
+                raise CliError(f"the demo migration did not succeed (see {DEMO_DIR / 'worker.log'})")
+            run_id = migrated.stdout.strip().splitlines()[-1]
+            _after_run(env, url, run_id)
+    _say(f"done: sandbox and worker stopped; files in {DEMO_DIR}/")
+
+
+def _json(env: dict[str, str], *args: str) -> object:
+    import json
+
+    result = _handles(env, *args, "--json", capture=True)
+    if result.returncode != 0:
+        raise CliError(f"handles {' '.join(args)} failed: {result.stderr.strip()}")
+    return json.loads(result.stdout)
+
+
+def _wait(what: str, done, timeout: float = 300) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while not done():
+        if time.monotonic() > deadline:
+            raise CliError(f"the demo gave up waiting for {what}")
+        time.sleep(1)
+
+
+def _show_report(path: Path) -> None:
+    import csv
+
+    from rich.table import Table
+
+    table = Table(title=f"report ({path})", title_justify="left")
+    for col in ("mms_id", "pid", "expected", "Alma holds", "outcome", "verification"):
+        table.add_column(col)
+    with open(path, newline="", encoding="utf-8") as fh:
+        for row in csv.DictReader(fh):
+            table.add_row(row["mms_id"], row["pid"], row["expected_handle"], row["alma_handle"], row["outcome"],
+                          row["verification"])
+    err_console.print(table)
+
+
+def _after_run(env: dict[str, str], url: str, run_id: str) -> None:
+    import httpx
+
+    steps = {s["step"]: s for s in _json(env, "status", run_id)["steps"]}  # type: ignore[index]
+    migration = steps["migration"]
+    events = DEMO_DIR / "events-report.csv"
+    exported = httpx.get(f"{url}/sandbox/events-report/{migration['alma_job_id']}/{migration['instance_id']}.csv",
+                         timeout=30)
+    events.write_bytes(exported.content)
+    _say(f"Alma's events API refuses these jobs (60332), so, as an operator would, export the Events Report "
+         f"of instance {migration['instance_id']} from Alma's UI and import it:\n"
+         f"  handles events import {run_id} {events}")
+    _handles(env, "events", "import", run_id, str(events))
+    report = DEMO_DIR / "report.csv"
+    _say(f"handles report {run_id} --output {report}")
+    _handles(env, "report", run_id, "--output", str(report))
+    _show_report(report)
+    _say(f"handles verify --run {run_id}")
+    _handles(env, "verify", "--run", run_id)
+
+    _say(f"handles repair {run_id}   (dry run first: what would change)")
+    _handles(env, "repair", run_id)
+    _say(f"handles repair {run_id} --apply   (backs up each bib, PUTs it whole, re-runs migration → profile "
+         f"on a set of the repaired records as a child run)")
+    applied = _handles(env, "repair", run_id, "--apply", capture=True)
+    sys.stdout.write(applied.stdout)
+    child = next((line.split()[2] for line in applied.stdout.splitlines() if line.startswith("child run ")), None)
+    if child:
+        _wait(f"child run {child}", lambda: _json(env, "status", child)["state"] in ("succeeded", "failed"))  # type: ignore[index]
+        _handles(env, "status", child)
+
+    _say(f"handles repair-conflicts {run_id} --apply   (Handle server requests so the expected handles resolve)")
+    _handles(env, "repair-conflicts", run_id, "--apply")
+    _wait("the Handle server requests", lambda: not [
+        r for r in _json(env, "request", "list") if r["status"] in ("queued", "running")])  # type: ignore[union-attr]
+    _handles(env, "request", "list")
+
+    _say(f"handles verify --run {run_id}   (again, after the repairs)")
+    _handles(env, "verify", "--run", run_id)
+
 
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to ``app``."""
+    app.command("demo")(demo)

@@ -112,13 +112,15 @@ def _snapshot(run_id: int) -> dict[str, Any]:
 def _run_table(snap: dict[str, Any]) -> Table:
     title = f"run {snap['run_id']} · set {snap['set_id']} ({snap['set_name'] or '?'}) · {snap['state']}"
     table = Table(title=title, title_justify="left")
-    for col in ("step", "status", "Alma job", "instance", "Alma status", "progress", "note"):
-        table.add_column(col)
+    for col in ("step", "status", "Alma job", "instance", "Alma status", "progress"):
+        table.add_column(col, no_wrap=True)
     for s in snap["steps"]:
         table.add_row(s["step"], s["status"], s["alma_job_id"] or "", s["instance_id"] or "",
-                      s["alma_status"] or "", f"{s['progress']}%" if s["instance_id"] else "", s["note"] or "")
+                      s["alma_status"] or "", f"{s['progress']}%" if s["instance_id"] else "")
+    notes = [f"{s['step']}: {s['note']}" for s in snap["steps"] if s["note"]]
     if snap["outcomes"]:
-        table.caption = "outcomes: " + ", ".join(f"{k} {v}" for k, v in snap["outcomes"].items())
+        notes.insert(0, "outcomes: " + ", ".join(f"{k} {v}" for k, v in snap["outcomes"].items()))
+    table.caption = "\n".join(notes) or None
     if snap["wait_reason"] and snap["state"] not in ("succeeded", "failed"):
         table.caption = (table.caption + "\n" if table.caption else "") + snap["wait_reason"]
     if snap["error"]:
