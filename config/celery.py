@@ -89,7 +89,7 @@ def beat_schedule(settings: Settings) -> dict[str, Any]:
     return {
         "handles.resume_stalled": {
             "task": "handles.resume_stalled",
-            "schedule": 60.0,
+            "schedule": settings.resume_interval_seconds,
         },
         "handles.verify_known": {
             "task": "handles.verify_known",

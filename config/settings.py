@@ -97,6 +97,12 @@ class Settings(BaseSettings):
     poll_max_seconds: float = Field(60.0, gt=0)
     step_deadline_hours: float = Field(24.0, gt=0)
     stall_seconds: float = Field(300.0, gt=0, description="a run without progress this long is resumed")
+    resume_interval_seconds: float = Field(
+        60.0, gt=0, description="how often beat sends handles.resume_stalled (tests shorten it)"
+    )
+    flower_basic_auth: SecretStr | None = Field(
+        None, description="user:password[,user2:password2] for Flower; flowerconfig.py refuses to start without"
+    )
     log_level: str = "INFO"
 
     @field_validator("alma_copy_job_id", "alma_migration_job_id", "alma_profile_job_id")
