@@ -32,6 +32,8 @@ class SandboxConfig:
     resolver_latency_ms: float = 0.0
     resolver_fail_every: int = 0
     profile_api: bool = True  # op=run allowed on the profile job
+    max_api_jobs_running: int = 3  # Alma's 402222: API-started jobs running at once
+    max_runs_per_job_hour: int = 5  # Alma's 402223: API runs of one job in the past hour
 
     def target_url(self, mms_id: str) -> str:
         """Where the profile points a record's handle."""

@@ -179,12 +179,14 @@ class SandboxState:
             active = [i for i in self.instances.values() if not i.is_terminal()]
             if any(i.job.id == job.id and i.set_id == set_id for i in active):
                 raise AlmaFault("60347", "Job overlapps with running job - cannot execute.")
-            if via_api and sum(1 for i in active if i.via_api) >= 3:
-                raise AlmaFault("402222", "Execution threshold reached: 3 API jobs are already running.")
+            limit = self.config.max_api_jobs_running
+            if via_api and sum(1 for i in active if i.via_api) >= limit:
+                raise AlmaFault("402222", f"Execution threshold reached: {limit} API jobs are already running.")
             recent = [i for i in self.instances.values()
                       if i.via_api and i.job.id == job.id and i.submit_time > now - 3600]
-            if via_api and len(recent) >= 5:
-                raise AlmaFault("402223", "Execution threshold reached: this job ran 5 times in the last hour.")
+            hourly = self.config.max_runs_per_job_hour
+            if via_api and len(recent) >= hourly:
+                raise AlmaFault("402223", f"Execution threshold reached: this job ran {hourly} times in the last hour.")
             self._instance_counter += 1
             iid = f"760{100000 + self._instance_counter:06d}0004641"
             name = str(values.get("job_name") or "").strip() or (
