@@ -27,10 +27,10 @@ DEMO_DIR = Path("var/demo")
 REDIS_DEMO_URL = "redis://127.0.0.1:6379/14"
 
 
-def _broker() -> tuple[str, str]:
+def _broker(embedded: bool) -> tuple[str, str]:
     from config.celery import _reachable
 
-    if _reachable(REDIS_DEMO_URL):
+    if not embedded and _reachable(REDIS_DEMO_URL):
         return REDIS_DEMO_URL, "local Redis (database 14)"
     return f"sqla+sqlite:///{(DEMO_DIR / 'broker.sqlite').resolve()}", "an embedded SQLite broker (no Redis found)"
 
@@ -91,6 +91,8 @@ def demo(
     keep: bool = typer.Option(False, "--keep", help="Keep var/demo from an earlier run instead of starting afresh."),
     events_api: bool = typer.Option(False, "--events-api",
                                     help="Let the sandbox serve the events report by API (most tenants get 60332)."),
+    embedded_broker: bool = typer.Option(False, "--embedded-broker",
+                                         help="Use the embedded SQLite broker even when local Redis answers."),
 ) -> None:
     """The whole job on this machine: sandbox, worker, a migration of the sample set, the report."""
     from sandbox.testing import running_sandbox
@@ -98,7 +100,7 @@ def demo(
     if not keep and DEMO_DIR.exists():
         shutil.rmtree(DEMO_DIR)
     DEMO_DIR.mkdir(parents=True, exist_ok=True)
-    broker, broker_words = _broker()
+    broker, broker_words = _broker(embedded_broker)
     with running_sandbox(job_seconds=3.0, events_api=events_api) as url:
         env = _env(url, broker)
         _say(f"sandbox (Alma + Handle simulator) at {url}; broker: {broker_words}")

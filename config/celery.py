@@ -81,7 +81,8 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         conf["redbeat_lock_timeout"] = 300
         conf["beat_scheduler"] = "redbeat.RedBeatScheduler"
     if broker.startswith("sqla+"):
-        conf["broker_transport_options"] = {"polling_interval": 0.2}
+        # kombu's SQLAlchemy transport hands its options to create_engine: give it none
+        conf["broker_transport_options"] = {}
     return conf
 
 

@@ -28,6 +28,6 @@ def configure_logging(level: str = "INFO") -> None:
     handler.addFilter(RedactSecrets())
     root.addHandler(handler)
     root.setLevel(level.upper())
-    for noisy in ("httpx", "httpcore", "urllib3", "alembic.runtime.migration"):
+    for noisy in ("httpx", "httpcore", "urllib3", "alembic"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     root._handles_configured = True  # type: ignore[attr-defined]

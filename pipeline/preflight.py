@@ -116,6 +116,7 @@ def preflight(*, engine: Engine, alma: Any, settings: Any, run_id: int) -> Prefl
     with session_scope(engine) as session:
         run = get_run(session, run_id)
         run.set_name = info.get("name") or run.set_name
+        run.set_content = (info.get("content") or {}).get("value") or run.set_content
         run.member_count = summary["members"]
         copy = {s.kind: s for s in run_steps(session, run_id)}[StepKind.COPY]
         if run.skip_copy and copy.status == StepStatus.PENDING:

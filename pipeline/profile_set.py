@@ -28,21 +28,33 @@ EXCLUDING_EVENTS = ("no_handle", "failed")
 
 
 def ingest_api_events(ctx: PipelineContext, run_id: int) -> str:
-    """Store the migration's event lines from Alma's events API; a note when Alma refuses (60332)."""
+    """Store the migration's event lines from Alma's events API, once per run.
+
+    What happened is kept as the migration step's note (shown by ``handles status``): the events
+    read, or, where Alma refuses (60332), how to import the Events Report exported from its UI.
+    """
     from outcomes.ingest import import_api_events
 
     with session_scope(ctx.engine) as session:
         step = {s.kind: s for s in run_steps(session, run_id)}[StepKind.MIGRATION]
-        job_id, instance_id = step.alma_job_id, step.instance_id
+        job_id, instance_id, note = step.alma_job_id, step.instance_id, step.error
+    if note and note.startswith("events"):
+        return note
     if not (job_id and instance_id):
         return "no migration instance to read events from"
     with session_scope(ctx.engine) as session:
         summary = import_api_events(session=session, run_id=run_id, alma=ctx.alma, job_id=job_id,
                                     instance_id=instance_id, step_kind=StepKind.MIGRATION.value)
     if summary is None:
-        return (f"Alma does not serve this job's events by API (60332): export the Events Report of "
-                f"instance {instance_id} and run `handles events import {run_id} FILE`")
-    return f"events read from Alma's API: {summary.describe()}"
+        note = (f"events: Alma does not serve them by API (60332); export the Events Report of instance "
+                f"{instance_id} from Alma's UI and run `handles events import {run_id} FILE`")
+    else:
+        note = f"events: read from Alma's API: {summary.describe()}"
+    with session_scope(ctx.engine) as session:
+        step = {s.kind: s for s in run_steps(session, run_id)}[StepKind.MIGRATION]
+        step.error = note
+        session.add(step)
+    return note
 
 
 def _refresh_flagged(ctx: PipelineContext, run_id: int) -> None:
@@ -86,7 +98,7 @@ def prepare_profile_set(ctx: PipelineContext, run_id: int) -> str | None:
         run = get_run(session, run_id)
         if run.profile_set_id:
             return run.profile_set_id
-        set_id = run.set_id
+        set_id, content = run.set_id, run.set_content or "IEP"
     note = ingest_api_events(ctx, run_id)
     log.info("run %s: %s", run_id, note)
     _refresh_flagged(ctx, run_id)
@@ -98,7 +110,6 @@ def prepare_profile_set(ctx: PipelineContext, run_id: int) -> str | None:
         return set_id
     if not keep:
         return None
-    content = ((ctx.alma.get_set(set_id).get("content") or {}).get("value")) or "IEP"
     created = ctx.alma.create_itemized_set(
         f"handles run {run_id} profile set", content=content,
         description=f"Set {set_id} less {len(excluded)} records the Handle Migration could not take "

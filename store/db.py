@@ -8,7 +8,7 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, create_engine
 
@@ -56,9 +56,18 @@ def alembic_config(engine: Engine) -> Config:
     return cfg
 
 
+_UPGRADE_LOCK = 0x68616E646C6573  # "handles": one schema upgrade at a time on a PostgreSQL server
+
+
 def upgrade_schema(engine: Engine) -> None:
-    """Bring the database to the newest schema (idempotent; safe with data in it)."""
+    """Bring the database to the newest schema (idempotent; safe with data in it).
+
+    On PostgreSQL a transaction-scoped advisory lock makes workers that start together upgrade one
+    after the other instead of racing to create the same tables.
+    """
     with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _UPGRADE_LOCK})
         cfg = alembic_config(engine)
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "head")

@@ -99,6 +99,7 @@ class Run(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     set_id: str = Field(index=True)
     set_name: str | None = None
+    set_content: str | None = None  # Alma's SetContentType code, e.g. IEP (digital titles)
     # the set the profile runs on: the run's set less the records the migration could not take,
     # so that Alma does not mint sequential handles for them (seed 000); None = the run's set
     profile_set_id: str | None = None

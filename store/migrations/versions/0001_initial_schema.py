@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-24 05:35:22.649639
+Create Date: 2026-11-24 05:44:31.988178
 """
 from alembic import op
 import sqlalchemy as sa
@@ -21,6 +21,7 @@ def upgrade() -> None:
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('set_id', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
     sa.Column('set_name', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
+    sa.Column('set_content', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
     sa.Column('profile_set_id', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
     sa.Column('profile_excluded', sa.Integer(), nullable=False),
     sa.Column('parent_run_id', sa.Integer(), nullable=True),
