@@ -378,8 +378,8 @@ def _counters_text(counters: dict[str, Any]) -> str:
 # --- operator mode ---------------------------------------------------------------------------
 
 def operator_instructions(settings: Any, run: Run) -> str:
-    return (f"waiting for the operator: in Alma, open Configuration > Resources > Integration Profiles > "
-            f"'{settings.alma_profile_name}' > Actions; set Set name = "
+    return (f"waiting for the operator: in Alma, open Configuration > General > Integration Profiles > "
+            f"'{settings.alma_profile_name}' > Edit > Actions; set Set name = "
             f"'{f'handles run {run.id} profile set' if run.profile_set_id else (run.set_name or run.set_id)}' "
             f"(set {run.profile_set_id or run.set_id}), Action = 'Create and Update', DC metadata Upon Create = 'Do not add to "
             f"metadata'; click Run. The run goes on when the new run of job {settings.alma_profile_job_id} "

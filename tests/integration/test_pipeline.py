@@ -233,3 +233,46 @@ def _ping(port: int) -> bool:
 
 
 _ = os
+
+
+def _operator_paused(env: dict[str, str], run_id: int) -> dict:
+    snap = status_json(env, run_id)
+    return snap if snap["state"] == "waiting_operator" else {}
+
+
+def test_operator_mode_pauses_with_instructions_and_follows_the_profile_run_made_in_alma(
+        sandbox: str, env: dict[str, str], tmp_path: Path) -> None:
+    # given step 3 is the operator's
+    env = {**env, "ALMA_PROFILE_MODE": "operator"}
+    with worker_process(env, log_path=tmp_path / "worker.log"):
+        run_id = int(handles(env, "migrate", SEED_SET).stdout)
+        snap = wait_for(lambda: _operator_paused(env, run_id), timeout=90, what="the operator pause")
+        # then the instructions say exactly what to run, and on which set
+        reason = snap["wait_reason"]
+        assert "Create and Update" in reason and "Do not add to metadata" in reason
+        profile_set = reason.split("(set ")[1].split(")")[0]
+        assert [e["job_id"] for e in submissions(sandbox)] == [COPY, MIGRATION]
+        # when the operator runs the profile in Alma's UI
+        httpx.post(f"{sandbox}/sandbox/ui/run-profile", json={"set_id": profile_set}, timeout=10).raise_for_status()
+        # then the run adopts that instance and finishes
+        wait_for(lambda: run_state(env["DATABASE_URL"], run_id)["state"] in ("succeeded", "failed"),
+                 timeout=90, what="the run to finish")
+    state = run_state(env["DATABASE_URL"], run_id)
+    assert state["state"] == "succeeded"
+    ui_run = submissions(sandbox)[-1]
+    assert ui_run["job_id"] == PROFILE and state["steps"]["profile"][1] == ui_run["instance_id"]
+
+
+def test_operator_confirm_lets_the_run_go_on(sandbox: str, env: dict[str, str], tmp_path: Path) -> None:
+    env = {**env, "ALMA_PROFILE_MODE": "operator"}
+    with worker_process(env, log_path=tmp_path / "worker.log"):
+        run_id = int(handles(env, "migrate", SEED_SET).stdout)
+        refused = handles(env, "confirm", str(run_id))  # too early: not waiting yet, or waiting
+        wait_for(lambda: _operator_paused(env, run_id), timeout=90, what="the operator pause")
+        confirmed = handles(env, "confirm", str(run_id))
+        assert confirmed.returncode == 0, confirmed.stderr
+        wait_for(lambda: run_state(env["DATABASE_URL"], run_id)["state"] in ("succeeded", "failed"),
+                 timeout=90, what="the run to finish")
+    assert run_state(env["DATABASE_URL"], run_id)["state"] == "succeeded"
+    assert handles(env, "confirm", str(run_id)).returncode != 0  # not waiting any more
+    assert refused.returncode != 0 or "confirmed" in refused.stdout
