@@ -430,9 +430,10 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sets", type=int, default=20)
     parser.add_argument("--records", type=int, default=3, help="records per set")
-    parser.add_argument("--job-seconds", type=float, default=2.0)
-    parser.add_argument("--poll-min", type=float, default=0.5)
-    parser.add_argument("--poll-max", type=float, default=2.0)
+    parser.add_argument("--job-seconds", type=float, default=8.0,
+                        help="Alma job length in the sandbox (real jobs take minutes)")
+    parser.add_argument("--poll-min", type=float, default=1.0)
+    parser.add_argument("--poll-max", type=float, default=4.0)
     parser.add_argument("--concurrency", type=int, default=2)
     parser.add_argument("--rate-limit", type=int, default=25,
                         help="Alma requests/s: ALMA_RATE_LIMIT and the sandbox's limit (Alma's is 25)")
