@@ -26,8 +26,8 @@ changes both, to see how much of the result is that limit. Also printed: the wor
 batch (low CPU with slow progress means workers wait, e.g. in the rate limiter) and the peak Alma
 requests in one second.
 
-    .venv/bin/python bench/pipeline.py [--sets 20] [--records 3] [--job-seconds 2]
-                                       [--poll-min 0.5] [--poll-max 2] [--concurrency 2]
+    .venv/bin/python bench/pipeline.py [--sets 20] [--records 3] [--job-seconds 8]
+                                       [--poll-min 1] [--poll-max 4] [--concurrency 2]
                                        [--rate-limit 25] [--keep-log FILE]
 """
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from typing import Literal, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 from handles.syntax import normalize_handle
 
@@ -27,11 +27,15 @@ _MMS = re.compile(r"\bMMS\s*ID\s*:?\s*(\d{3,30})\b", re.IGNORECASE)
 _ALREADY = re.compile(r"already\s+has\s+a\s+handle\s+identifier\s*:?\s*(\S+)?", re.IGNORECASE)
 _NO_HANDLE = re.compile(r"does\s+not\s+have\s+a\s+handle\s+identifier", re.IGNORECASE)
 _FAILED = re.compile(r"(?<![A-Za-z])Record\s+\d{3,30}\s+(?:has\s+)?failed\b", re.IGNORECASE)
-_UNTIDY = re.compile(r"\s\s|[^\S ]|^\s|\s$")
 _PLAIN_HANDLE = re.compile(r"[0-9A-Za-z][0-9A-Za-z.]*/[0-9A-Za-z._-]+")
 # Alma's usual wording, matched in one go before the tolerant patterns below
 _USUAL = re.compile(r"Record (\d+) was skipped\. Reason: BIB record MMS ID \d+ "
                     r"(?:already has a handle identifier (\S+)|(does not have a handle identifier))")
+# The usual wording exactly as Alma exports it, the whole text: single spaces, nothing around it, a
+# plain handle not ending in punctuation. Such text is already clean_description()'s output and its
+# handle needs no normalizing, so parse_event() answers without cleaning or the tolerant patterns.
+_EXACT = re.compile(r"Record (\d+) was skipped\. Reason: BIB record MMS ID \d+ (?:already has a handle identifier "
+                    r"([0-9A-Za-z][0-9A-Za-z.]*/[0-9A-Za-z._-]*[0-9A-Za-z_-])|(does not have a handle identifier))")
 # a date glued onto the end of the handle in copied text: "11084/34662 05/08/2025"
 _TRAILING_PUNCT = ".,;:)]}>\"'"
 
@@ -45,9 +49,20 @@ class ParsedEvent(NamedTuple):
     text: str
 
 
+_new = tuple.__new__  # builds a NamedTuple without its Python-level __new__
+_PREFIXES: dict[str, Any] = {}  # step kind -> blake2b fed with its prefix
+
+
 def clean_description(text: str) -> str:
     """The description as Alma wrote it: white space collapsed, a leading row number dropped."""
-    if _UNTIDY.search(text):
+    # Collapse only where needed (str.split() and re's \s agree on what white space is): ASCII's white
+    # space is the space and \t\n\v\f\r\x1c-\x1f; beyond ASCII, only the space is also printable.
+    if text.isascii():
+        untidy = ("  " in text or "\t" in text or "\n" in text or "\r" in text or "\x0b" in text
+                  or "\x0c" in text or "\x1c" in text or "\x1d" in text or "\x1e" in text or "\x1f" in text)
+    else:
+        untidy = not text.isprintable() or "  " in text
+    if untidy or text[:1] == " " or text[-1:] == " ":
         text = " ".join(text.split())
     if len(text) >= 2 and text[0] == text[-1] == '"':
         text = " ".join(text[1:-1].replace('""', '"').split())
@@ -62,8 +77,16 @@ def fingerprint(description: str, step_kind: str | None = None, *, clean: bool =
     ``clean=True`` says ``description`` is already :func:`clean_description`'s output.
     """
     text = description if clean else clean_description(description)
-    key = f"{step_kind or ''}\x1f{text.casefold()}"
-    return hashlib.blake2b(key.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
+    # blake2b(f"{step_kind or ''}\x1f{text.casefold()}" as UTF-8, surrogates passed), the prefix hashed once
+    step = step_kind or ""
+    prefix = _PREFIXES.get(step)
+    if prefix is None:
+        prefix = hashlib.blake2b(f"{step}\x1f".encode("utf-8", "surrogatepass"), digest_size=16)
+        if len(_PREFIXES) < 64:
+            _PREFIXES[step] = prefix
+    digest = prefix.copy()
+    digest.update(text.casefold().encode("utf-8", "surrogatepass"))
+    return digest.hexdigest()
 
 
 def _handle_token(token: str | None) -> str | None:
@@ -81,6 +104,11 @@ def parse_event(text: str) -> ParsedEvent:
     """Classify one event description. Never raises; unrecognised text is ``other``, kept verbatim."""
     if not isinstance(text, str):
         text = "" if text is None else str(text)
+    exact = _EXACT.fullmatch(text)
+    if exact:
+        if exact.group(3):
+            return _new(ParsedEvent, ("no_handle", exact.group(1), None, text))
+        return _new(ParsedEvent, ("already_has", exact.group(1), exact.group(2), text))
     clean = clean_description(text)
     usual = _USUAL.match(clean)
     if usual:

@@ -130,6 +130,7 @@ def _first_undecodable_line(path: Path) -> int | None:
 
 
 def _csv_records(reader) -> Iterator[EventRow]:  # type: ignore[no-untyped-def]
+    clean, new = clean_description, tuple.__new__  # locals: this loop runs once per line
     try:
         index: dict[str, int] | None = None
         for row in reader:
@@ -149,18 +150,18 @@ def _csv_records(reader) -> Iterator[EventRow]:  # type: ignore[no-untyped-def]
                     raise EventsFileError(f"expected {need + 1} or more columns, found {len(row)}",
                                           reader.line_num)
                 row = row + [""] * (width - len(row))
-            description = clean_description(row[need])
-            if "\x00" in description:
-                raise EventsFileError("binary data (NUL byte); not an Events Report", reader.line_num)
-            if not description:
+            description = clean(row[need])
+            if not description or "\x00" in description:
+                if "\x00" in description:
+                    raise EventsFileError("binary data (NUL byte); not an Events Report", reader.line_num)
                 if not "".join(row).strip():
                     continue
                 raise EventsFileError("empty Event Description", reader.line_num)
-            yield EventRow(reader.line_num, description,
-                           row[date].strip() or None if date >= 0 else None,
-                           row[severity].strip() or None if severity >= 0 else None,
-                           row[module].strip() or None if module >= 0 else None,
-                           row[creator].strip() or None if creator >= 0 else None)
+            yield new(EventRow, (reader.line_num, description,
+                                 row[date].strip() or None if date >= 0 else None,
+                                 row[severity].strip() or None if severity >= 0 else None,
+                                 row[module].strip() or None if module >= 0 else None,
+                                 row[creator].strip() or None if creator >= 0 else None))
         if index is None:
             raise EventsFileError("not an Events Report: no 'Event Description' header")
     except csv.Error as exc:
