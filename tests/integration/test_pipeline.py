@@ -7,7 +7,6 @@ database, so a test fails if a job was submitted twice or out of order whatever 
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import socket
 import subprocess
@@ -20,7 +19,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from sandbox.testing import reset, running_sandbox
-from tests.support import ROOT, sandbox_env, stop_process, wait_for, worker_process
+from tests.support import ROOT, free_port, sandbox_env, stop_process, wait_for, worker_process
 
 pytestmark = pytest.mark.integration
 
@@ -173,17 +172,11 @@ def test_worker_killed_while_polling_resumes_and_submits_nothing_twice(
     assert [e["job_id"] for e in submissions(sandbox)] == [COPY, MIGRATION, PROFILE]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.mark.skipif(shutil.which("redis-server") is None, reason="needs redis-server to start a private broker")
 def test_redis_restarted_mid_run_loses_no_run_and_submits_nothing_twice(sandbox: str, env: dict[str, str],
                                                                         tmp_path: Path) -> None:
     # given a private Redis (restarting the shared one would disturb other tests)
-    port = _free_port()
+    port = free_port()
 
     def start_redis() -> subprocess.Popen:
         proc = subprocess.Popen(["redis-server", "--port", str(port), "--save", "", "--appendonly", "no"],
@@ -231,8 +224,6 @@ def _ping(port: int) -> bool:
     except OSError:
         return False
 
-
-_ = os
 
 
 def _operator_paused(env: dict[str, str], run_id: int) -> dict:

@@ -18,18 +18,15 @@ import sys
 import types
 import typing
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.conftest import require_service
-from tests.support import ROOT, stop_process, wait_for
+from tests.support import ROOT, free_port, stop_process, wait_for
 
 pytestmark = pytest.mark.integration
 
-BROKER_URL = "redis://127.0.0.1:6379/8"
 QUEUE = "handles"
 LOCK_KEY = "handles:redbeat:lock"
 FLOWER_USER, FLOWER_PASSWORD = "ops", "flower-test-secret"
@@ -38,23 +35,10 @@ HANDLES = Path(sys.executable).with_name("handles")
 LOG_LINE = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+ (DEBUG|INFO|WARNING) ")
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture
-def broker() -> Iterator[str]:
-    """Redis db 8, empty before and after."""
-    require_service("Redis", "127.0.0.1", 6379)
-    import redis
-
-    client = redis.Redis.from_url(BROKER_URL)
-    client.flushdb()
-    yield BROKER_URL
-    client.flushdb()
-    client.close()
+def broker(redis_url: str) -> str:
+    """A real Redis database, empty before and after (the conftest's)."""
+    return redis_url
 
 
 def service_env(tmp_path: Path, broker_url: str | None = None, **extra: str) -> dict[str, str]:

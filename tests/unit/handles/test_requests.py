@@ -6,31 +6,14 @@ from datetime import timedelta
 
 import httpx
 import pytest
-from starlette.applications import Starlette
-from starlette.routing import Mount
 from starlette.testclient import TestClient
 
 from config.settings import load_settings
 from handles import requests as svc
 from handles.server import HandleServerClient
-from sandbox.handle_server import handle_server_routes
-from sandbox.registry import HandleRegistry
 from store.db import session_scope
 from store.models import HandleRequest, utcnow
-
-AUTH_ID = "300:0.NA/11084"
-SECRET = "sandbox-handle-secret"
-
-
-@pytest.fixture
-def registry() -> HandleRegistry:
-    return HandleRegistry()
-
-
-@pytest.fixture
-def http(registry) -> TestClient:
-    routes = handle_server_routes(registry, auth_id=AUTH_ID, secret=SECRET, prefix="11084")
-    return TestClient(Starlette(routes=[Mount("/hs", routes=routes)]))
+from tests.unit.handles.conftest import AUTH_ID, SECRET
 
 
 class Counting:
@@ -52,7 +35,7 @@ def counter(http) -> Counting:
 
 
 def make_client(counter: Counting, secret: str = SECRET) -> HandleServerClient:
-    return HandleServerClient("http://testserver/hs", auth_id=AUTH_ID, secret=secret,
+    return HandleServerClient("http://testserver/handle-server", auth_id=AUTH_ID, secret=secret,
                               transport=httpx.MockTransport(counter))
 
 
@@ -153,7 +136,7 @@ def test_a_later_request_waits_for_an_earlier_one_on_the_same_handle(engine, cli
 
 def test_transient_failure_is_retried_then_succeeds(engine, client, settings, http, registry):
     rid = queue(engine, settings, "create", "11084/t", "https://t.example/t")
-    http.post("/hs/_faults", json={"fail_next": 1, "fail_status": 500})
+    http.post("/handle-server/_faults", json={"fail_next": 1, "fail_status": 500})
     with pytest.raises(svc.RequestDeferred):
         run(engine, client, settings, rid)
     with session_scope(engine) as session:
@@ -165,7 +148,7 @@ def test_transient_failure_is_retried_then_succeeds(engine, client, settings, ht
 
 def test_gives_up_after_max_attempts(engine, client, settings, http):
     rid = queue(engine, settings, "create", "11084/g", "https://t.example/g")
-    http.post("/hs/_faults", json={"fail_next": 5, "fail_status": 503})
+    http.post("/handle-server/_faults", json={"fail_next": 5, "fail_status": 503})
     with pytest.raises(svc.RequestDeferred):
         run(engine, client, settings, rid, max_attempts=2)
     row = run(engine, client, settings, rid, max_attempts=2)

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from starlette.applications import Starlette
-from starlette.routing import Mount
 from starlette.testclient import TestClient
 
 from handles.server import (
@@ -16,22 +14,7 @@ from handles.server import (
     HandleServerClient,
     HandleServerUnavailable,
 )
-from sandbox.handle_server import handle_server_routes
-from sandbox.registry import HandleRegistry
-
-AUTH_ID = "300:0.NA/11084"
-SECRET = "sandbox-handle-secret"
-
-
-@pytest.fixture
-def registry() -> HandleRegistry:
-    return HandleRegistry()
-
-
-@pytest.fixture
-def http(registry) -> TestClient:
-    routes = handle_server_routes(registry, auth_id=AUTH_ID, secret=SECRET, prefix="11084")
-    return TestClient(Starlette(routes=[Mount("/handle-server", routes=routes)]))
+from tests.unit.handles.conftest import AUTH_ID, SECRET
 
 
 def client_for(http: TestClient, secret: str = SECRET) -> HandleServerClient:
