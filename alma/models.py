@@ -38,6 +38,7 @@ class JobInstance(BaseModel):
     status_desc: str = ""
     progress: int = 0
     counters: dict[str, str] = Field(default_factory=dict)
+    counter_labels: dict[str, str] = Field(default_factory=dict)  # counter code → Alma's description
     alerts: list[str] = Field(default_factory=list)
     submit_time: datetime | None = None
     start_time: datetime | None = None
@@ -54,11 +55,14 @@ class JobInstance(BaseModel):
     def from_alma(cls, data: dict[str, Any]) -> JobInstance:
         """Build from Alma's JSON; raises ``pydantic.ValidationError`` when there is no id."""
         status = data.get("status")
-        counters = {}
+        counters, labels = {}, {}
         for counter in as_list(data.get("counter")):
             key = _value(counter.get("type")) if isinstance(counter, dict) else None
             if key:
                 counters[key] = str(counter.get("value", ""))
+                kind = counter.get("type")
+                if isinstance(kind, dict) and kind.get("desc"):
+                    labels[key] = str(kind["desc"])
         alerts = [a for a in (_value(x) for x in as_list(data.get("alert"))) if a]
         try:
             progress = int(float(data.get("progress") or 0))
@@ -71,6 +75,7 @@ class JobInstance(BaseModel):
             status_desc=str(status.get("desc") or "") if isinstance(status, dict) else "",
             progress=progress,
             counters=counters,
+            counter_labels=labels,
             alerts=alerts,
             submit_time=data.get("submit_time"),
             start_time=data.get("start_time"),

@@ -109,12 +109,7 @@ def demo(
                            capture_output=True, timeout=60)
         with _worker(env):
             _say(f"worker started (log: {DEMO_DIR / 'worker.log'})")
-            _say(f"handles migrate {DEMO_SET} --wait")
-            migrated = _handles(env, "migrate", DEMO_SET, "--wait", capture=True)
-            sys.stderr.write(migrated.stderr)
-            if migrated.returncode != 0 or not migrated.stdout.strip():
-                raise CliError(f"the demo migration did not succeed (see {DEMO_DIR / 'worker.log'})")
-            run_id = migrated.stdout.strip().splitlines()[-1]
+            run_id = _migrate(env, url)
             _after_run(env, url, run_id)
     _say(f"done: sandbox and worker stopped; files in {DEMO_DIR}/")
 
@@ -148,10 +143,36 @@ def _show_report(path: Path) -> None:
         for row in csv.DictReader(fh):
             table.add_row(row["mms_id"], row["pid"], row["expected_handle"], row["alma_handle"], row["outcome"],
                           row["verification"])
-    err_console.print(table)
+    err_console.print(table, width=max(err_console.width, 120))
 
 
-def _after_run(env: dict[str, str], url: str, run_id: str) -> None:
+def _migrate(env: dict[str, str], url: str) -> str:
+    """``handles migrate --wait`` in the background, answering its holds as an operator would."""
+    _say(f"handles migrate {DEMO_SET} --wait")
+    proc = subprocess.Popen([sys.executable, "-m", "cli.main", "migrate", DEMO_SET, "--wait"], env=env,
+                            stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    run_id = proc.stdout.readline().strip()
+    if not run_id.isdigit():
+        proc.wait()
+        raise CliError("the demo migration could not be enqueued")
+    imported = False
+    while proc.poll() is None:
+        snap = _json(env, "status", run_id)
+        reason = snap.get("wait_reason") or ""  # type: ignore[union-attr]
+        if not imported and reason.startswith("waiting for the Events Report"):
+            _say("the run holds the profile step: " + reason)
+            _import_events(env, url, run_id)
+            imported = True
+        time.sleep(1)
+    if proc.returncode != 0:
+        raise CliError(f"the demo migration did not succeed (see {DEMO_DIR / 'worker.log'})")
+    if not imported:
+        _import_events(env, url, run_id)
+    return run_id
+
+
+def _import_events(env: dict[str, str], url: str, run_id: str) -> None:
     import httpx
 
     steps = {s["step"]: s for s in _json(env, "status", run_id)["steps"]}  # type: ignore[index]
@@ -160,10 +181,13 @@ def _after_run(env: dict[str, str], url: str, run_id: str) -> None:
     exported = httpx.get(f"{url}/sandbox/events-report/{migration['alma_job_id']}/{migration['instance_id']}.csv",
                          timeout=30)
     events.write_bytes(exported.content)
-    _say(f"Alma's events API refuses these jobs (60332), so, as an operator would, export the Events Report "
-         f"of instance {migration['instance_id']} from Alma's UI and import it:\n"
+    _say(f"as an operator would: export the Events Report of instance {migration['instance_id']} from Alma's "
+         f"UI (Alma's events API refuses these jobs with 60332) and import it:\n"
          f"  handles events import {run_id} {events}")
     _handles(env, "events", "import", run_id, str(events))
+
+
+def _after_run(env: dict[str, str], url: str, run_id: str) -> None:
     report = DEMO_DIR / "report.csv"
     _say(f"handles report {run_id} --output {report}")
     _handles(env, "report", run_id, "--output", str(report))
@@ -190,6 +214,9 @@ def _after_run(env: dict[str, str], url: str, run_id: str) -> None:
 
     _say(f"handles verify --run {run_id}   (again, after the repairs)")
     _handles(env, "verify", "--run", run_id)
+    _say(f"handles report {run_id}   (again: repaired records as their child run left them)")
+    _handles(env, "report", run_id, "--output", str(report))
+    _show_report(report)
 
 
 def register(app: typer.Typer) -> None:

@@ -68,7 +68,7 @@ def migrate(
         run_id = run.id
     assert run_id is not None
     _enqueue(run_id)
-    print(run_id)
+    print(run_id, flush=True)
     err_console.print(f"run {run_id}: set {set_id} ({info.get('name')}) queued", highlight=False)
     if wait:
         raise typer.Exit(watch(run_id))
@@ -226,7 +226,10 @@ def _regressions(engine: Any, as_json: bool) -> None:
 
 
 def confirm(run_id: int = typer.Argument(..., help="The run waiting for the operator.")) -> None:
-    """(Operator mode) Say that the profile was run in Alma's UI; the run goes on."""
+    """(Operator mode) Say that the profile was run in Alma's UI; the run goes on.
+
+    Also goes on without the Events Report when a run waits for it (see `handles status RUN_ID`).
+    """
     from pipeline.errors import PipelineError
     from pipeline.steps import confirm_operator
     from store.db import session_scope
@@ -234,10 +237,10 @@ def confirm(run_id: int = typer.Argument(..., help="The run waiting for the oper
     engine = ready_database()
     try:
         with session_scope(engine) as session:
-            confirm_operator(session, run_id)
+            what = confirm_operator(session, run_id)
     except PipelineError as exc:
         raise CliError(str(exc)) from None
-    console.print(f"run {run_id}: confirmed; the run goes on at its next check")
+    console.print(f"run {run_id}: confirmed ({what}); the run goes on at its next check")
 
 
 def register(app: typer.Typer) -> None:

@@ -22,7 +22,8 @@ from store.models import EventLine, Record, StepKind, utcnow
 
 log = logging.getLogger("handles.pipeline")
 
-__all__ = ["excluded_records", "ingest_api_events", "prepare_profile_set"]
+__all__ = ["events_hold_reason", "exceptions_reported", "excluded_records", "ingest_api_events",
+           "prepare_profile_set"]
 
 EXCLUDING_EVENTS = ("no_handle", "failed")
 
@@ -55,6 +56,44 @@ def ingest_api_events(ctx: PipelineContext, run_id: int) -> str:
         step.error = note
         session.add(step)
     return note
+
+
+def exceptions_reported(counters: dict[str, Any]) -> int:
+    """How many records Alma's counters say failed ("Records with exceptions", "…failed")."""
+    total = 0
+    for name, value in (counters or {}).items():
+        if any(word in name.lower() for word in ("exception", "fail", "error")):
+            try:
+                total += int(str(value).strip() or 0)
+            except ValueError:
+                continue
+    return total
+
+
+def events_hold_reason(ctx: PipelineContext, run_id: int) -> str | None:
+    """Why step 3 must wait for the Events Report, or None.
+
+    When the migration reports records with exceptions and Alma does not serve its events by API,
+    nothing tells which records failed; the profile would mint sequential handles for them. So the
+    run waits until the Events Report exported from Alma's UI is imported (it then goes on by
+    itself), or until the operator says to go on without it (``handles confirm``).
+    """
+    with session_scope(ctx.engine) as session:
+        run = get_run(session, run_id)
+        migration = {s.kind: s for s in run_steps(session, run_id)}[StepKind.MIGRATION]
+        failed = exceptions_reported(migration.counters)
+        if failed == 0 or run.events_waived_at is not None:
+            return None
+        instance_id = migration.instance_id
+    ingest_api_events(ctx, run_id)
+    with session_scope(ctx.engine) as session:
+        if session.exec(select(EventLine.id).where(EventLine.run_id == run_id)).first() is not None:
+            return None
+    return (f"waiting for the Events Report: the migration (instance {instance_id}) reports {failed} record(s) "
+            f"with exceptions and Alma does not serve its events by API; without them the profile would give "
+            f"those records sequential handles. Export the migration's Events Report from Alma and run "
+            f"`handles events import {run_id} FILE` (the run then goes on by itself), or "
+            f"`handles confirm {run_id}` to go on without it.")
 
 
 def _refresh_flagged(ctx: PipelineContext, run_id: int) -> None:

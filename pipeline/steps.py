@@ -179,8 +179,16 @@ def _submit(ctx: PipelineContext, run_id: int, kind: str) -> Next:
             violation = _profile_order_violation(session, run, steps)
             if violation:
                 return _refuse(session, run, steps[kind], violation)
-        from pipeline.profile_set import prepare_profile_set
+        from pipeline.profile_set import events_hold_reason, prepare_profile_set
 
+        hold = events_hold_reason(ctx, run_id)
+        if hold is not None:
+            with session_scope(ctx.engine) as session:
+                run = get_run(session, run_id)
+                if run.wait_reason != hold:
+                    log.warning("run %s: %s", run_id, hold)
+                _touch(session, run, RunState.WAITING_OPERATOR, hold)
+            return Next.retry(settings.poll_max_seconds, "waiting for the Events Report")
         target_set = prepare_profile_set(ctx, run_id)
         with session_scope(ctx.engine) as session:
             run = get_run(session, run_id)
@@ -334,7 +342,8 @@ def _poll(ctx: PipelineContext, run_id: int, kind: str) -> Next:
         run = get_run(session, run_id)
         assert step is not None
         step.alma_status, step.alma_status_desc = instance.status, instance.status_desc
-        step.progress, step.counters, step.alerts = instance.progress, dict(instance.counters), list(instance.alerts)
+        step.progress, step.alerts = instance.progress, list(instance.alerts)
+        step.counters = {instance.counter_labels.get(k, k): v for k, v in instance.counters.items()}
         step.started_at = instance.start_time.replace(tzinfo=None) if instance.start_time else step.started_at
         step.polls += 1
         if not instance.is_terminal:
@@ -356,7 +365,7 @@ def _poll(ctx: PipelineContext, run_id: int, kind: str) -> Next:
             session.add(step)
             _touch(session, run, RunState.RUNNING)
             log.info("run %s: %s finished: instance %s %s, counters %s", run_id, kind, instance_id,
-                     instance.status, _counters_text(instance.counters))
+                     instance.status, _counters_text(step.counters))
             result = Next.cont()
         else:
             reason = f"{kind} job {job_id} instance {instance_id} ended {instance.status}"
@@ -424,13 +433,21 @@ def _operator_wait(ctx: PipelineContext, session: Session, run: Run, step: Step)
     return Next.retry(settings.poll_max_seconds, "waiting for the operator")
 
 
-def confirm_operator(session: Session, run_id: int) -> Run:
-    """``handles confirm``: the operator ran the profile in Alma's UI."""
+def confirm_operator(session: Session, run_id: int) -> str:
+    """``handles confirm``: the operator ran the profile in Alma's UI, or waives the Events Report.
+
+    Returns what was confirmed, in words.
+    """
     from pipeline.errors import NotWaiting
 
     run = get_run(session, run_id)
     if run.state != RunState.WAITING_OPERATOR:
         raise NotWaiting(f"run {run_id} is {run.state}, not waiting for the operator")
-    run.operator_confirmed_at = utcnow()
+    if (run.wait_reason or "").startswith("waiting for the Events Report"):
+        run.events_waived_at = utcnow()
+        what = "going on without the Events Report"
+    else:
+        run.operator_confirmed_at = utcnow()
+        what = "the profile was run in Alma's UI"
     session.add(run)
-    return run
+    return what

@@ -117,6 +117,8 @@ class Run(SQLModel, table=True):
     heartbeat_at: NaiveDatetime = Field(default_factory=utcnow, index=True)
     operator_paused_at: NaiveDatetime | None = None  # operator mode: when the run began to wait
     operator_confirmed_at: NaiveDatetime | None = None
+    # the operator chose to go on without the Events Report Alma would not serve (handles confirm)
+    events_waived_at: NaiveDatetime | None = None
     finished_at: NaiveDatetime | None = None
 
 

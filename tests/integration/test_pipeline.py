@@ -267,3 +267,33 @@ def test_operator_confirm_lets_the_run_go_on(sandbox: str, env: dict[str, str], 
     assert run_state(env["DATABASE_URL"], run_id)["state"] == "succeeded"
     assert handles(env, "confirm", str(run_id)).returncode != 0  # not waiting any more
     assert refused.returncode != 0 or "confirmed" in refused.stdout
+
+
+@pytest.mark.parametrize("answer", ["import", "confirm"])
+def test_migration_exceptions_without_events_api_hold_the_profile_until_the_events_report(
+        sandbox: str, env: dict[str, str], tmp_path: Path, answer: str) -> None:
+    # given the demo set, where one record's migration fails ("locked") and Alma serves no events
+    locked = "992000000003404641"
+    with worker_process(env, log_path=tmp_path / "worker.log"):
+        run_id = int(handles(env, "migrate", DEMO_SET).stdout)
+        snap = wait_for(lambda: _operator_paused(env, run_id), timeout=90, what="the hold before the profile")
+        # then the profile waits, and says why and what to do
+        assert snap["wait_reason"].startswith("waiting for the Events Report")
+        assert [e["job_id"] for e in submissions(sandbox)] == [COPY, MIGRATION]
+        # when the operator imports the Events Report exported from Alma's UI (or waives it)
+        if answer == "import":
+            migration = next(s for s in snap["steps"] if s["step"] == "migration")
+            report = tmp_path / "events.csv"
+            report.write_bytes(httpx.get(f"{sandbox}/sandbox/events-report/{MIGRATION}/"
+                                         f"{migration['instance_id']}.csv", timeout=10).content)
+            assert handles(env, "events", "import", str(run_id), str(report)).returncode == 0
+        else:
+            assert handles(env, "confirm", str(run_id)).returncode == 0
+        wait_for(lambda: run_state(env["DATABASE_URL"], run_id)["state"] in ("succeeded", "failed"),
+                 timeout=120, what="the run to finish")
+    assert run_state(env["DATABASE_URL"], run_id)["state"] == "succeeded"
+    minted = httpx.get(f"{sandbox}/sandbox/records/{locked}", timeout=10).json().get("alma_handle")
+    if answer == "import":
+        assert not minted  # kept out of the profile: no sequential handle for it
+    else:
+        assert minted and minted.startswith("11084/17")  # what the hold exists to prevent

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-24 05:44:31.988178
+Create Date: 2026-11-24 05:57:57.935781
 """
 from alembic import op
 import sqlalchemy as sa
@@ -36,6 +36,7 @@ def upgrade() -> None:
     sa.Column('heartbeat_at', sa.DateTime(), nullable=False),
     sa.Column('operator_paused_at', sa.DateTime(), nullable=True),
     sa.Column('operator_confirmed_at', sa.DateTime(), nullable=True),
+    sa.Column('events_waived_at', sa.DateTime(), nullable=True),
     sa.Column('finished_at', sa.DateTime(), nullable=True),
     sa.ForeignKeyConstraint(['parent_run_id'], ['run.id'], ),
     sa.PrimaryKeyConstraint('id')
