@@ -27,6 +27,7 @@ import json
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 from xml.etree.ElementTree import ParseError
 
 import httpx
@@ -101,9 +102,9 @@ class AlmaApiError(AlmaError):
 class AlmaRateLimited(AlmaApiError):
     """HTTP 429. ``daily`` when the institution's daily quota is spent; ``retry_after`` in seconds."""
 
-    def __init__(self, *args: object, retry_after: float | None = None, daily: bool = False,
-                 **kwargs: object) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+    def __init__(self, *args: Any, retry_after: float | None = None, daily: bool = False,
+                 **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
         self.retry_after = retry_after
         self.daily = daily
 

@@ -30,4 +30,4 @@ def configure_logging(level: str = "INFO") -> None:
     root.setLevel(level.upper())
     for noisy in ("httpx", "httpcore", "urllib3", "alembic"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
-    root._handles_configured = True  # type: ignore[attr-defined]
+    root._handles_configured = True  # type: ignore[attr-defined]  # our marker on the stdlib root logger

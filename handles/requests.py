@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import exists, select, update
 from sqlalchemy.engine import Engine
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from handles.server import (
     HandleAuthError,
@@ -72,7 +72,7 @@ MAX_ATTEMPTS = 5
 MAX_HANDLE_BYTES = 2048  # the protocol decoder's limit ([SRC] hdllib/Common.MAX_HANDLE_LENGTH)
 _URL = re.compile(r"^https?://[^\s/?#]+[^\s]*$", re.IGNORECASE)
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-_T = HandleRequest.__table__  # type: ignore[attr-defined]
+_T = HandleRequest.__table__  # type: ignore[attr-defined]  # set by SQLModel's metaclass; its types do not declare it
 _FOUND_NOTE = "found before delete: "
 
 
@@ -150,9 +150,9 @@ def get_request(session: Session, request_id: int) -> HandleRequest:
 
 
 def list_requests(session: Session, *, status: str | None = None, limit: int = 200) -> list[HandleRequest]:
-    query = select(HandleRequest).order_by(HandleRequest.id.desc()).limit(limit)  # type: ignore[union-attr]
+    query = select(HandleRequest).order_by(col(HandleRequest.id).desc()).limit(limit)
     if status:
-        query = query.where(HandleRequest.status == status)
+        query = query.where(col(HandleRequest.status) == status)
     return list(session.scalars(query))
 
 
@@ -226,7 +226,7 @@ def _perform(row: HandleRequest, client: HandleServerClient, engine: Engine, att
         if (row.response or "").startswith(_FOUND_NOTE):
             return f"{row.handle} is gone: deleted by an earlier attempt of this request"
         raise
-    _set(engine, row.id, attempt, response=f"{_FOUND_NOTE}{before}")  # type: ignore[arg-type]
+    _set(engine, row.id, attempt, response=f"{_FOUND_NOTE}{before}")  # type: ignore[arg-type]  # stored row: SQLModel types its id as Optional
     return _answer({**client.delete(row.handle), "previous_url": before})
 
 
@@ -314,9 +314,9 @@ class RepairItem:
 
 def _pending(session: Session, key: str, url: str) -> HandleRequest | None:
     query = select(HandleRequest).where(
-        HandleRequest.handle_key == key, HandleRequest.url == url,
-        HandleRequest.op.in_([RequestOp.CREATE, RequestOp.UPDATE]),  # type: ignore[attr-defined]
-        HandleRequest.status.in_([RequestStatus.QUEUED, RequestStatus.RUNNING]))  # type: ignore[attr-defined]
+        col(HandleRequest.handle_key) == key, col(HandleRequest.url) == url,
+        col(HandleRequest.op).in_([RequestOp.CREATE, RequestOp.UPDATE]),
+        col(HandleRequest.status).in_([RequestStatus.QUEUED, RequestStatus.RUNNING]))
     return session.scalars(query.limit(1)).first()
 
 
@@ -327,8 +327,8 @@ def plan_conflict_repairs(*, session: Session, run_id: int, client: HandleServer
 
     if session.get(Run, run_id) is None:
         raise UnknownRun(f"no run {run_id}")
-    records = session.scalars(select(Record).where(Record.run_id == run_id, Record.outcome == Outcome.CONFLICT)
-                              .order_by(Record.position, Record.id))  # type: ignore[arg-type]
+    records = session.scalars(select(Record).where(col(Record.run_id) == run_id, col(Record.outcome) == Outcome.CONFLICT)
+                              .order_by(col(Record.position), col(Record.id)))
     items = []
     for record in records:
         target = settings.target_url(record.mms_id)

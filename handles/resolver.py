@@ -79,7 +79,7 @@ def first_url(values: Any) -> str | None:
     if not isinstance(values, list):
         return None
     urls = [v for v in values if isinstance(v, dict) and str(v.get("type", "")).upper() == "URL"]
-    for value in sorted(urls, key=lambda v: v.get("index") if isinstance(v.get("index"), int) else 0):
+    for value in sorted(urls, key=lambda v: i if isinstance(i := v.get("index"), int) else 0):
         data = value.get("data")
         text = data.get("value") if isinstance(data, dict) else data
         if isinstance(text, str) and text.strip():
@@ -182,7 +182,7 @@ def _interpret(handle: str, response: httpx.Response, started: float) -> Resolut
     code = body.get("responseCode") if isinstance(body, dict) else None
     code = code if isinstance(code, int) else None
     message = body.get("message") if isinstance(body, dict) else None
-    extra = {"response_code": code, "http_status": status}
+    extra: dict[str, Any] = {"response_code": code, "http_status": status}
     if code == 100 or (status == 404 and code in (None, 100)):
         return Resolution(handle=handle, status="not_found", latency_ms=_elapsed(started),
                           detail="handle not found", **extra)

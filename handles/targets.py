@@ -85,7 +85,7 @@ def matches_expected(actual_url: str | None, expected_url: str) -> bool:
     """True when ``actual_url`` names the same record, view and host as ``expected_url``."""
     ref = parse_target(expected_url)
     if ref is None or ref.mms_id is None:  # a template we cannot read: compare loosely as text
-        return bool(actual_url) and _loose(actual_url) == _loose(expected_url)
+        return bool(actual_url and _loose(actual_url) == _loose(expected_url))
     return target_matches(actual_url, mms_id=ref.mms_id, view=ref.view, host=ref.host)
 
 

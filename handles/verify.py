@@ -17,10 +17,11 @@ from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 import httpx
 from sqlalchemy import func, update
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from config.settings import Settings
 from handles.resolver import BlockingResolver, Resolution, ResolverClient
@@ -137,11 +138,11 @@ def judge(item: VerifyItem, resolution: Resolution, settings: Settings) -> Verif
 def make_client(settings: Settings, *, transport: httpx.AsyncBaseTransport | None = None,
                 **overrides: object) -> ResolverClient:
     """A resolver client configured from the ``VERIFY_*`` and ``HANDLE_RESOLVER_URL`` settings."""
-    options: dict[str, object] = {"concurrency": settings.verify_concurrency,
-                                  "rate_per_host": settings.verify_rate_per_host,
-                                  "timeout": settings.verify_timeout_seconds}
+    options: dict[str, Any] = {"concurrency": settings.verify_concurrency,
+                               "rate_per_host": settings.verify_rate_per_host,
+                               "timeout": settings.verify_timeout_seconds}
     options.update(overrides)
-    return ResolverClient(settings.handle_resolver_url, transport=transport, **options)  # type: ignore[arg-type]
+    return ResolverClient(settings.handle_resolver_url, transport=transport, **options)
 
 
 async def verify_items(items: Iterable[VerifyItem], *, settings: Settings, client: ResolverClient,
@@ -184,10 +185,10 @@ def _last_conclusive(session: Session, keys: Sequence[str]) -> dict[str, str]:
     for start in range(0, len(keys), 500):
         chunk = list(keys[start:start + 500])
         latest = (select(func.max(HandleCheck.id))
-                  .where(HandleCheck.handle_key.in_(chunk), HandleCheck.verification != Verification.ERROR.value)
+                  .where(col(HandleCheck.handle_key).in_(chunk), HandleCheck.verification != Verification.ERROR.value)
                   .group_by(HandleCheck.handle_key))
         rows = session.exec(select(HandleCheck.handle_key, HandleCheck.verification)
-                            .where(HandleCheck.id.in_(latest)))
+                            .where(col(HandleCheck.id).in_(latest)))
         out.update({key: verdict for key, verdict in rows})
     return out
 
@@ -289,9 +290,9 @@ def verify_run(*, session: Session, run_id: int, settings: Settings, resolver: B
                progress: Callable[[VerifyResult], None] | None = None) -> VerifySummary:
     """Verify the expected handle of every record of run ``run_id``; updates Records, writes history."""
     rows = session.exec(select(Record.id, Record.expected_handle, Record.mms_id)
-                        .where(Record.run_id == run_id, Record.expected_handle.is_not(None))
-                        .order_by(Record.position, Record.id)).all()
-    items = [VerifyItem(handle=h, mms_id=mms, run_id=run_id, record_id=rid) for rid, h, mms in rows]
+                        .where(Record.run_id == run_id, col(Record.expected_handle).is_not(None))
+                        .order_by(col(Record.position), col(Record.id))).all()
+    items = [VerifyItem(handle=h, mms_id=mms, run_id=run_id, record_id=rid) for rid, h, mms in rows if h is not None]
     regressions_seen = [0]
     summary = run_verification(items, settings=settings, sink=_recording_sink(session, regressions_seen),
                                resolver=resolver, transport=transport, batch_size=batch_size,
@@ -305,14 +306,16 @@ def known_items(session: Session) -> list[VerifyItem]:
     record's MMS id wins) plus handles checked before (with the MMS id of their latest check)."""
     by_key: dict[str, VerifyItem] = {}
     records = session.exec(select(Record.id, Record.expected_handle, Record.mms_id)
-                           .where(Record.expected_handle.is_not(None)).order_by(Record.id))
+                           .where(col(Record.expected_handle).is_not(None)).order_by(col(Record.id)))
     for rid, handle, mms in records:
+        if handle is None:  # excluded by the query; narrows the type
+            continue
         by_key[handle_key(handle)] = VerifyItem(handle=handle, mms_id=mms, record_id=rid)
     latest = select(func.max(HandleCheck.id)).group_by(HandleCheck.handle_key)
     checks = session.exec(select(HandleCheck.handle, HandleCheck.handle_key, HandleCheck.mms_id)
-                          .where(HandleCheck.id.in_(latest)))
-    for handle, key, mms in checks:
-        by_key.setdefault(key, VerifyItem(handle=handle, mms_id=mms))
+                          .where(col(HandleCheck.id).in_(latest)))
+    for handle, key, checked_mms in checks:
+        by_key.setdefault(key, VerifyItem(handle=handle, mms_id=checked_mms))
     return [by_key[key] for key in sorted(by_key)]
 
 
@@ -334,4 +337,4 @@ def regressions(session: Session, since: datetime | None = None) -> list[HandleC
     query = select(HandleCheck).where(HandleCheck.regression == True)  # noqa: E712 - SQL expression
     if since is not None:
         query = query.where(HandleCheck.checked_at >= since)
-    return list(session.exec(query.order_by(HandleCheck.checked_at.desc(), HandleCheck.id.desc())))
+    return list(session.exec(query.order_by(col(HandleCheck.checked_at).desc(), col(HandleCheck.id).desc())))

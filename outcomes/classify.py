@@ -21,7 +21,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass
 from typing import Any
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from handles.syntax import same_handle
 from store.models import EventLine, Outcome, Record, Verification, utcnow
@@ -108,16 +108,16 @@ def classify_run(*, session: Session, run_id: int, settings: Any = None) -> Coun
     counts: Counter[str] = Counter()
     last_id = 0
     while True:
-        records = session.exec(select(Record).where(Record.run_id == run_id, Record.id > last_id)
-                               .order_by(Record.id).limit(BATCH)).all()
+        records = session.exec(select(Record).where(Record.run_id == run_id, col(Record.id) > last_id)
+                               .order_by(col(Record.id)).limit(BATCH)).all()
         if not records:
             break
         last_id = records[-1].id or last_id
         by_mms: dict[str, list[EventLine]] = defaultdict(list)
         ids = [r.mms_id for r in records]
         for event in session.exec(select(EventLine).where(EventLine.run_id == run_id,
-                                                          EventLine.mms_id.in_(ids))  # type: ignore[union-attr]
-                                  .order_by(EventLine.id)):
+                                                          col(EventLine.mms_id).in_(ids))
+                                  .order_by(col(EventLine.id))):
             by_mms[event.mms_id or ""].append(event)
         for record in records:
             decision = classify_record(record, by_mms.get(record.mms_id, []))

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from outcomes.events import fingerprint, parse_event
 from outcomes.importer import EventRow, read_events
@@ -88,7 +88,7 @@ def _flush(session: Session, run_id: int, batch: dict[str, EventLine], summary: 
     if not batch:
         return
     known = set(session.exec(select(EventLine.fingerprint).where(
-        EventLine.run_id == run_id, EventLine.fingerprint.in_(list(batch)))).all())  # type: ignore[attr-defined]
+        EventLine.run_id == run_id, col(EventLine.fingerprint).in_(list(batch)))).all())
     added = []
     for print_, line in batch.items():
         if print_ in known:

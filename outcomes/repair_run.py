@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from outcomes.repair import NotRepairable, canonical_record, repair_bib_xml
 from store.models import BibBackup, Outcome, Record, Run, utcnow
@@ -52,14 +52,14 @@ class ApplyResult:
 
 
 def _records(session: Session, run_id: int, outcomes: tuple[str, ...]) -> list[Record]:
-    return list(session.exec(select(Record).where(Record.run_id == run_id, Record.outcome.in_(outcomes))  # type: ignore[attr-defined]
-                             .order_by(Record.position, Record.mms_id)).all())
+    return list(session.exec(select(Record).where(Record.run_id == run_id, col(Record.outcome).in_(outcomes))
+                             .order_by(col(Record.position), col(Record.mms_id))).all())
 
 
 def _live_backup(session: Session, run_id: int, mms_id: str) -> BibBackup | None:
     return session.exec(select(BibBackup).where(BibBackup.run_id == run_id, BibBackup.mms_id == mms_id,
-                                                BibBackup.restored_at.is_(None))  # type: ignore[union-attr]
-                        .order_by(BibBackup.id.desc())).first()  # type: ignore[union-attr]
+                                                col(BibBackup.restored_at).is_(None))
+                        .order_by(col(BibBackup.id).desc())).first()
 
 
 def plan_repairs(*, session: Session, run_id: int, alma: Any, settings: Any) -> list[PlanItem]:
@@ -121,8 +121,8 @@ def apply_repairs(*, session: Session, run_id: int, alma: Any, settings: Any,
         session.commit()
         result.repaired.append(item.mms_id)
     pending = list(session.exec(select(BibBackup).where(
-        BibBackup.run_id == run_id, BibBackup.applied_at.is_not(None),  # type: ignore[union-attr]
-        BibBackup.restored_at.is_(None), BibBackup.child_run_id.is_(None))).all())  # type: ignore[union-attr]
+        BibBackup.run_id == run_id, col(BibBackup.applied_at).is_not(None),
+        col(BibBackup.restored_at).is_(None), col(BibBackup.child_run_id).is_(None))).all())
     if pending and create_child is not None:
         _start_child(session, run_id, alma, pending, result, create_child)
         if enqueue is not None and result.child_run_id is not None:
@@ -159,8 +159,8 @@ def restore_run(*, session: Session, run_id: int, alma: Any, force: bool = False
         raise LookupError(f"there is no run {run_id}")
     done = []
     backups = session.exec(select(BibBackup).where(
-        BibBackup.run_id == run_id, BibBackup.applied_at.is_not(None),  # type: ignore[union-attr]
-        BibBackup.restored_at.is_(None)).order_by(BibBackup.id)).all()  # type: ignore[union-attr]
+        BibBackup.run_id == run_id, col(BibBackup.applied_at).is_not(None),
+        col(BibBackup.restored_at).is_(None)).order_by(col(BibBackup.id))).all()
     for backup in backups:
         current = alma.get_bib_xml(backup.mms_id)
         if not force and backup.repaired_xml and canonical_record(current) != canonical_record(backup.repaired_xml):

@@ -11,7 +11,7 @@ import json
 from collections.abc import Iterator
 from typing import Any, TextIO
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from store.models import Record, Run, RunState
 
@@ -29,7 +29,7 @@ def _repairs(session: Session, run_id: int) -> dict[str, tuple[Run, Record]]:
     found: dict[str, tuple[Run, Record]] = {}
     parents = [run_id]
     while parents:
-        children = list(session.exec(select(Run).where(Run.parent_run_id.in_(parents)).order_by(Run.id)))  # type: ignore[union-attr]
+        children = list(session.exec(select(Run).where(col(Run.parent_run_id).in_(parents)).order_by(col(Run.id))))
         for child in children:
             for record in session.exec(select(Record).where(Record.run_id == child.id)):
                 found[record.mms_id] = (child, record)
@@ -45,7 +45,7 @@ def iter_rows(*, session: Session, run_id: int, settings: Any = None) -> Iterato
     """
     repairs = _repairs(session, run_id)
     query = (select(Record).where(Record.run_id == run_id)
-             .order_by(Record.position, Record.mms_id, Record.id)
+             .order_by(col(Record.position), col(Record.mms_id), col(Record.id))
              .execution_options(yield_per=BATCH))
     for record in session.exec(query):
         target = record.target_url or (settings.target_url(record.mms_id) if settings is not None else None)

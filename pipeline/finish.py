@@ -6,6 +6,7 @@ import logging
 from typing import Any
 
 from sqlalchemy import update
+from sqlmodel import col
 
 from pipeline.profile_set import ingest_api_events
 from pipeline.runs import get_run, outcome_counts, run_steps
@@ -30,7 +31,7 @@ def finish_run(*, ctx: PipelineContext, run_id: int, verify: Any = None, classif
         if run.state in (RunState.SUCCEEDED, RunState.FAILED):
             return
         step = {s.kind: s for s in run_steps(session, run_id)}[StepKind.VERIFY]
-        session.execute(update(Step).where(Step.id == step.id, Step.status == StepStatus.PENDING)
+        session.execute(update(Step).where(col(Step.id) == step.id, col(Step.status) == StepStatus.PENDING)
                         .values(status=StepStatus.RUNNING, started_at=utcnow()))
         run.state, run.heartbeat_at, run.wait_reason = RunState.VERIFYING, utcnow(), None
         session.add(run)
@@ -46,6 +47,6 @@ def finish_run(*, ctx: PipelineContext, run_id: int, verify: Any = None, classif
         run.state, run.finished_at, run.heartbeat_at = RunState.SUCCEEDED, utcnow(), utcnow()
         session.add(run)
         counts = outcome_counts(session, run_id)
-        total = session.query(Record).filter(Record.run_id == run_id).count()
+        total = session.query(Record).filter(col(Record.run_id) == run_id).count()
     log.info("run %s: finished: %s records; outcomes %s; verification %s", run_id, total,
              ", ".join(f"{k}={v}" for k, v in counts.items()) or "none", summary)

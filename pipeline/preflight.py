@@ -14,7 +14,7 @@ from itertools import islice
 from typing import Any
 
 from sqlalchemy.engine import Engine
-from sqlmodel import select
+from sqlmodel import col, select
 
 from pipeline.runs import check_set, fail_run, get_run, run_steps
 from store.db import session_scope
@@ -27,7 +27,7 @@ __all__ = ["PreflightSummary", "preflight", "read_metadata"]
 BATCH = 100
 
 
-class PreflightSummary(dict):  # type: ignore[type-arg]
+class PreflightSummary(dict):
     """Counts from preflight: members, ok, needs_copy, missing, malformed, unreadable."""
 
 
@@ -88,12 +88,12 @@ def preflight(*, engine: Engine, alma: Any, settings: Any, run_id: int) -> Prefl
         bibs = {b.mms_id: b for b in alma.get_bibs(ids)}
         with session_scope(engine) as session:
             existing = {r.mms_id: r for r in session.exec(
-                select(Record).where(Record.run_id == run_id, Record.mms_id.in_(ids)))}  # type: ignore[attr-defined]
+                select(Record).where(Record.run_id == run_id, col(Record.mms_id).in_(ids)))}
             for mms_id in ids:
                 bib = bibs.get(mms_id)
-                meta = (read_metadata(bib, settings.handle_prefix, settings.handle_pid_pattern) if bib is not None else
-                        {"pid": None, "expected_handle": None, "problem": "malformed: Alma returned no bib",
-                         "needs_copy": False})
+                meta: dict[str, Any] = (read_metadata(bib, settings.handle_prefix, settings.handle_pid_pattern) if bib is not None else
+                                        {"pid": None, "expected_handle": None, "problem": "malformed: Alma returned no bib",
+                                         "needs_copy": False})
                 record = existing.get(mms_id) or Record(run_id=run_id, mms_id=mms_id)
                 record.position = position
                 record.pid, record.expected_handle = meta["pid"], meta["expected_handle"]

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from sqlmodel import select
+from sqlmodel import col, select
 
 from pipeline.runs import get_run, run_steps
 from pipeline.steps import PipelineContext
@@ -102,14 +102,14 @@ def _refresh_flagged(ctx: PipelineContext, run_id: int) -> None:
 
     with session_scope(ctx.engine) as session:
         flagged = [r.mms_id for r in session.exec(
-            select(Record).where(Record.run_id == run_id, Record.metadata_problem.is_not(None)))]  # type: ignore[union-attr]
+            select(Record).where(Record.run_id == run_id, col(Record.metadata_problem).is_not(None)))]
     settings = ctx.settings
     for start in range(0, len(flagged), 100):
         chunk = flagged[start:start + 100]
         bibs = {b.mms_id: b for b in ctx.alma.get_bibs(chunk)}
         with session_scope(ctx.engine) as session:
             for record in session.exec(select(Record).where(Record.run_id == run_id,
-                                                            Record.mms_id.in_(chunk))):  # type: ignore[attr-defined]
+                                                            col(Record.mms_id).in_(chunk))):
                 bib = bibs.get(record.mms_id)
                 if bib is None:
                     continue
@@ -123,9 +123,9 @@ def _refresh_flagged(ctx: PipelineContext, run_id: int) -> None:
 def excluded_records(session: Any, run_id: int) -> dict[str, str]:
     """MMS id → why the record is left out of the profile's set."""
     excluded = {r.mms_id: r.metadata_problem for r in session.exec(
-        select(Record).where(Record.run_id == run_id, Record.metadata_problem.is_not(None)))}  # type: ignore[union-attr]
+        select(Record).where(Record.run_id == run_id, col(Record.metadata_problem).is_not(None)))}
     for line in session.exec(select(EventLine).where(EventLine.run_id == run_id,
-                                                     EventLine.kind.in_(EXCLUDING_EVENTS))):  # type: ignore[attr-defined]
+                                                     col(EventLine.kind).in_(EXCLUDING_EVENTS))):
         if line.mms_id:
             excluded.setdefault(line.mms_id, line.text)
     return {k: v for k, v in excluded.items() if v}
@@ -144,7 +144,7 @@ def prepare_profile_set(ctx: PipelineContext, run_id: int) -> str | None:
     with session_scope(ctx.engine) as session:
         excluded = excluded_records(session, run_id)
         keep = [r.mms_id for r in session.exec(select(Record).where(Record.run_id == run_id)
-                                               .order_by(Record.position)) if r.mms_id not in excluded]
+                                               .order_by(col(Record.position))) if r.mms_id not in excluded]
     if not excluded:
         return set_id
     if not keep:
@@ -160,7 +160,7 @@ def prepare_profile_set(ctx: PipelineContext, run_id: int) -> str | None:
         run.profile_set_id, run.profile_excluded = profile_set, len(excluded)
         session.add(run)
         for record in session.exec(select(Record).where(Record.run_id == run_id,
-                                                        Record.mms_id.in_(list(excluded)))):  # type: ignore[attr-defined]
+                                                        col(Record.mms_id).in_(list(excluded)))):
             record.detail = ((record.detail + "; ") if record.detail else "") + (
                 "left out of the profile run so that Alma mints no sequential handle for it; "
                 f"`handles repair {run_id}` fixes the metadata and migrates it")

@@ -6,7 +6,7 @@ import re
 from collections import Counter
 from typing import Any
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from pipeline.errors import InvalidSetId, RunNotFound, SetNotUsable
 from store.models import Outcome, Record, Run, RunState, Step, StepKind, StepStatus, utcnow
@@ -68,6 +68,7 @@ def create_run(*, session: Session, set_id: str, skip_copy: bool = False, parent
               profile_mode=profile_mode, set_name=set_name, member_count=member_count)
     session.add(run)
     session.flush()
+    assert run.id is not None  # the flush assigned it
     for position, kind in enumerate(STEP_ORDER, start=1):
         session.add(Step(run_id=run.id, kind=kind, position=position))
     session.flush()
@@ -82,11 +83,11 @@ def get_run(session: Session, run_id: int) -> Run:
 
 
 def run_steps(session: Session, run_id: int) -> list[Step]:
-    return list(session.exec(select(Step).where(Step.run_id == run_id).order_by(Step.position)))
+    return list(session.exec(select(Step).where(Step.run_id == run_id).order_by(col(Step.position))))
 
 
 def recent_runs(session: Session, limit: int = 20) -> list[Run]:
-    return list(session.exec(select(Run).order_by(Run.id.desc()).limit(limit)))  # type: ignore[union-attr]
+    return list(session.exec(select(Run).order_by(col(Run.id).desc()).limit(limit)))
 
 
 def outcome_counts(session: Session, run_id: int) -> dict[str, int]:
@@ -99,7 +100,7 @@ def fail_run(session: Session, run: Run, reason: str) -> None:
     run.error = reason
     run.finished_at = run.updated_at = utcnow()
     session.add(run)
-    for step in run_steps(session, run.id):  # type: ignore[arg-type]
+    for step in run_steps(session, run.id):  # type: ignore[arg-type]  # stored row: SQLModel types its id as Optional
         if step.status == StepStatus.PENDING:
             step.status = StepStatus.SKIPPED
             step.error = "not run: an earlier step failed"

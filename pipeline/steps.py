@@ -27,7 +27,7 @@ from typing import Any
 
 from sqlalchemy import func, update
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from pipeline.budget import JobBudget
 from pipeline.runs import fail_run, get_run, run_steps
@@ -137,15 +137,15 @@ def _profile_order_violation(session: Session, run: Run, steps: dict[str, Step])
     if migration.status != StepStatus.SUCCEEDED or migration.ended_at is None:
         return f"the migration step is {migration.status}, not completed"
     latest_copy = session.exec(
-        select(func.max(Step.ended_at)).join(Run, Run.id == Step.run_id).where(
-            Run.set_id == run.set_id, Step.kind == StepKind.COPY, Step.ended_at.is_not(None),  # type: ignore[union-attr]
-            Step.status.in_([StepStatus.SUCCEEDED, StepStatus.FAILED, StepStatus.RUNNING]),  # type: ignore[attr-defined]
+        select(func.max(Step.ended_at)).join(Run, col(Run.id) == col(Step.run_id)).where(
+            Run.set_id == run.set_id, Step.kind == StepKind.COPY, col(Step.ended_at).is_not(None),
+            col(Step.status).in_([StepStatus.SUCCEEDED, StepStatus.FAILED, StepStatus.RUNNING]),
         )
     ).one()
     running_copy = session.exec(
-        select(Step.run_id).join(Run, Run.id == Step.run_id).where(
+        select(Step.run_id).join(Run, col(Run.id) == col(Step.run_id)).where(
             Run.set_id == run.set_id, Step.kind == StepKind.COPY,
-            Step.status.in_([StepStatus.SUBMITTING, StepStatus.RUNNING]),  # type: ignore[attr-defined]
+            col(Step.status).in_([StepStatus.SUBMITTING, StepStatus.RUNNING]),
         )
     ).first()
     if running_copy is not None:
@@ -160,7 +160,7 @@ def _refuse(session: Session, run: Run, step: Step, reason: str) -> Next:
     step.status = StepStatus.REFUSED
     step.error = f"refused: {reason}"
     session.add(step)
-    session.add(Submission(run_id=run.id, step_id=step.id, alma_job_id=step.alma_job_id or "",  # type: ignore[arg-type]
+    session.add(Submission(run_id=run.id, step_id=step.id, alma_job_id=step.alma_job_id or "",  # type: ignore[arg-type]  # stored row: SQLModel types its id as Optional
                            set_id=run.set_id, job_name="", result="refused", detail=reason,
                            finished_at=utcnow()))
     fail_run(session, run, f"{step.kind} step refused: {reason}")
@@ -212,20 +212,20 @@ def _submit(ctx: PipelineContext, run_id: int, kind: str) -> Next:
             return Next.retry(settings.poll_max_seconds, decision.reason)
         name = job_name_for(run, kind)
         now = ctx.now()
-        won = session.execute(
-            update(Step).where(Step.id == step.id, Step.status == StepStatus.PENDING).values(
+        won = session.exec(
+            update(Step).where(col(Step.id) == step.id, col(Step.status) == StepStatus.PENDING).values(
                 status=StepStatus.SUBMITTING, intent_at=now, job_name=name, alma_job_id=job_id,
                 deadline_at=now + timedelta(hours=settings.step_deadline_hours))
         ).rowcount
         if not won:
             return Next.retry(settings.poll_min_seconds, "another worker is submitting this step")
-        submission = Submission(run_id=run_id, step_id=step.id, alma_job_id=job_id, set_id=run.set_id,  # type: ignore[arg-type]
+        submission = Submission(run_id=run_id, step_id=step.id, alma_job_id=job_id, set_id=run.set_id,  # type: ignore[arg-type]  # stored row: SQLModel types its id as Optional
                                 job_name=name, intent_at=now)
         session.add(submission)
         _touch(session, run, RunState.RUNNING)
         set_id, step_id = target_set or run.set_id, step.id
     # the intent is committed: from here a crash is settled by reading the instance list
-    return _post(ctx, run_id, step_id, kind, job_id, set_id, name, submission.id)  # type: ignore[arg-type]
+    return _post(ctx, run_id, step_id, kind, job_id, set_id, name, submission.id)  # type: ignore[arg-type]  # committed row: SQLModel types its id as Optional
 
 
 def _post(ctx: PipelineContext, run_id: int, step_id: int, kind: str, job_id: str, set_id: str, name: str,
@@ -238,7 +238,7 @@ def _post(ctx: PipelineContext, run_id: int, step_id: int, kind: str, job_id: st
     except (AlmaJobThreshold, AlmaJobOverlap, AlmaRateLimited) as exc:
         # Alma said no before creating anything: give the slot back and wait
         with session_scope(ctx.engine) as session:
-            session.execute(update(Step).where(Step.id == step_id, Step.status == StepStatus.SUBMITTING)
+            session.execute(update(Step).where(col(Step.id) == step_id, col(Step.status) == StepStatus.SUBMITTING)
                             .values(status=StepStatus.PENDING, intent_at=None))
             _finish_submission(session, submission_id, "refused", None, _alma_words(exc))
             run = get_run(session, run_id)
@@ -289,7 +289,7 @@ def _finish_submission(session: Session, submission_id: int, result: str, instan
 
 
 def _record_instance(session: Session, step_id: int, instance_id: str) -> None:
-    session.execute(update(Step).where(Step.id == step_id, Step.status == StepStatus.SUBMITTING).values(
+    session.execute(update(Step).where(col(Step.id) == step_id, col(Step.status) == StepStatus.SUBMITTING).values(
         status=StepStatus.RUNNING, instance_id=instance_id, submitted_at=utcnow()))
 
 
@@ -315,8 +315,8 @@ def _settle_submission(ctx: PipelineContext, run_id: int, kind: str) -> Next:
         return Next.retry(ctx.settings.poll_min_seconds, "submission in progress")
     # nothing reached Alma: it is safe to post again
     with session_scope(ctx.engine) as session:
-        session.execute(update(Step).where(Step.id == step_id, Step.status == StepStatus.SUBMITTING,
-                                           Step.intent_at == intent_at).values(status=StepStatus.PENDING))
+        session.execute(update(Step).where(col(Step.id) == step_id, col(Step.status) == StepStatus.SUBMITTING,
+                                           col(Step.intent_at) == intent_at).values(status=StepStatus.PENDING))
     log.info("run %s: %s: no instance named %r in Alma; submitting again", run_id, kind, name)
     return _submit(ctx, run_id, kind)
 
@@ -338,9 +338,10 @@ def _poll(ctx: PipelineContext, run_id: int, kind: str) -> Next:
     assert job_id and instance_id and step_id
     instance = ctx.alma.get_instance(job_id, instance_id)
     with session_scope(ctx.engine) as session:
-        step = session.get(Step, step_id)
+        polled = session.get(Step, step_id)
         run = get_run(session, run_id)
-        assert step is not None
+        assert polled is not None
+        step = polled
         step.alma_status, step.alma_status_desc = instance.status, instance.status_desc
         step.progress, step.alerts = instance.progress, list(instance.alerts)
         step.counters = {instance.counter_labels.get(k, k): v for k, v in instance.counters.items()}
@@ -416,7 +417,7 @@ def _operator_wait(ctx: PipelineContext, session: Session, run: Run, step: Step)
     if found is not None:
         step.status, step.instance_id, step.submitted_at = StepStatus.RUNNING, found.id, now
         session.add(step)
-        session.add(Submission(run_id=run.id, step_id=step.id, alma_job_id=settings.alma_profile_job_id,  # type: ignore[arg-type]
+        session.add(Submission(run_id=run.id, step_id=step.id, alma_job_id=settings.alma_profile_job_id,  # type: ignore[arg-type]  # stored row: SQLModel types its id as Optional
                                set_id=run.set_id, job_name=found.name or "", result="adopted",
                                instance_id=found.id, finished_at=now,
                                detail=f"run in Alma's UI by {found.submitted_by or 'an operator'}"))
