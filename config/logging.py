@@ -30,4 +30,7 @@ def configure_logging(level: str = "INFO") -> None:
     root.setLevel(level.upper())
     for noisy in ("httpx", "httpcore", "urllib3", "alembic"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    # Celery logs every poll's "retry: Retry in 5s" at INFO; the pipeline logs what matters itself
+    # (step submitted with its instance, step finished with its counters), and Flower shows each task
+    logging.getLogger("celery.app.trace").setLevel(logging.WARNING)
     root._handles_configured = True  # type: ignore[attr-defined]  # our marker on the stdlib root logger
