@@ -1,11 +1,20 @@
 """Benchmark: reading a generated Events Report (CSV, XLSX) streaming vs. reading it whole first.
 
-Each measurement runs in its own subprocess: one timed pass (lines/s), then one pass under
-tracemalloc (peak Python memory). Streaming = ``outcomes.importer.read_events`` + ``parse_event``
-+ ``fingerprint`` per line; baseline = the whole file read into memory first, then the same parse.
-Goal: ≥ 200,000 lines/s for CSV, and streaming peak memory flat from 20,000 to 200,000 lines.
+Each measurement runs in its own subprocess: the best of up to three timed passes (lines/s), then
+one pass under tracemalloc (peak Python memory). Both methods do, per line, the work ``outcomes.ingest.import_rows``
+does before the database: ``parse_event`` on the row's description (kind, MMS ID, handle) and
+``fingerprint(text, "migration", clean=True)``, counted by kind. Streaming reads the rows with
+``outcomes.importer.read_events``; the baseline reads the whole file into memory first (``csv`` on the
+whole text; openpyxl's full, not read-only, workbook) and then does the same per-line work.
 
-    .venv/bin/python bench/events.py [--sizes 20000,200000] [--formats csv,xlsx]
+Formats: ``csv``; ``xlsx`` as openpyxl writes it (inline strings); ``xlsx-sst`` as Excel writes it
+(every text in the shared-strings table, which openpyxl would keep in memory whole).
+Goals (issue 4): ≥ 200,000 lines/s for CSV; streaming peak memory flat from the smallest to the
+largest size (growth ≤ 25 % + 0.25 MB, where a per-line cost of even 8 bytes would add 1.4 MB).
+``--db`` also times the real ``import_file`` into SQLite (in memory) for the smallest size, to show
+where an import's time goes.
+
+    .venv/bin/python bench/events.py [--sizes 20000,200000] [--formats csv,xlsx,xlsx-sst] [--db]
 """
 
 from __future__ import annotations
@@ -19,7 +28,10 @@ import sys
 import tempfile
 import time
 import tracemalloc
+import zipfile
 from pathlib import Path
+from typing import NamedTuple
+from xml.sax.saxutils import escape
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -37,7 +49,64 @@ def _line(i: int) -> list[str]:
     return [text, "05/08/2025 15:58:23 CDT", "Information", "Repository", "System"]
 
 
+
+MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+
+
+def write_shared_strings_xlsx(path, rows):
+    """An XLSX as Excel writes it: every text cell a shared string (rows: lists of str/None)."""
+    index = {}
+    strings = []
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("[Content_Types].xml", (
+            '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
+            '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
+            '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
+            '<Default Extension="xml" ContentType="application/xml"/>'
+            '<Override PartName="/xl/workbook.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/>'
+            '<Override PartName="/xl/worksheets/sheet1.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/>'
+            '<Override PartName="/xl/sharedStrings.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sharedStrings+xml"/>'
+            '</Types>'))
+        z.writestr("_rels/.rels", (
+            '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
+            '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+            '<Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument" Target="xl/workbook.xml"/>'
+            '</Relationships>'))
+        z.writestr("xl/workbook.xml", (
+            f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?><workbook xmlns="{MAIN}" '
+            'xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships">'
+            '<sheets><sheet name="Events Report" sheetId="1" r:id="rId1"/></sheets></workbook>'))
+        z.writestr("xl/_rels/workbook.xml.rels", (
+            '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
+            '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+            '<Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet" Target="worksheets/sheet1.xml"/>'
+            '<Relationship Id="rId2" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/sharedStrings" Target="sharedStrings.xml"/>'
+            '</Relationships>'))
+        with z.open("xl/worksheets/sheet1.xml", "w", force_zip64=True) as out:
+            out.write(f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?><worksheet xmlns="{MAIN}"><sheetData>'.encode())
+            for number, row in enumerate(rows, 1):
+                cells = []
+                for col, value in enumerate(row):
+                    if value is None:
+                        continue
+                    i = index.get(value)
+                    if i is None:
+                        i = index[value] = len(strings)
+                        strings.append(value)
+                    cells.append(f'<c r="{chr(65 + col)}{number}" t="s"><v>{i}</v></c>')
+                out.write(f'<row r="{number}">{"".join(cells)}</row>'.encode())
+            out.write(b"</sheetData></worksheet>")
+        with z.open("xl/sharedStrings.xml", "w", force_zip64=True) as out:
+            out.write(f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?><sst xmlns="{MAIN}" count="{len(strings)}" uniqueCount="{len(strings)}">'.encode())
+            for s in strings:
+                out.write(f'<si><t xml:space="preserve">{escape(s)}</t></si>'.encode())
+            out.write(b"</sst>")
+
+
 def generate(path: Path, fmt: str, lines: int) -> None:
+    if fmt == "xlsx-sst":
+        write_shared_strings_xlsx(path, [HEADER, *(_line(i) for i in range(lines))])
+        return
     if fmt == "csv":
         with path.open("w", encoding="utf-8-sig", newline="") as out:
             writer = csv.writer(out, lineterminator="\r\n")
@@ -55,20 +124,31 @@ def generate(path: Path, fmt: str, lines: int) -> None:
     wb.save(path)
 
 
-def _streaming(path: Path) -> int:
+def _classify(rows) -> int:  # type: ignore[no-untyped-def]
+    """import_rows' per-line work before the database: parse, fingerprint, count by kind."""
     from outcomes.events import fingerprint, parse_event
-    from outcomes.importer import read_events
 
+    kinds: dict[str, int] = {}
     count = 0
-    for row in read_events(path)[1]:
-        fingerprint(parse_event(row.description).text)
+    for row in rows:
+        event = parse_event(row.description)
+        fingerprint(event.text, "migration", clean=True)
+        kinds[event.kind] = kinds.get(event.kind, 0) + 1
         count += 1
     return count
 
 
-def _whole(path: Path) -> int:
-    from outcomes.events import fingerprint, parse_event
+class _Row(NamedTuple):
+    description: str
 
+
+def _streaming(path: Path) -> int:
+    from outcomes.importer import read_events
+
+    return _classify(read_events(path)[1])
+
+
+def _whole(path: Path) -> int:
     if path.suffix == ".csv":
         rows = list(csv.reader(io.StringIO(path.read_bytes().decode("utf-8-sig"))))[1:]
     else:
@@ -76,16 +156,55 @@ def _whole(path: Path) -> int:
 
         wb = load_workbook(path)  # not read_only: the whole workbook in memory
         rows = [list(r) for r in wb.worksheets[0].iter_rows(values_only=True)][1:]
-    for row in rows:
-        fingerprint(parse_event(str(row[0])).text)
-    return len(rows)
+    return _classify([_Row(str(row[0])) for row in rows])
+
+
+def _database(path: Path) -> tuple[int, float]:
+    """The real import, into an in-memory SQLite database, of a run whose set holds every record."""
+    from sqlalchemy.pool import StaticPool
+    from sqlmodel import Session, SQLModel, create_engine
+
+    from outcomes.ingest import import_file
+    from store.models import Record, Run
+
+    engine = create_engine("sqlite://", poolclass=StaticPool, connect_args={"check_same_thread": False})
+    SQLModel.metadata.create_all(engine)
+    with Session(engine) as session:
+        run = Run(set_id="bench")
+        session.add(run)
+        session.flush()
+        lines = sum(1 for _ in csv.reader(path.open(encoding="utf-8-sig"))) - 1
+        for i in range(lines):
+            session.add(Record(run_id=run.id, position=i, mms_id=f"9910{i:010d}04641"))
+        session.commit()
+        start = time.perf_counter()
+        summary = import_file(session=session, run_id=run.id, path=path)
+        session.commit()
+        seconds = time.perf_counter() - start
+    return summary.lines, seconds
 
 
 def worker(method: str, path: Path) -> dict[str, float]:
+    if method == "database":
+        lines, seconds = _database(path)
+        return {"lines": lines, "seconds": seconds, "peak_mb": 0.0}
+    import openpyxl  # noqa: F401 - imports (and regex compiling) are not part of the timing
+
+    import outcomes.events
+    import outcomes.importer
+    import outcomes.xlsx  # noqa: F401
+
+    outcomes.events.fingerprint(outcomes.events.parse_event("Record 1 failed").text)
     func = _streaming if method == "streaming" else _whole
-    start = time.perf_counter()
-    lines = func(path)
-    seconds = time.perf_counter() - start
+    # best of up to 3 timed passes (this machine is shared), stopping once 3 s have gone by
+    seconds, spent = float("inf"), 0.0
+    for _ in range(3):
+        start = time.perf_counter()
+        lines = func(path)
+        elapsed = time.perf_counter() - start
+        seconds, spent = min(seconds, elapsed), spent + elapsed
+        if spent > 3:
+            break
     tracemalloc.start()
     func(path)
     peak = tracemalloc.get_traced_memory()[1]
@@ -95,35 +214,68 @@ def worker(method: str, path: Path) -> dict[str, float]:
 
 def measure(method: str, path: Path) -> dict[str, float]:
     out = subprocess.run([sys.executable, __file__, "--worker", method, str(path)], check=True,
-                         capture_output=True, text=True).stdout
+                         capture_output=True, text=True, cwd=ROOT).stdout
     return json.loads(out.strip().splitlines()[-1])
+
+
+SPEED_GOAL = 200_000  # CSV lines/s
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="20000,200000")
-    parser.add_argument("--formats", default="csv,xlsx")
+    parser.add_argument("--formats", default="csv,xlsx,xlsx-sst")
+    parser.add_argument("--db", action="store_true", help="also time the real import into SQLite")
     parser.add_argument("--worker", nargs=2, metavar=("METHOD", "PATH"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
         print(json.dumps(worker(args.worker[0], Path(args.worker[1]))))
         return
-    sizes = [int(s) for s in args.sizes.split(",")]
-    print(f"{'format':6} {'lines':>8} {'method':10} {'lines/s':>10} {'peak MB':>8} {'speed×':>7} {'memory×':>8}")
+    sizes = sorted(int(s) for s in args.sizes.split(","))
+    results: dict[tuple[str, int, str], dict[str, float]] = {}
+    print(f"{'format':8} {'lines':>8} {'method':10} {'lines/s':>10} {'peak MB':>8} {'speed×':>7} {'memory×':>8}",
+          flush=True)
     with tempfile.TemporaryDirectory() as tmp:
         for fmt in args.formats.split(","):
             for size in sizes:
-                path = Path(tmp) / f"events-{size}.{fmt}"
+                path = Path(tmp) / f"events-{size}.{fmt.split('-')[0]}"
                 generate(path, fmt, size)
-                base = measure("whole", path)
-                stream = measure("streaming", path)
+                base = results[fmt, size, "baseline"] = measure("whole", path)
+                stream = results[fmt, size, "streaming"] = measure("streaming", path)
                 for name, m in (("baseline", base), ("streaming", stream)):
                     rate = m["lines"] / m["seconds"]
                     speed = rate / (base["lines"] / base["seconds"])
                     memory = m["peak_mb"] / base["peak_mb"]
-                    print(f"{fmt:6} {int(m['lines']):>8} {name:10} {rate:>10,.0f} {m['peak_mb']:>8.1f} "
-                          f"{speed:>7.2f} {memory:>8.3f}")
+                    print(f"{fmt:8} {int(m['lines']):>8} {name:10} {rate:>10,.0f} {m['peak_mb']:>8.1f} "
+                          f"{speed:>7.2f} {memory:>8.3f}", flush=True)
+                if args.db and fmt == "csv" and size == sizes[0]:
+                    results[fmt, size, "database"] = measure("database", path)
                 path.unlink()
+    print()
+    verdicts = []
+    if "csv" in args.formats.split(","):
+        size = sizes[-1]  # the goal is about the largest report, where fixed costs do not count
+        stream, base = results["csv", size, "streaming"], results["csv", size, "baseline"]
+        rate, base_rate = stream["lines"] / stream["seconds"], base["lines"] / base["seconds"]
+        ok = rate >= SPEED_GOAL
+        verdicts.append(ok)
+        print(f"{'PASS' if ok else 'FAIL'} speed  csv   : {rate:,.0f} lines/s streaming {size:,} lines (goal ≥ "
+              f"{SPEED_GOAL:,}); baseline {base_rate:,.0f} lines/s, ×{rate / base_rate:.2f}")
+    if len(sizes) > 1:
+        for fmt in args.formats.split(","):
+            small, large = (results[fmt, n, "streaming"]["peak_mb"] for n in (sizes[0], sizes[-1]))
+            base_small, base_large = (results[fmt, n, "baseline"]["peak_mb"] for n in (sizes[0], sizes[-1]))
+            ok = large <= small * 1.25 + 0.25
+            verdicts.append(ok)
+            print(f"{'PASS' if ok else 'FAIL'} memory {fmt:8}: streaming peak {small:.2f} MB at {sizes[0]:,} → "
+                  f"{large:.2f} MB at {sizes[-1]:,} lines (flat); baseline {base_small:.1f} → {base_large:.1f} MB")
+    for (fmt, size, method), m in results.items():
+        if method == "database":
+            rate = m["lines"] / m["seconds"]
+            parse = results[fmt, size, "streaming"]["lines"] / results[fmt, size, "streaming"]["seconds"]
+            print(f"note   the real import (import_file into SQLite, {size:,} lines): {rate:,.0f} lines/s; "
+                  f"reading + parsing is {100 * rate / parse:.0f} % of its time, the database the rest")
+    sys.exit(0 if all(verdicts) else 1)
 
 
 if __name__ == "__main__":

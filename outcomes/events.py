@@ -106,9 +106,8 @@ def parse_event(text: str) -> ParsedEvent:
         text = "" if text is None else str(text)
     exact = _EXACT.fullmatch(text)
     if exact:
-        if exact.group(3):
-            return _new(ParsedEvent, ("no_handle", exact.group(1), None, text))
-        return _new(ParsedEvent, ("already_has", exact.group(1), exact.group(2), text))
+        mms_id, handle, no_handle = exact.groups()
+        return _new(ParsedEvent, ("no_handle" if no_handle else "already_has", mms_id, handle, text))
     clean = clean_description(text)
     usual = _USUAL.match(clean)
     if usual:

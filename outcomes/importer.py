@@ -177,34 +177,36 @@ def _csv_delimiter(head: bytes) -> str:
 
 
 def _xlsx_rows(path: Path) -> Iterator[EventRow]:
-    from openpyxl import load_workbook
+    from outcomes.xlsx import XlsxError, iter_rows
 
-    with path.open("rb") as fh:
-        try:
-            workbook = load_workbook(fh, read_only=True, data_only=True)
-        except Exception as exc:  # noqa: BLE001 - openpyxl raises many kinds for a bad workbook
-            raise EventsFileError(f"not a readable XLSX workbook ({type(exc).__name__})") from None
-        try:
-            yield from _sheet_rows(workbook.worksheets[0])
-        except EventsFileError:
-            raise
-        except Exception as exc:  # noqa: BLE001 - a corrupt sheet part
-            raise EventsFileError(f"unreadable XLSX row ({type(exc).__name__})") from None
-        finally:
-            workbook.close()
+    try:
+        yield from _sheet_rows(iter_rows(path))
+    except EventsFileError:
+        raise
+    except XlsxError as exc:
+        raise EventsFileError(str(exc), exc.row) from None
+    except Exception as exc:  # noqa: BLE001 - a corrupt zip member or XML part
+        raise EventsFileError(f"not a readable XLSX workbook ({type(exc).__name__})") from None
 
 
-def _sheet_rows(sheet) -> Iterator[EventRow]:  # type: ignore[no-untyped-def]
+def _sheet_rows(rows: Iterator[tuple[int, list]]) -> Iterator[EventRow]:  # type: ignore[type-arg]
+    """Events from ``(row number, values)``; rows the sheet leaves out count as empty (as openpyxl)."""
     index: dict[str, int] | None = None
-    for number, values in enumerate(sheet.iter_rows(values_only=True), 1):
+    expected = 1
+    for number, values in rows:
+        if number < expected:  # a row number going backwards: openpyxl skips it too
+            continue
+        if index is None and number > HEADER_SEARCH_ROWS >= expected:  # missing rows are empty rows
+            raise EventsFileError("no 'Event Description' header in the first rows", HEADER_SEARCH_ROWS)
+        expected = number + 1
         row = ["" if v is None else str(v) for v in values]
         if index is None:
             if any(cell.strip().lower() == "event description" for cell in row):
                 index = _header_index(row, number)
+                need = index["event description"]
             elif number >= HEADER_SEARCH_ROWS:
                 raise EventsFileError("no 'Event Description' header in the first rows", number)
             continue
-        need = index["event description"]
         if need >= len(row) or not row[need].strip():
             if any(cell.strip() for cell in row):
                 raise EventsFileError("empty Event Description", number)
