@@ -20,7 +20,7 @@ import struct
 import tempfile
 import zipfile
 from collections.abc import Iterator
-from typing import IO, Any
+from typing import IO, Any, cast
 from xml.etree.ElementTree import Element, XMLPullParser, fromstring
 
 __all__ = ["XlsxError", "iter_rows"]
@@ -142,7 +142,7 @@ def _children(archive: zipfile.ZipFile, part: str, parent: str, child: str) -> I
     Only start events are asked for: when the next ``<child>`` starts (or the part ends), the one
     before it is complete. Clearing ``parent`` then drops it, so the tree never grows.
     """
-    parser = XMLPullParser(events=("start",))
+    parser: XMLPullParser[Element] = XMLPullParser(events=("start",))
     holder: Element | None = None
     pending: Element | None = None
     with archive.open(part) as stream:
@@ -152,7 +152,8 @@ def _children(archive: zipfile.ZipFile, part: str, parent: str, child: str) -> I
         chunk = head
         while chunk:
             parser.feed(chunk)
-            for _, elem in parser.read_events():
+            for event in parser.read_events():
+                elem = cast(Element, event[1])  # only "start" events are asked for: always an Element
                 if elem.tag == child and holder is not None:
                     if pending is not None:
                         yield pending
