@@ -152,8 +152,9 @@ def _children(archive: zipfile.ZipFile, part: str, parent: str, child: str) -> I
         chunk = head
         while chunk:
             parser.feed(chunk)
-            for event in parser.read_events():
-                elem = cast(Element, event[1])  # only "start" events are asked for: always an Element
+            # only "start" events are asked for, so every event carries an Element
+            events = cast("Iterator[tuple[str, Element]]", parser.read_events())
+            for _, elem in events:
                 if elem.tag == child and holder is not None:
                     if pending is not None:
                         yield pending
