@@ -130,9 +130,10 @@ def test_bad_sets_are_refused_before_any_job(sandbox: str, env: dict[str, str], 
 
 
 def test_runs_wait_for_the_job_budget_in_order(sandbox: str, env: dict[str, str], tmp_path: Path) -> None:
-    # given a budget of one API job at a time, and jobs slow enough to watch the queue
+    # given a budget of one API job at a time, jobs slow enough to watch the queue, and a tenant that
+    # serves the events by API (the demo set's failed record would otherwise hold its profile step)
     env = {**env, "ALMA_MAX_API_JOBS_RUNNING": "1"}
-    reset(sandbox, job_seconds=3.0)
+    reset(sandbox, job_seconds=3.0, events_api=True)
     with worker_process(env, log_path=tmp_path / "worker.log", concurrency=2):
         ids = [int(handles(env, "migrate", SEED_SET if i % 2 else DEMO_SET, "--skip-copy").stdout) for i in range(3)]
         # then some run says it is waiting, and all finish
