@@ -14,6 +14,8 @@ configure_logging(settings.log_level)
 app = Celery("handles", include=["tasks.pipeline", "tasks.verify", "tasks.requests", "tasks.maintenance"])
 app.conf.update(celery_config(settings))
 
-import workers.signals  # noqa: E402,F401  (per-process resources)
+from workers.signals import ResumeOnConnect  # noqa: E402  (per-process resources, resume on connect)
+
+app.steps["consumer"].add(ResumeOnConnect)
 
 __all__ = ["app"]

@@ -1,10 +1,11 @@
-"""Worker signals: per-process resources and the start-up resume of unfinished runs."""
+"""Worker signals and steps: per-process resources, and resuming runs whenever the broker (re)connects."""
 
 from __future__ import annotations
 
 import logging
 
-from celery.signals import worker_process_init, worker_process_shutdown, worker_ready
+from celery import bootsteps
+from celery.signals import worker_init, worker_process_init, worker_process_shutdown
 
 from workers import resources
 
@@ -22,13 +23,26 @@ def _process_shutdown(**_: object) -> None:
     resources.reset()
 
 
-@worker_ready.connect
-def _ready(sender: object = None, **_: object) -> None:
-    """A new worker looks for runs that a dead worker or a lost message left behind."""
+@worker_init.connect
+def _worker_init(**_: object) -> None:
     resources.ensure_schema()
-    try:
-        from tasks.maintenance import resume_stalled
 
-        resume_stalled.apply_async(kwargs={"force": True})
-    except Exception:  # noqa: BLE001 - a broker hiccup here must not stop the worker
-        log.exception("could not enqueue the start-up resume")
+
+class ResumeOnConnect(bootsteps.StartStopStep):
+    """Each time the worker's consumer starts — at start-up and after every broker reconnection —
+    look for runs that a dead worker or a lost message left behind.
+
+    A Redis that restarts empty loses every queued and scheduled message, including the countdown
+    retries that carry a run forward and the beat's own schedule. The database still knows the run,
+    so the check is enqueued on the fresh connection (see ``handles.resume_stalled``).
+    """
+
+    requires = {"celery.worker.consumer.tasks:Tasks"}
+
+    def start(self, parent: object) -> None:
+        try:
+            from tasks.maintenance import resume_stalled
+
+            resume_stalled.apply_async(kwargs={"force": True})
+        except Exception:  # noqa: BLE001 - a broker hiccup here must not stop the worker
+            log.exception("could not enqueue the resume check")

@@ -298,3 +298,28 @@ def test_migration_exceptions_without_events_api_hold_the_profile_until_the_even
         assert not minted  # kept out of the profile: no sequential handle for it
     else:
         assert minted and minted.startswith("11084/17")  # what the hold exists to prevent
+
+
+@pytest.mark.skipif(shutil.which("redis-server") is None, reason="needs redis-server to start a private broker")
+def test_every_broker_reconnection_looks_for_stalled_runs(env: dict[str, str], tmp_path: Path) -> None:
+    """A worker that survives a broker restart must not wait for beat to find runs whose messages died."""
+    import redis
+
+    port = free_port()
+    proc = subprocess.Popen(["redis-server", "--port", str(port), "--save", "", "--appendonly", "no"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        wait_for(lambda: _ping(port), timeout=10, what="redis to start")
+        broker = f"redis://127.0.0.1:{port}/0"
+        env = {**env, "CELERY_BROKER_URL": broker, "REDIS_URL": broker}
+        log = tmp_path / "worker.log"
+        with worker_process(env, log_path=log):
+            checks = lambda: log.read_text().count("Task handles.resume_stalled[")  # noqa: E731
+            wait_for(lambda: checks() >= 1, timeout=20, what="the start-up check")
+            before = checks()
+            # when the broker drops every client connection
+            redis.Redis.from_url(broker).client_kill_filter(_type="normal", skipme=True)
+            # then the reconnected consumer enqueues a new check
+            wait_for(lambda: checks() > before, timeout=30, what="a check after the reconnection")
+    finally:
+        stop_process(proc, kill=True)
