@@ -19,6 +19,13 @@ class RedactSecrets(logging.Filter):
         return True
 
 
+class DropPollRetries(logging.Filter):
+    """Drops Celery's INFO line for each countdown retry (one per poll of an Alma job)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.levelno == logging.INFO and "retry: Retry in" in record.getMessage())
+
+
 def configure_logging(level: str = "INFO") -> None:
     root = logging.getLogger()
     if getattr(root, "_handles_configured", False):
@@ -32,5 +39,5 @@ def configure_logging(level: str = "INFO") -> None:
         logging.getLogger(noisy).setLevel(logging.WARNING)
     # Celery logs every poll's "retry: Retry in 5s" at INFO; the pipeline logs what matters itself
     # (step submitted with its instance, step finished with its counters), and Flower shows each task
-    logging.getLogger("celery.app.trace").setLevel(logging.WARNING)
+    logging.getLogger("celery.app.trace").addFilter(DropPollRetries())
     root._handles_configured = True  # type: ignore[attr-defined]  # our marker on the stdlib root logger
