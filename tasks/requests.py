@@ -26,7 +26,6 @@ MAX_TASK_RETRIES = 20  # the service itself gives up after MAX_ATTEMPTS server a
 @app.task(name="handles.run_request", bind=True, acks_late=True, max_retries=MAX_TASK_RETRIES)
 def run_request(self, request_id: int) -> str:  # type: ignore[no-untyped-def]
     """Run one handle request; returns its status."""
-    resources.ensure_schema()
     settings = resources.settings()
     with HandleServerClient.from_settings(settings) as client:
         try:
@@ -47,7 +46,6 @@ def run_request(self, request_id: int) -> str:  # type: ignore[no-untyped-def]
 @app.task(name="handles.dispatch_requests", acks_late=True)
 def dispatch_requests() -> int:
     """Re-queue stalled requests and enqueue every queued one; returns how many were enqueued."""
-    resources.ensure_schema()
     ids = service.dispatch_requests(engine=resources.engine(), stale_after=resources.settings().stall_seconds)
     for request_id in ids:
         run_request.delay(request_id)

@@ -9,21 +9,19 @@ says "running" (expiring soon after the task's time limit, so a dead worker's sl
 its message is redelivered) and then "done" (kept for days). Without Redis (embedded broker) there
 is one beat and no redbeat, and no lock is taken.
 
-Each worker process keeps one resolver client (one keep-alive pool) across tasks.
+Each worker process keeps one resolver client (one keep-alive pool) across tasks
+(``workers.resources.resolver``); the worker upgrades the schema once at start-up.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from celery.schedules import crontab
-from celery.signals import worker_process_shutdown
 
-from handles.resolver import BlockingResolver
-from handles.verify import known_items, make_client, verify_known_slice, verify_run
+from handles.verify import known_items, verify_known_slice, verify_run
 from workers import resources
 from workers.app import app
 
@@ -33,26 +31,6 @@ SLICE_SOFT_LIMIT = 600  # seconds; a slice of 500 at 8 × 10/s takes about a min
 RUNNING_TTL = SLICE_SOFT_LIMIT + 300
 DONE_TTL = 3 * 24 * 3600
 LOCK_PREFIX = "handles:verify"
-
-_resolver: tuple[int, BlockingResolver] | None = None
-
-
-def shared_resolver() -> BlockingResolver:
-    """This process's resolver (made after a fork, never shared with the parent)."""
-    global _resolver
-    if _resolver is None or _resolver[0] != os.getpid():
-        settings = resources.settings()
-        _resolver = (os.getpid(), BlockingResolver(lambda: make_client(settings)))
-    return _resolver[1]
-
-
-@worker_process_shutdown.connect
-def _close_resolver(**_: object) -> None:
-    global _resolver
-    if _resolver is not None and _resolver[0] == os.getpid():
-        _resolver[1].close()
-    _resolver = None
-
 
 def schedule_slot(expr: str, now: datetime) -> str:
     """The latest time at or before ``now`` (UTC) that the crontab ``expr`` fires, as ``YYYY-MM-DDTHH:MMZ``."""
@@ -103,7 +81,6 @@ def verify_known(self, slot: str | None = None) -> int:  # type: ignore[no-untyp
         log.info("verify_known: slot %s already planned; nothing to do", slot)
         return 0
     try:
-        resources.ensure_schema()
         with resources.session_scope() as session:
             total = len(known_items(session))
         size = settings.verify_slice_size
@@ -126,10 +103,9 @@ def verify_slice(self, slot: str, offset: int, limit: int) -> dict[str, Any] | N
         log.info("verify_slice: slot %s slice %s+%s already done or running; skipped", slot, offset, limit)
         return None
     try:
-        resources.ensure_schema()
         with resources.session_scope() as session:
             summary = verify_known_slice(session=session, settings=resources.settings(), offset=offset,
-                                         limit=limit, resolver=shared_resolver())
+                                         limit=limit, resolver=resources.resolver())
     except Exception as exc:
         _mark(key, None)
         log.warning("verify_slice: slot %s slice %s+%s failed (%s); retrying", slot, offset, limit, exc)
@@ -143,10 +119,9 @@ def verify_slice(self, slot: str, offset: int, limit: int) -> dict[str, Any] | N
 def verify_run_task(self, run_id: int) -> dict[str, Any]:  # type: ignore[no-untyped-def]
     """Verify every expected handle of one run (records updated, history written)."""
     try:
-        resources.ensure_schema()
         with resources.session_scope() as session:
             summary = verify_run(session=session, run_id=run_id, settings=resources.settings(),
-                                 resolver=shared_resolver())
+                                 resolver=resources.resolver())
     except Exception as exc:
         raise self.retry(countdown=60, exc=exc) from None
     return summary.as_dict()

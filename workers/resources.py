@@ -76,6 +76,17 @@ def alma_client() -> AlmaClient:
     return _cache["alma"]
 
 
+def resolver():  # type: ignore[no-untyped-def]
+    """This process's Handle resolver client: one keep-alive pool shared by its verification tasks."""
+    from handles.resolver import BlockingResolver
+    from handles.verify import make_client
+
+    if _cache.get("resolver") is None:
+        s = settings()
+        _cache["resolver"] = BlockingResolver(lambda: make_client(s))
+    return _cache["resolver"]
+
+
 def reset() -> None:
     """Drop everything built so far (after a fork, at shutdown, and in tests)."""
     with _lock:

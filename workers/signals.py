@@ -25,7 +25,9 @@ def _process_shutdown(**_: object) -> None:
 
 @worker_init.connect
 def _worker_init(**_: object) -> None:
+    """Upgrade the schema once per worker, before its pool forks (then drop the connections used)."""
     resources.ensure_schema()
+    resources.reset()
 
 
 class ResumeOnConnect(bootsteps.StartStopStep):

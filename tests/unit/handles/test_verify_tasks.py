@@ -10,6 +10,7 @@ import pytest
 from sqlmodel import Session, select
 
 from handles import verify as service
+from handles.resolver import BlockingResolver
 from store.models import HandleCheck, Record, Run
 
 
@@ -30,7 +31,6 @@ def test_schedule_slot(expr: str, now: datetime, slot: str) -> None:
 @pytest.fixture
 def world(monkeypatch: pytest.MonkeyPatch):
     """Ten records with handles, a fake proxy counting lookups, fakeredis as the shared Redis."""
-    import tasks.verify as tasks_verify
     from workers import resources
 
     resources.ensure_schema()
@@ -51,13 +51,14 @@ def world(monkeypatch: pytest.MonkeyPatch):
         return httpx.Response(200, json={"responseCode": 1, "handle": handle, "values": [
             {"index": 1, "type": "URL", "data": {"format": "string", "value": url}}]})
 
-    monkeypatch.setattr(tasks_verify, "make_client", lambda settings: service.ResolverClient(
+    settings = resources.settings()
+    resolver = BlockingResolver(lambda: service.ResolverClient(
         settings.handle_resolver_url, transport=httpx.MockTransport(handler), backoff=0, rate_per_host=0))
-    monkeypatch.setattr(tasks_verify, "_resolver", None)
+    monkeypatch.setattr(resources, "resolver", lambda: resolver)
     fake = fakeredis.FakeRedis()
     monkeypatch.setattr(resources, "redis_client", lambda: fake)
     yield lookups, fake
-    tasks_verify._close_resolver()
+    resolver.close()
 
 
 def test_same_slot_twice_does_the_work_once(world) -> None:
