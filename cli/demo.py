@@ -28,9 +28,9 @@ REDIS_DEMO_URL = "redis://127.0.0.1:6379/14"
 
 
 def _broker(embedded: bool) -> tuple[str, str]:
-    from config.celery import _reachable
+    from config.celery import reachable
 
-    if not embedded and _reachable(REDIS_DEMO_URL):
+    if not embedded and reachable(REDIS_DEMO_URL):
         return REDIS_DEMO_URL, "local Redis (database 14)"
     return f"sqla+sqlite:///{(DEMO_DIR / 'broker.sqlite').resolve()}", "an embedded SQLite broker (no Redis found)"
 

@@ -20,7 +20,8 @@ EMBEDDED_BROKER_PATH = Path("var/broker.sqlite")
 VISIBILITY_TIMEOUT = 3600
 
 
-def _reachable(url: str, timeout: float = 0.3) -> bool:
+def reachable(url: str, timeout: float = 0.3) -> bool:
+    """Whether something accepts TCP connections at the host and port of ``url``."""
     parsed = urlparse(url)
     try:
         with socket.create_connection((parsed.hostname or "127.0.0.1", parsed.port or 6379), timeout):
@@ -33,7 +34,7 @@ def broker_url(settings: Settings) -> str:
     """CELERY_BROKER_URL; else local Redis where reachable; else an embedded SQLite broker."""
     if settings.celery_broker_url:
         return settings.celery_broker_url
-    if _reachable(DEFAULT_REDIS):
+    if reachable(DEFAULT_REDIS):
         return DEFAULT_REDIS
     EMBEDDED_BROKER_PATH.parent.mkdir(parents=True, exist_ok=True)
     return f"sqla+sqlite:///{EMBEDDED_BROKER_PATH.resolve()}"
