@@ -18,6 +18,7 @@ from sqlmodel import Session, col, select
 from outcomes.events import fingerprint, parse_event
 from outcomes.importer import EventRow, read_events
 from store.models import EventLine, Record, Run
+from store.runs import RunNotFound
 
 __all__ = ["ImportSummary", "RunNotFoundError", "import_api_events", "import_file", "import_rows"]
 
@@ -25,8 +26,7 @@ BATCH = 1000
 SAMPLE = 5
 
 
-class RunNotFoundError(LookupError):
-    """No run with that id."""
+RunNotFoundError = RunNotFound  # the one "no such run" error (store.runs)
 
 
 @dataclass

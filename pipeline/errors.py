@@ -15,9 +15,5 @@ class SetNotUsable(PipelineError):
     """The set is unknown, empty, or does not hold titles."""
 
 
-class RunNotFound(PipelineError):
-    """No run with that id."""
-
-
 class NotWaiting(PipelineError):
     """``handles confirm`` on a run that is not waiting for the operator."""

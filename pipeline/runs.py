@@ -6,10 +6,11 @@ import re
 from collections import Counter
 from typing import Any
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session, select
 
-from pipeline.errors import InvalidSetId, RunNotFound, SetNotUsable
-from store.models import Outcome, Record, Run, RunState, Step, StepKind, StepStatus, utcnow
+from pipeline.errors import InvalidSetId, SetNotUsable
+from store.models import Outcome, Record, Run, RunState, Step, StepStatus, utcnow
+from store.runs import ALMA_STEPS, STEP_ORDER, get_run, recent_runs, run_steps
 
 __all__ = [
     "ALMA_STEPS",
@@ -24,8 +25,6 @@ __all__ = [
     "validate_set_id",
 ]
 
-STEP_ORDER: tuple[StepKind, ...] = (StepKind.COPY, StepKind.MIGRATION, StepKind.PROFILE, StepKind.VERIFY)
-ALMA_STEPS: tuple[StepKind, ...] = (StepKind.COPY, StepKind.MIGRATION, StepKind.PROFILE)
 # SetContentType codes that hold titles: IEP = digital titles, BIB_MMS = all titles
 TITLE_CONTENT = {"IEP": "Digital titles", "BIB_MMS": "All titles"}
 _SET_ID = re.compile(r"^\d{1,30}$")
@@ -75,19 +74,10 @@ def create_run(*, session: Session, set_id: str, skip_copy: bool = False, parent
     return run
 
 
-def get_run(session: Session, run_id: int) -> Run:
-    run = session.get(Run, run_id)
-    if run is None:
-        raise RunNotFound(f"there is no run {run_id}")
-    return run
 
 
-def run_steps(session: Session, run_id: int) -> list[Step]:
-    return list(session.exec(select(Step).where(Step.run_id == run_id).order_by(col(Step.position))))
 
 
-def recent_runs(session: Session, limit: int = 20) -> list[Run]:
-    return list(session.exec(select(Run).order_by(col(Run.id).desc()).limit(limit)))
 
 
 def outcome_counts(session: Session, run_id: int) -> dict[str, int]:

@@ -18,6 +18,7 @@ from pipeline import finish, preflight, steps
 from pipeline.errors import PipelineError
 from pipeline.runs import ALMA_STEPS, get_run, run_steps
 from store.models import RunState, StepStatus
+from store.runs import RunNotFound
 from workers import resources
 from workers.app import app
 
@@ -50,7 +51,7 @@ def preflight_task(self, run_id: int) -> None:  # type: ignore[no-untyped-def]
     except TRANSIENT as exc:
         log.warning("run %s: preflight: Alma unavailable (%s); trying again", run_id, exc)
         raise self.retry(countdown=_transient_countdown(exc), exc=exc) from None
-    except PipelineError as exc:
+    except (PipelineError, RunNotFound) as exc:
         raise RunStopped(f"run {run_id}: {exc}") from None
 
 
@@ -76,7 +77,7 @@ def finish_run(self, run_id: int) -> None:  # type: ignore[no-untyped-def]
         finish.finish_run(ctx=resources.pipeline_context(), run_id=run_id)
     except TRANSIENT as exc:
         raise self.retry(countdown=_transient_countdown(exc), exc=exc) from None
-    except PipelineError as exc:
+    except (PipelineError, RunNotFound) as exc:
         raise RunStopped(f"run {run_id}: {exc}") from None
 
 
