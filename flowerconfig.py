@@ -23,8 +23,10 @@ import sys as _sys
 from tornado.options import options as _options
 
 _FLOWER_DEFAULT_MAX_TASKS = 100_000
-_REFUSAL = ("flower: refusing to start without authentication: set FLOWER_BASIC_AUTH=user:password "
-            "(or pass --auth=… for OAuth)")
+_REFUSAL = (
+    "flower: refusing to start without authentication: set FLOWER_BASIC_AUTH=user:password "
+    "(or pass --auth=… for OAuth)"
+)
 
 
 def _refuse(message: str) -> None:

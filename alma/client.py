@@ -39,8 +39,15 @@ class AlmaClient(CatalogMixin):
     tracked, never refuses), ``retry`` is the transient-failure policy (tests pass a fast one).
     """
 
-    def __init__(self, http: httpx.Client, *, api_key: str, limiter: RateLimiter | None = None,
-                 quota: QuotaGuard | None = None, retry: RetryPolicy | None = None) -> None:
+    def __init__(
+        self,
+        http: httpx.Client,
+        *,
+        api_key: str,
+        limiter: RateLimiter | None = None,
+        quota: QuotaGuard | None = None,
+        retry: RetryPolicy | None = None,
+    ) -> None:
         if not api_key or not str(api_key).strip():
             raise ValueError("AlmaClient needs an API key")
         self._http = http
@@ -50,8 +57,9 @@ class AlmaClient(CatalogMixin):
         self.retry = retry if retry is not None else RetryPolicy()
 
     @classmethod
-    def from_settings(cls, settings: Any, *, redis: Any = None,
-                      transport: httpx.BaseTransport | None = None) -> AlmaClient:
+    def from_settings(
+        cls, settings: Any, *, redis: Any = None, transport: httpx.BaseTransport | None = None
+    ) -> AlmaClient:
         """Build from :class:`config.settings.Settings`; ``redis`` shares the rate limit and quota."""
         http = httpx.Client(
             base_url=f"{settings.alma_api_base_url.rstrip('/')}/almaws/v1",
@@ -81,8 +89,16 @@ class AlmaClient(CatalogMixin):
 
     # --- plumbing -------------------------------------------------------------------------
 
-    def _send(self, method: str, path: str, *, params: dict[str, Any] | None = None, json: Any = None,
-              content: bytes | None = None, headers: dict[str, str] | None = None) -> httpx.Response:
+    def _send(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, Any] | None = None,
+        json: Any = None,
+        content: bytes | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> httpx.Response:
         """One attempt: quota check, pacing, the request, error mapping. No retry here."""
         operation = f"{method} {path}"
         self.quota.check()
@@ -91,12 +107,12 @@ class AlmaClient(CatalogMixin):
         sent = {"Authorization": f"apikey {self._api_key.get_secret_value()}", "Accept": "application/json"}
         sent.update(headers or {})
         with _map_errors(operation):
-            response = self._http.request(method, path, params=params, json=json, content=content,
-                                          headers=sent)
+            response = self._http.request(
+                method, path, params=params, json=json, content=content, headers=sent
+            )
         self.quota.record(response.headers.get("X-Exl-Api-Remaining"))
         if response.status_code >= 400:
-            raise error_from_response(response, operation=operation,
-                                      scrub=self._api_key.get_secret_value())
+            raise error_from_response(response, operation=operation, scrub=self._api_key.get_secret_value())
         return response
 
     def _request(self, method: str, path: str, *, idempotent: bool = True, **kwargs: Any) -> httpx.Response:
@@ -110,8 +126,12 @@ class AlmaClient(CatalogMixin):
         except ValueError:
             data = None
         if not isinstance(data, dict):
-            raise AlmaApiError(response.status_code, None, "the answer is not a JSON object",
-                               operation=f"{response.request.method} {response.request.url.path}")
+            raise AlmaApiError(
+                response.status_code,
+                None,
+                "the answer is not a JSON object",
+                operation=f"{response.request.method} {response.request.url.path}",
+            )
         return data
 
     def _get_json(self, path: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -162,8 +182,7 @@ class AlmaClient(CatalogMixin):
         path = f"/conf/jobs/{check_job_id(job_id)}/instances/{check_instance_id(instance_id)}/events"
         return self._paged(path, "event")
 
-    def run_job(self, job_id: str, *, set_id: str, job_name: str,
-                parameters: Iterable[Any] = ()) -> str:
+    def run_job(self, job_id: str, *, set_id: str, job_name: str, parameters: Iterable[Any] = ()) -> str:
         """Start a run of ``job_id`` on ``set_id``; returns the new instance id.
 
         ``parameters`` are in Alma's shape ``{"name": {"value": …}, "value": …}`` (``set_id`` and
@@ -177,8 +196,13 @@ class AlmaClient(CatalogMixin):
         check_set_id(set_id)
         if not job_name or not job_name.strip():
             raise ValueError("run_job needs a job_name")
-        body = {"parameter": [*_alma_parameters(parameters), _param("set_id", set_id),
-                              _param("job_name", job_name)]}
+        body = {
+            "parameter": [
+                *_alma_parameters(parameters),
+                _param("set_id", set_id),
+                _param("job_name", job_name),
+            ]
+        }
         began = datetime.now(UTC)
         attempt = 0
         while True:
@@ -202,14 +226,22 @@ class AlmaClient(CatalogMixin):
         try:
             instances = self.list_instances(job_id, submitted_since=began.date())
         except AlmaError as lookup:
-            log.warning("Alma run of %s ended ambiguously (%s) and its instances cannot be listed (%s)",
-                        job_id, exc, lookup)
+            log.warning(
+                "Alma run of %s ended ambiguously (%s) and its instances cannot be listed (%s)",
+                job_id,
+                exc,
+                lookup,
+            )
             return None
         wanted = job_name.strip()
         for instance in instances:
             if instance.name == wanted or instance.name.startswith(wanted + " - "):
-                log.warning("Alma run of %s ended ambiguously (%s) but instance %s exists; not re-posting",
-                            job_id, exc, instance.id)
+                log.warning(
+                    "Alma run of %s ended ambiguously (%s) but instance %s exists; not re-posting",
+                    job_id,
+                    exc,
+                    instance.id,
+                )
                 return instance.id
         log.warning("Alma run of %s ended ambiguously (%s); no instance named %r yet", job_id, exc, wanted)
         return None
@@ -246,4 +278,3 @@ def _instance_id(data: dict[str, Any], operation: str) -> str:
     if match:
         return match.group(1)
     raise AlmaApiError(200, None, "Alma accepted the run but gave no instance id", operation=operation)
-

@@ -87,7 +87,9 @@ class DcRecord:
 
     def needs_copy(self, prefix: str) -> bool:
         """The handle is only in dcterms:identifier: step 1 (the copy job) must move it."""
-        return not self._handles(prefix, "dc:identifier") and bool(self._handles(prefix, "dcterms:identifier"))
+        return not self._handles(prefix, "dc:identifier") and bool(
+            self._handles(prefix, "dcterms:identifier")
+        )
 
     def problem(self, prefix: str) -> str | None:
         """None when Alma can use the handle; ``"malformed: <why>"``; ``"missing"`` when there is none.
@@ -118,8 +120,9 @@ def parse_dc(xml: str | bytes, *, pid_pattern: str = DEFAULT_PID_PATTERN) -> DcR
     record = _find_record(_parse(_as_text(xml)))
     identifiers = tuple(_identifier(el) for el in record.iter() if el.tag in _ELEMENTS)
     titles = [" ".join("".join(el.itertext()).split()) for el in record.iter(f"{{{DC}}}title")]
-    return DcRecord(pid=_pid(identifiers, pid_pattern), title=titles[0] if titles else None,
-                    identifiers=identifiers)
+    return DcRecord(
+        pid=_pid(identifiers, pid_pattern), title=titles[0] if titles else None, identifiers=identifiers
+    )
 
 
 def _as_text(xml: str | bytes) -> str:
@@ -146,7 +149,9 @@ def _parse(text: str) -> Element:
     try:
         return fromstring(text, forbid_dtd=True)
     except DefusedXmlException as exc:
-        raise DublinCoreError(f"refused hostile XML ({type(exc).__name__}: DTDs and entities are not allowed)") from exc
+        raise DublinCoreError(
+            f"refused hostile XML ({type(exc).__name__}: DTDs and entities are not allowed)"
+        ) from exc
     except ParseError as exc:
         if "unbound prefix" in str(exc):
             return _parse_with_prefixes(text, exc)
@@ -155,8 +160,11 @@ def _parse(text: str) -> Element:
 
 def _parse_with_prefixes(text: str, first: ParseError) -> Element:
     """Declare the usual dc/dcterms/xsi prefixes on the root when the record forgot them."""
-    extra = " ".join(f'xmlns:{p}="{u}"' for p, u in (("dc", DC), ("dcterms", DCTERMS), ("xsi", XSI))
-                     if f"xmlns:{p}=" not in text)
+    extra = " ".join(
+        f'xmlns:{p}="{u}"'
+        for p, u in (("dc", DC), ("dcterms", DCTERMS), ("xsi", XSI))
+        if f"xmlns:{p}=" not in text
+    )
     patched = re.sub(r"^(<[\w:.-]+)", rf"\1 {extra}", text, count=1)
     try:
         return fromstring(patched, forbid_dtd=True)
@@ -187,8 +195,9 @@ def _identifier(element: Element) -> DcIdentifier:
             handle = normalize_handle(found.group("h"))
         elif handle is None:
             handle = normalize_handle(squeezed)
-    return DcIdentifier(element=_ELEMENTS[str(element.tag)], text=text,
-                        xsi_type=element.get(f"{{{XSI}}}type"), handle=handle)
+    return DcIdentifier(
+        element=_ELEMENTS[str(element.tag)], text=text, xsi_type=element.get(f"{{{XSI}}}type"), handle=handle
+    )
 
 
 def _pid(identifiers: tuple[DcIdentifier, ...], pattern: str) -> str | None:

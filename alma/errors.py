@@ -55,9 +55,7 @@ __all__ = [
 
 XML_NS = "http://com/exlibris/urm/general/xmlbeans"
 
-NOT_FOUND_CODES = frozenset(
-    {"402215", "402216", "402218", "402219", "60107", "402203", "402204", "401861"}
-)
+NOT_FOUND_CODES = frozenset({"402215", "402216", "402218", "402219", "60107", "402203", "402204", "401861"})
 JOB_THRESHOLD_CODES = frozenset({"402222", "402223"})
 AUTH_CODES = frozenset({"UNAUTHORIZED", "INVALID_API_KEY", "API_KEY_INVALID", "FORBIDDEN"})
 
@@ -85,8 +83,15 @@ class AlmaConnectError(AlmaTransportError):
 class AlmaApiError(AlmaError):
     """Alma answered with an error status; carries Alma's own code, message and tracking id."""
 
-    def __init__(self, status_code: int, error_code: str | None = None, error_message: str | None = None,
-                 tracking_id: str | None = None, *, operation: str = "") -> None:
+    def __init__(
+        self,
+        status_code: int,
+        error_code: str | None = None,
+        error_message: str | None = None,
+        tracking_id: str | None = None,
+        *,
+        operation: str = "",
+    ) -> None:
         self.status_code = status_code
         self.error_code = error_code
         self.error_message = error_message
@@ -102,8 +107,9 @@ class AlmaApiError(AlmaError):
 class AlmaRateLimited(AlmaApiError):
     """HTTP 429. ``daily`` when the institution's daily quota is spent; ``retry_after`` in seconds."""
 
-    def __init__(self, *args: Any, retry_after: float | None = None, daily: bool = False,
-                 **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, retry_after: float | None = None, daily: bool = False, **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.retry_after = retry_after
         self.daily = daily
@@ -152,9 +158,7 @@ class AlmaQuotaLow(AlmaError):
     def __init__(self, remaining: int, floor: int) -> None:
         self.remaining = remaining
         self.floor = floor
-        super().__init__(
-            f"Alma daily API quota low: {remaining} calls left, floor {floor}; calls paused"
-        )
+        super().__init__(f"Alma daily API quota low: {remaining} calls left, floor {floor}; calls paused")
 
 
 class DublinCoreError(AlmaError):
@@ -190,8 +194,11 @@ def _from_xml(body: str) -> tuple[str | None, str | None, str | None]:
     for error in root.iter():
         if _local(error.tag) == "error":
             found = {_local(child.tag): (child.text or "").strip() for child in error}
-            return (found.get("errorCode") or None, found.get("errorMessage") or None,
-                    found.get("trackingId") or None)
+            return (
+                found.get("errorCode") or None,
+                found.get("errorMessage") or None,
+                found.get("trackingId") or None,
+            )
     return None, None, None
 
 
@@ -211,8 +218,9 @@ def _retry_after(response: httpx.Response) -> float | None:
         return None
 
 
-def error_from_response(response: httpx.Response, *, operation: str = "",
-                        scrub: str | None = None) -> AlmaApiError:
+def error_from_response(
+    response: httpx.Response, *, operation: str = "", scrub: str | None = None
+) -> AlmaApiError:
     """The most specific :class:`AlmaApiError` for an error response (status ≥ 400).
 
     ``scrub`` is a secret (the API key) removed from Alma's text should the server echo it.
@@ -256,6 +264,8 @@ def map_transport_errors(operation: str) -> Iterator[None]:
     except httpx.TimeoutException as exc:
         raise AlmaTimeout(f"{operation}: Alma did not answer in time ({type(exc).__name__})") from exc
     except httpx.TransportError as exc:
-        raise AlmaTransportError(f"{operation}: connection to Alma failed ({type(exc).__name__}: {exc})") from exc
+        raise AlmaTransportError(
+            f"{operation}: connection to Alma failed ({type(exc).__name__}: {exc})"
+        ) from exc
     except httpx.HTTPError as exc:
         raise AlmaError(f"{operation}: {type(exc).__name__}: {exc}") from exc

@@ -34,8 +34,15 @@ class RateLimiter:
 
     REDIS_RETRY_SECONDS = 30
 
-    def __init__(self, rate: float = 25.0, *, redis: Any = None, key: str = "alma:ratelimit",
-                 burst: int = 1, sleep: Callable[[float], None] = time.sleep) -> None:
+    def __init__(
+        self,
+        rate: float = 25.0,
+        *,
+        redis: Any = None,
+        key: str = "alma:ratelimit",
+        burst: int = 1,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
         if rate <= 0:
             raise ValueError(f"rate must be positive, got {rate!r}")
         self.rate = rate
@@ -72,8 +79,11 @@ class RateLimiter:
                 if type(exc).__module__.split(".")[0] != "redis":
                     raise
                 self._redis_down_until = time.monotonic() + self.REDIS_RETRY_SECONDS
-                log.warning("Alma rate limiter: Redis unavailable (%s); pacing this process alone for %ds",
-                            exc, self.REDIS_RETRY_SECONDS)
+                log.warning(
+                    "Alma rate limiter: Redis unavailable (%s); pacing this process alone for %ds",
+                    exc,
+                    self.REDIS_RETRY_SECONDS,
+                )
         return self._try_local()
 
     def _try_local(self) -> float:
@@ -116,8 +126,15 @@ class QuotaGuard:
     per ``log_every`` seconds (across processes when Redis is shared).
     """
 
-    def __init__(self, floor: int = 0, *, redis: Any = None, key: str = "alma:quota:remaining",
-                 ttl: int = 600, log_every: int = 60) -> None:
+    def __init__(
+        self,
+        floor: int = 0,
+        *,
+        redis: Any = None,
+        key: str = "alma:quota:remaining",
+        ttl: int = 600,
+        log_every: int = 60,
+    ) -> None:
         self.floor = floor
         self.redis = redis
         self.key = key

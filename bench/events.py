@@ -44,10 +44,11 @@ def _line(i: int) -> list[str]:
     if i % 10 == 0:
         text = f"Record {mms} was skipped. Reason: BIB record MMS ID {mms} does not have a handle identifier"
     else:
-        text = (f"Record {mms} was skipped. Reason: BIB record MMS ID {mms} already has a handle "
-                f"identifier 11084/{1742400000 + i}")
+        text = (
+            f"Record {mms} was skipped. Reason: BIB record MMS ID {mms} already has a handle "
+            f"identifier 11084/{1742400000 + i}"
+        )
     return [text, "05/08/2025 15:58:23 CDT", "Information", "Repository", "System"]
-
 
 
 MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
@@ -58,32 +59,50 @@ def write_shared_strings_xlsx(path, rows):
     index = {}
     strings = []
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
-        z.writestr("[Content_Types].xml", (
-            '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
-            '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
-            '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
-            '<Default Extension="xml" ContentType="application/xml"/>'
-            '<Override PartName="/xl/workbook.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/>'
-            '<Override PartName="/xl/worksheets/sheet1.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/>'
-            '<Override PartName="/xl/sharedStrings.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sharedStrings+xml"/>'
-            '</Types>'))
-        z.writestr("_rels/.rels", (
-            '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
-            '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
-            '<Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument" Target="xl/workbook.xml"/>'
-            '</Relationships>'))
-        z.writestr("xl/workbook.xml", (
-            f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?><workbook xmlns="{MAIN}" '
-            'xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships">'
-            '<sheets><sheet name="Events Report" sheetId="1" r:id="rId1"/></sheets></workbook>'))
-        z.writestr("xl/_rels/workbook.xml.rels", (
-            '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
-            '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
-            '<Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet" Target="worksheets/sheet1.xml"/>'
-            '<Relationship Id="rId2" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/sharedStrings" Target="sharedStrings.xml"/>'
-            '</Relationships>'))
+        z.writestr(
+            "[Content_Types].xml",
+            (
+                '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
+                '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
+                '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
+                '<Default Extension="xml" ContentType="application/xml"/>'
+                '<Override PartName="/xl/workbook.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/>'
+                '<Override PartName="/xl/worksheets/sheet1.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/>'
+                '<Override PartName="/xl/sharedStrings.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sharedStrings+xml"/>'
+                "</Types>"
+            ),
+        )
+        z.writestr(
+            "_rels/.rels",
+            (
+                '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
+                '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+                '<Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument" Target="xl/workbook.xml"/>'
+                "</Relationships>"
+            ),
+        )
+        z.writestr(
+            "xl/workbook.xml",
+            (
+                f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?><workbook xmlns="{MAIN}" '
+                'xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships">'
+                '<sheets><sheet name="Events Report" sheetId="1" r:id="rId1"/></sheets></workbook>'
+            ),
+        )
+        z.writestr(
+            "xl/_rels/workbook.xml.rels",
+            (
+                '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
+                '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+                '<Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet" Target="worksheets/sheet1.xml"/>'
+                '<Relationship Id="rId2" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/sharedStrings" Target="sharedStrings.xml"/>'
+                "</Relationships>"
+            ),
+        )
         with z.open("xl/worksheets/sheet1.xml", "w", force_zip64=True) as out:
-            out.write(f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?><worksheet xmlns="{MAIN}"><sheetData>'.encode())
+            out.write(
+                f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?><worksheet xmlns="{MAIN}"><sheetData>'.encode()
+            )
             for number, row in enumerate(rows, 1):
                 cells = []
                 for col, value in enumerate(row):
@@ -97,7 +116,9 @@ def write_shared_strings_xlsx(path, rows):
                 out.write(f'<row r="{number}">{"".join(cells)}</row>'.encode())
             out.write(b"</sheetData></worksheet>")
         with z.open("xl/sharedStrings.xml", "w", force_zip64=True) as out:
-            out.write(f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?><sst xmlns="{MAIN}" count="{len(strings)}" uniqueCount="{len(strings)}">'.encode())
+            out.write(
+                f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?><sst xmlns="{MAIN}" count="{len(strings)}" uniqueCount="{len(strings)}">'.encode()
+            )
             for s in strings:
                 out.write(f'<si><t xml:space="preserve">{escape(s)}</t></si>'.encode())
             out.write(b"</sst>")
@@ -213,8 +234,13 @@ def worker(method: str, path: Path) -> dict[str, float]:
 
 
 def measure(method: str, path: Path) -> dict[str, float]:
-    out = subprocess.run([sys.executable, __file__, "--worker", method, str(path)], check=True,
-                         capture_output=True, text=True, cwd=ROOT).stdout
+    out = subprocess.run(
+        [sys.executable, __file__, "--worker", method, str(path)],
+        check=True,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    ).stdout
     return json.loads(out.strip().splitlines()[-1])
 
 
@@ -233,8 +259,10 @@ def main() -> None:
         return
     sizes = sorted(int(s) for s in args.sizes.split(","))
     results: dict[tuple[str, int, str], dict[str, float]] = {}
-    print(f"{'format':8} {'lines':>8} {'method':10} {'lines/s':>10} {'peak MB':>8} {'speed×':>7} {'memory×':>8}",
-          flush=True)
+    print(
+        f"{'format':8} {'lines':>8} {'method':10} {'lines/s':>10} {'peak MB':>8} {'speed×':>7} {'memory×':>8}",
+        flush=True,
+    )
     with tempfile.TemporaryDirectory() as tmp:
         for fmt in args.formats.split(","):
             for size in sizes:
@@ -246,8 +274,11 @@ def main() -> None:
                     rate = m["lines"] / m["seconds"]
                     speed = rate / (base["lines"] / base["seconds"])
                     memory = m["peak_mb"] / base["peak_mb"]
-                    print(f"{fmt:8} {int(m['lines']):>8} {name:10} {rate:>10,.0f} {m['peak_mb']:>8.1f} "
-                          f"{speed:>7.2f} {memory:>8.3f}", flush=True)
+                    print(
+                        f"{fmt:8} {int(m['lines']):>8} {name:10} {rate:>10,.0f} {m['peak_mb']:>8.1f} "
+                        f"{speed:>7.2f} {memory:>8.3f}",
+                        flush=True,
+                    )
                 if args.db and fmt == "csv" and size == sizes[0]:
                     results[fmt, size, "database"] = measure("database", path)
                 path.unlink()
@@ -259,22 +290,28 @@ def main() -> None:
         rate, base_rate = stream["lines"] / stream["seconds"], base["lines"] / base["seconds"]
         ok = rate >= SPEED_GOAL
         verdicts.append(ok)
-        print(f"{'PASS' if ok else 'FAIL'} speed  csv   : {rate:,.0f} lines/s streaming {size:,} lines (goal ≥ "
-              f"{SPEED_GOAL:,}); baseline {base_rate:,.0f} lines/s, ×{rate / base_rate:.2f}")
+        print(
+            f"{'PASS' if ok else 'FAIL'} speed  csv   : {rate:,.0f} lines/s streaming {size:,} lines (goal ≥ "
+            f"{SPEED_GOAL:,}); baseline {base_rate:,.0f} lines/s, ×{rate / base_rate:.2f}"
+        )
     if len(sizes) > 1:
         for fmt in args.formats.split(","):
             small, large = (results[fmt, n, "streaming"]["peak_mb"] for n in (sizes[0], sizes[-1]))
             base_small, base_large = (results[fmt, n, "baseline"]["peak_mb"] for n in (sizes[0], sizes[-1]))
             ok = large <= small * 1.25 + 0.25
             verdicts.append(ok)
-            print(f"{'PASS' if ok else 'FAIL'} memory {fmt:8}: streaming peak {small:.2f} MB at {sizes[0]:,} → "
-                  f"{large:.2f} MB at {sizes[-1]:,} lines (flat); baseline {base_small:.1f} → {base_large:.1f} MB")
+            print(
+                f"{'PASS' if ok else 'FAIL'} memory {fmt:8}: streaming peak {small:.2f} MB at {sizes[0]:,} → "
+                f"{large:.2f} MB at {sizes[-1]:,} lines (flat); baseline {base_small:.1f} → {base_large:.1f} MB"
+            )
     for (fmt, size, method), m in results.items():
         if method == "database":
             rate = m["lines"] / m["seconds"]
             parse = results[fmt, size, "streaming"]["lines"] / results[fmt, size, "streaming"]["seconds"]
-            print(f"note   the real import (import_file into SQLite, {size:,} lines): {rate:,.0f} lines/s; "
-                  f"reading + parsing is {100 * rate / parse:.0f} % of its time, the database the rest")
+            print(
+                f"note   the real import (import_file into SQLite, {size:,} lines): {rate:,.0f} lines/s; "
+                f"reading + parsing is {100 * rate / parse:.0f} % of its time, the database the rest"
+            )
     sys.exit(0 if all(verdicts) else 1)
 
 

@@ -85,7 +85,7 @@ print(" ".join(map(str, ids)))
 # --- the sandbox, with a request counter in front -------------------------------------------------
 def _kind(method: str, path: str, query: str) -> str:
     """A short name for one Alma request."""
-    rest = path[len(API):]
+    rest = path[len(API) :]
     if method == "POST" and re.fullmatch(r"/conf/jobs/[^/]+", rest) and "op=run" in query:
         return "op=run"
     if re.fullmatch(r"/conf/jobs/[^/]+/instances/[^/]+/events", rest):
@@ -171,8 +171,9 @@ def serving_sandbox(**switches: Any) -> Iterator[tuple[str, CountingApp]]:
         port = int(sock.getsockname()[1])
     url = f"http://127.0.0.1:{port}"
     app = CountingApp(create_app(base_url=url, **switches))
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
-                                           lifespan="on", access_log=False))
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on", access_log=False)
+    )
     thread = threading.Thread(target=server.run, name="bench-sandbox", daemon=True)
     thread.start()
     try:
@@ -188,8 +189,18 @@ def serving_sandbox(**switches: Any) -> Iterator[tuple[str, CountingApp]]:
 
 
 # seed 000's mix first (already migrated, conflict, xsi:type that the migration skips), then the rest
-CASE_MIX = ("already_migrated", "conflict", "needs_copy_typed", "needs_copy", "ready", "https", "missing",
-            "hdl_form", "spaces", "bad_url")
+CASE_MIX = (
+    "already_migrated",
+    "conflict",
+    "needs_copy_typed",
+    "needs_copy",
+    "ready",
+    "https",
+    "missing",
+    "hdl_form",
+    "spaces",
+    "bad_url",
+)
 
 
 def set_members(count: int, records: int) -> list[list[str]]:
@@ -204,8 +215,10 @@ def set_members(count: int, records: int) -> list[list[str]]:
         if case in free and len(free[case]) < need[case]:
             free[case].append(index)
         index += 1
-    return [[mms_for(GROUP_ALL, free[CASE_MIX[i % len(CASE_MIX)]].pop()) for i in range(records)]
-            for _ in range(count)]
+    return [
+        [mms_for(GROUP_ALL, free[CASE_MIX[i % len(CASE_MIX)]].pop()) for i in range(records)]
+        for _ in range(count)
+    ]
 
 
 def make_sets(url: str, count: int, records: int) -> list[str]:
@@ -221,8 +234,10 @@ def make_sets(url: str, count: int, records: int) -> list[str]:
                 time.sleep(1.0)
 
         for n, member_ids in enumerate(set_members(count, records)):
-            made = post("/conf/sets", json={"name": f"bench set {n}", "type": {"value": "ITEMIZED"},
-                                            "content": {"value": "IEP"}})
+            made = post(
+                "/conf/sets",
+                json={"name": f"bench set {n}", "type": {"value": "ITEMIZED"}, "content": {"value": "IEP"}},
+            )
             set_id = made.json()["id"]
             members = [{"id": mms} for mms in member_ids]
             post(f"/conf/sets/{set_id}", params={"op": "add_members"}, json={"members": {"member": members}})
@@ -241,8 +256,14 @@ def flush_broker() -> None:
 
 
 def enqueue(env: dict[str, str], set_ids: list[str]) -> list[int]:
-    done = subprocess.run([sys.executable, "-c", ENQUEUE, *set_ids], cwd=ROOT, env=env, text=True,
-                          capture_output=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-c", ENQUEUE, *set_ids],
+        cwd=ROOT,
+        env=env,
+        text=True,
+        capture_output=True,
+        timeout=120,
+    )
     if done.returncode != 0:
         raise RuntimeError(f"enqueue failed:\n{done.stderr[-3000:]}")
     return [int(x) for x in done.stdout.split()]
@@ -252,12 +273,22 @@ def runs_table(engine: Any, run_ids: list[int]) -> dict[int, dict[str, Any]]:
     from sqlalchemy import bindparam, text
 
     q = text("select id, state, error, created_at, finished_at from run where id in :ids").bindparams(
-        bindparam("ids", expanding=True))
+        bindparam("ids", expanding=True)
+    )
     sq = text("select run_id, kind, status, polls from step where run_id in :ids").bindparams(
-        bindparam("ids", expanding=True))
+        bindparam("ids", expanding=True)
+    )
     with engine.connect() as conn:
-        runs = {r.id: {"state": r.state, "error": r.error, "created": _dt(r.created_at),
-                       "finished": _dt(r.finished_at), "polls": 0} for r in conn.execute(q, {"ids": run_ids})}
+        runs = {
+            r.id: {
+                "state": r.state,
+                "error": r.error,
+                "created": _dt(r.created_at),
+                "finished": _dt(r.finished_at),
+                "polls": 0,
+            }
+            for r in conn.execute(q, {"ids": run_ids})
+        }
         for s in conn.execute(sq, {"ids": run_ids}):
             runs[s.run_id]["polls"] += s.polls or 0
     return runs
@@ -281,8 +312,9 @@ def wait_runs(engine: Any, run_ids: list[int], timeout: float) -> dict[int, dict
         time.sleep(0.25)
 
 
-def phase(env: dict[str, str], engine: Any, app: CountingApp, set_ids: list[str],
-          timeout: float) -> dict[str, Any]:
+def phase(
+    env: dict[str, str], engine: Any, app: CountingApp, set_ids: list[str], timeout: float
+) -> dict[str, Any]:
     """Enqueue ``set_ids`` together, wait for every run; wall time (DB clock) and Alma calls."""
     before, answers_before, other_before, mark = app.snapshot()
     run_ids = enqueue(env, set_ids)
@@ -291,10 +323,18 @@ def phase(env: dict[str, str], engine: Any, app: CountingApp, set_ids: list[str]
     start = min(r["created"] for r in runs.values())
     end = max(r["finished"] or r["created"] for r in runs.values())
     per_run = [((r["finished"] or start) - r["created"]).total_seconds() for r in runs.values()]
-    return {"set_ids": set_ids, "run_ids": run_ids, "runs": runs, "wall": (end - start).total_seconds(),
-            "per_run": per_run, "calls": after - before, "answers": answers_after - answers_before,
-            "other": other_after - other_before, "peak": app.peak_per_second(mark),
-            "failed": {i: r["error"] for i, r in runs.items() if r["state"] != "succeeded"}}
+    return {
+        "set_ids": set_ids,
+        "run_ids": run_ids,
+        "runs": runs,
+        "wall": (end - start).total_seconds(),
+        "per_run": per_run,
+        "calls": after - before,
+        "answers": answers_after - answers_before,
+        "other": other_after - other_before,
+        "peak": app.peak_per_second(mark),
+        "failed": {i: r["error"] for i, r in runs.items() if r["state"] != "succeeded"},
+    }
 
 
 def submission_delays(engine: Any, app: CountingApp, run_ids: list[int]) -> dict[str, list[float]]:
@@ -306,7 +346,8 @@ def submission_delays(engine: Any, app: CountingApp, run_ids: list[int]) -> dict
     from sqlalchemy import bindparam, text
 
     q = text("select run_id, kind, instance_id from step where run_id in :ids").bindparams(
-        bindparam("ids", expanding=True))
+        bindparam("ids", expanding=True)
+    )
     with engine.connect() as conn:
         found: dict[int, dict[str, str]] = {}
         for r in conn.execute(q, {"ids": run_ids}):
@@ -354,32 +395,54 @@ def row(label: str, value: str, note: str = "") -> str:
     return f"  {label:<44} {value:>14}  {note}"
 
 
-def report(args: argparse.Namespace, base: dict[str, Any], batch: dict[str, Any],
-           by_step: dict[str, list[float]]) -> bool:
+def report(
+    args: argparse.Namespace, base: dict[str, Any], batch: dict[str, Any], by_step: dict[str, list[float]]
+) -> bool:
     n = len(batch["set_ids"])
     print()
-    print(f"Pipeline benchmark: {n} sets of {args.records} records enqueued at once, one worker "
-          f"(--concurrency={args.concurrency}), sandbox job_seconds={args.job_seconds:g}, "
-          f"POLL_MIN/MAX_SECONDS={args.poll_min:g}/{args.poll_max:g}")
-    print(f"  Alma job limits raised for this run: ALMA_MAX_API_JOBS_RUNNING={RAISED_RUNNING}, "
-          f"ALMA_MAX_RUNS_PER_JOB_HOUR={RAISED_HOURLY}, and the sandbox's max_api_jobs_running / "
-          f"max_runs_per_job_hour to the same.")
-    print(f"  Why: real Alma runs 3 API jobs at once and 5 runs of a job per hour, so {n} sets would take "
-          f"{math.ceil(n / 5)}+ hours there; this measures the worker system, not Alma's quota.")
+    print(
+        f"Pipeline benchmark: {n} sets of {args.records} records enqueued at once, one worker "
+        f"(--concurrency={args.concurrency}), sandbox job_seconds={args.job_seconds:g}, "
+        f"POLL_MIN/MAX_SECONDS={args.poll_min:g}/{args.poll_max:g}"
+    )
+    print(
+        f"  Alma job limits raised for this run: ALMA_MAX_API_JOBS_RUNNING={RAISED_RUNNING}, "
+        f"ALMA_MAX_RUNS_PER_JOB_HOUR={RAISED_HOURLY}, and the sandbox's max_api_jobs_running / "
+        f"max_runs_per_job_hour to the same."
+    )
+    print(
+        f"  Why: real Alma runs 3 API jobs at once and 5 runs of a job per hour, so {n} sets would take "
+        f"{math.ceil(n / 5)}+ hours there; this measures the worker system, not Alma's quota."
+    )
     print()
     ratio = batch["wall"] / base["wall"] if base["wall"] else float("inf")
     alma_min = 3 * args.job_seconds
     print("Wall time")
     print(row("one set alone", f"{base['wall']:.2f} s", f"(Alma's own job time: {alma_min:g} s)"))
-    print(row(f"{n} sets at once", f"{batch['wall']:.2f} s",
-              f"(per run: median {statistics.median(batch['per_run']):.2f} s, max {max(batch['per_run']):.2f} s)"))
+    print(
+        row(
+            f"{n} sets at once",
+            f"{batch['wall']:.2f} s",
+            f"(per run: median {statistics.median(batch['per_run']):.2f} s, max {max(batch['per_run']):.2f} s)",
+        )
+    )
     wall_ok = ratio <= 2.0
     print(row(f"ratio {n} sets / one set", f"{ratio:.2f}×", f"goal ≤ 2×: {'met' if wall_ok else 'NOT met'}"))
     cores = os.cpu_count() or 1
-    print(row(f"CPU during the {n} sets: worker processes", f"{batch['worker_cpu']:.2f} s",
-              f"= {batch['worker_cpu'] / batch['wall']:.2f} of {cores} cores busy over the wall time"))
-    print(row("CPU during the sets: sandbox + this script", f"{batch['bench_cpu']:.2f} s",
-              "(Alma's side; not on the worker's machine in production)"))
+    print(
+        row(
+            f"CPU during the {n} sets: worker processes",
+            f"{batch['worker_cpu']:.2f} s",
+            f"= {batch['worker_cpu'] / batch['wall']:.2f} of {cores} cores busy over the wall time",
+        )
+    )
+    print(
+        row(
+            "CPU during the sets: sandbox + this script",
+            f"{batch['bench_cpu']:.2f} s",
+            "(Alma's side; not on the worker's machine in production)",
+        )
+    )
     print()
     minimum = minimum_calls(args.records)
     min_total = sum(minimum.values())
@@ -392,17 +455,37 @@ def report(args: argparse.Namespace, base: dict[str, Any], batch: dict[str, Any]
         print(row(kind, f"{calls[kind] / n:.2f} [{base['calls'][kind]}]", note))
     per_set = total / n
     print(row("total", f"{per_set:.2f} [{sum(base['calls'].values())}]", f"minimum {min_total}"))
-    print(row("ratio to the minimum", f"{per_set / min_total:.2f}×",
-              f"[{sum(base['calls'].values()) / min_total:.2f}×]  polls per set: "
-              f"{sum(r['polls'] for r in batch['runs'].values()) / n:.1f} (incl. the final one)"))
+    print(
+        row(
+            "ratio to the minimum",
+            f"{per_set / min_total:.2f}×",
+            f"[{sum(base['calls'].values()) / min_total:.2f}×]  polls per set: "
+            f"{sum(r['polls'] for r in batch['runs'].values()) / n:.1f} (incl. the final one)",
+        )
+    )
     refused = {code: c for code, c in batch["answers"].items() if code >= 400}
-    print(row("Alma answers ≥ 400 (all sets)", str(sum(refused.values())),
-              (", ".join(f"HTTP {k}: {v}" for k, v in sorted(refused.items())) or "none")
-              + f"; events GET answers 400/60332 (no events API): {calls['events GET']}"))
-    print(row("peak Alma requests in one second", f"{batch['peak']} [{base['peak']}]",
-              f"limit {args.rate_limit}/s (ALMA_RATE_LIMIT paces every worker together; Alma's is 25/s)"))
-    print(row("non-Alma requests per set", f"{sum(batch['other'].values()) / n:.2f}",
-              ", ".join(f"/{k}: {v / n:.2f}" for k, v in sorted(batch["other"].items())) + " (verification)"))
+    print(
+        row(
+            "Alma answers ≥ 400 (all sets)",
+            str(sum(refused.values())),
+            (", ".join(f"HTTP {k}: {v}" for k, v in sorted(refused.items())) or "none")
+            + f"; events GET answers 400/60332 (no events API): {calls['events GET']}",
+        )
+    )
+    print(
+        row(
+            "peak Alma requests in one second",
+            f"{batch['peak']} [{base['peak']}]",
+            f"limit {args.rate_limit}/s (ALMA_RATE_LIMIT paces every worker together; Alma's is 25/s)",
+        )
+    )
+    print(
+        row(
+            "non-Alma requests per set",
+            f"{sum(batch['other'].values()) / n:.2f}",
+            ", ".join(f"/{k}: {v / n:.2f}" for k, v in sorted(batch["other"].items())) + " (verification)",
+        )
+    )
     print()
     delays = [d for ds in by_step.values() for d in ds]
     print(f"Delay from an instance's end to the next step's op=run (Alma's times; {len(delays)} gaps)")
@@ -415,14 +498,20 @@ def report(args: argparse.Namespace, base: dict[str, Any], batch: dict[str, Any]
             print(row(f"  {step}: median / max", f"{statistics.median(ds):.2f} / {max(ds):.2f} s"))
     base_delays = [d for ds in (base.get("delays") or {}).values() for d in ds]
     if base_delays:
-        print(row(f"one set alone: median / max ({len(base_delays)} gaps)",
-                  f"{statistics.median(base_delays):.2f} / {max(base_delays):.2f} s"))
+        print(
+            row(
+                f"one set alone: median / max ({len(base_delays)} gaps)",
+                f"{statistics.median(base_delays):.2f} / {max(base_delays):.2f} s",
+            )
+        )
     print()
     if batch["failed"] or base["failed"]:
         print("FAILED runs:", {**base["failed"], **batch["failed"]})
         return False
-    print(f"All {n + 1} measured runs succeeded (runs {base['run_ids'][0]}, "
-          f"{batch['run_ids'][0]}–{batch['run_ids'][-1]}).")
+    print(
+        f"All {n + 1} measured runs succeeded (runs {base['run_ids'][0]}, "
+        f"{batch['run_ids'][0]}–{batch['run_ids'][-1]})."
+    )
     return True
 
 
@@ -430,28 +519,49 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sets", type=int, default=20)
     parser.add_argument("--records", type=int, default=3, help="records per set")
-    parser.add_argument("--job-seconds", type=float, default=8.0,
-                        help="Alma job length in the sandbox (real jobs take minutes)")
+    parser.add_argument(
+        "--job-seconds",
+        type=float,
+        default=8.0,
+        help="Alma job length in the sandbox (real jobs take minutes)",
+    )
     parser.add_argument("--poll-min", type=float, default=1.0)
     parser.add_argument("--poll-max", type=float, default=4.0)
     parser.add_argument("--concurrency", type=int, default=2)
-    parser.add_argument("--rate-limit", type=int, default=25,
-                        help="Alma requests/s: ALMA_RATE_LIMIT and the sandbox's limit (Alma's is 25)")
+    parser.add_argument(
+        "--rate-limit",
+        type=int,
+        default=25,
+        help="Alma requests/s: ALMA_RATE_LIMIT and the sandbox's limit (Alma's is 25)",
+    )
     parser.add_argument("--timeout", type=float, default=300.0, help="per phase, seconds")
     parser.add_argument("--keep-log", type=Path, help="copy the worker's log here")
     args = parser.parse_args()
 
     flush_broker()
-    with tempfile.TemporaryDirectory(prefix="bench-pipeline-") as tmp, serving_sandbox(
-            job_seconds=args.job_seconds, max_api_jobs_running=RAISED_RUNNING,
-            max_runs_per_job_hour=RAISED_HOURLY, rate_limit_per_second=args.rate_limit) as (url, app):
+    with (
+        tempfile.TemporaryDirectory(prefix="bench-pipeline-") as tmp,
+        serving_sandbox(
+            job_seconds=args.job_seconds,
+            max_api_jobs_running=RAISED_RUNNING,
+            max_runs_per_job_hour=RAISED_HOURLY,
+            rate_limit_per_second=args.rate_limit,
+        ) as (url, app),
+    ):
         db_url = f"sqlite:///{Path(tmp) / 'handles.db'}"
         engine = make_engine(db_url)
         upgrade_schema(engine)
-        env = sandbox_env(url, database_url=db_url, broker_url=BROKER, REDIS_URL=BROKER,
-                          POLL_MIN_SECONDS=str(args.poll_min), POLL_MAX_SECONDS=str(args.poll_max),
-                          ALMA_MAX_API_JOBS_RUNNING=str(RAISED_RUNNING),
-                          ALMA_MAX_RUNS_PER_JOB_HOUR=str(RAISED_HOURLY), ALMA_RATE_LIMIT=str(args.rate_limit))
+        env = sandbox_env(
+            url,
+            database_url=db_url,
+            broker_url=BROKER,
+            REDIS_URL=BROKER,
+            POLL_MIN_SECONDS=str(args.poll_min),
+            POLL_MAX_SECONDS=str(args.poll_max),
+            ALMA_MAX_API_JOBS_RUNNING=str(RAISED_RUNNING),
+            ALMA_MAX_RUNS_PER_JOB_HOUR=str(RAISED_HOURLY),
+            ALMA_RATE_LIMIT=str(args.rate_limit),
+        )
         warmup, alone, *batch_sets = make_sets(url, args.sets + 2, args.records)
         log_path = Path(tmp) / "worker.log"
         try:
@@ -467,8 +577,10 @@ def main() -> int:
                 batch["worker_cpu"] = cpu_seconds(worker.pid) - cpu_before
                 batch["bench_cpu"] = time.process_time() - self_before
         except (TimeoutError, RuntimeError) as exc:
-            print(f"benchmark failed: {exc}\n--- worker log (tail) ---\n{log_path.read_text()[-4000:]}",
-                  file=sys.stderr)
+            print(
+                f"benchmark failed: {exc}\n--- worker log (tail) ---\n{log_path.read_text()[-4000:]}",
+                file=sys.stderr,
+            )
             return 1
         finally:
             if args.keep_log and log_path.exists():

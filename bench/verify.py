@@ -68,15 +68,19 @@ async def preload(url: str, count: int) -> None:
 
 
 def measure(url: str, count: int, concurrency: int, db_url: str) -> dict[str, float]:
-    settings = load_settings(handle_resolver_url=url,
-                             handle_target_template=f"{url}/discovery/fulldisplay/alma{{mms_id}}/{VIEW}",
-                             verify_concurrency=concurrency, database_url=db_url)
+    settings = load_settings(
+        handle_resolver_url=url,
+        handle_target_template=f"{url}/discovery/fulldisplay/alma{{mms_id}}/{VIEW}",
+        verify_concurrency=concurrency,
+        database_url=db_url,
+    )
     engine = make_engine(db_url)
     upgrade_schema(engine)
     samples: dict[str, float] = {}
     done = [0]
 
     with session_scope(engine) as session:
+
         def sink(batch):  # type: ignore[no-untyped-def]
             for check in record_checks(session, batch):
                 session.expunge(check)
@@ -86,8 +90,13 @@ def measure(url: str, count: int, concurrency: int, db_url: str) -> dict[str, fl
                 samples["rss_10pct_mb"] = rss_mb()
 
         cpu0, wall0 = time.process_time(), time.perf_counter()
-        summary = run_verification(items(count), settings=settings, sink=sink, batch_size=200,
-                                   client_options={"rate_per_host": 10_000.0})
+        summary = run_verification(
+            items(count),
+            settings=settings,
+            sink=sink,
+            batch_size=200,
+            client_options={"rate_per_host": 10_000.0},
+        )
         wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
     engine.dispose()
     assert summary.counts["ok"] == count, summary.as_dict()
@@ -103,9 +112,14 @@ def main() -> None:
     args = parser.parse_args()
     latency = args.latency_ms / 1000
 
-    proc = subprocess.Popen([sys.executable, "-c", SANDBOX.format(latency=args.latency_ms)], cwd=ROOT,
-                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-                            env={**os.environ, "PYTHONPATH": str(ROOT)})
+    proc = subprocess.Popen(
+        [sys.executable, "-c", SANDBOX.format(latency=args.latency_ms)],
+        cwd=ROOT,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
     try:
         url = proc.stdout.readline().strip()  # type: ignore[union-attr]
         asyncio.run(preload(url, args.count))
@@ -118,18 +132,28 @@ def main() -> None:
 
     ideal = args.concurrency / latency
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"verify benchmark: sandbox resolver answering each lookup after {args.latency_ms} ms; "
-          f"history written to SQLite in batches of 200; rate cap per host set to 10000/s (not binding)")
-    print(f"baseline, concurrency 1: {args.baseline_count} handles (a sample) in {base['wall']:.1f} s = "
-          f"{base['hps']:.2f} handles/s ({base['hps'] / (1 / latency):.2f} of ideal {1 / latency:.0f}/s); "
-          f"extrapolated to {args.count}: {args.count / base['hps'] / 60:.1f} min")
-    print(f"concurrency {args.concurrency}: {args.count} handles in {main_run['wall']:.1f} s = "
-          f"{main_run['hps']:.1f} handles/s; ideal {ideal:.0f}/s; ratio {main_run['hps'] / ideal:.3f} "
-          f"(goal >= 0.9); speed-up over baseline x{main_run['hps'] / base['hps']:.1f}")
-    print(f"CPU: {main_run['cpu']:.1f} s for {args.count} handles ({main_run['cpu'] / args.count * 1000:.2f} ms "
-          f"per handle); baseline {base['cpu']:.2f} s")
-    print(f"memory: peak RSS {peak:.0f} MB; RSS after 10% of the list {main_run.get('rss_10pct_mb', 0):.0f} MB, "
-          f"at the end {main_run['rss_end_mb']:.0f} MB")
+    print(
+        f"verify benchmark: sandbox resolver answering each lookup after {args.latency_ms} ms; "
+        f"history written to SQLite in batches of 200; rate cap per host set to 10000/s (not binding)"
+    )
+    print(
+        f"baseline, concurrency 1: {args.baseline_count} handles (a sample) in {base['wall']:.1f} s = "
+        f"{base['hps']:.2f} handles/s ({base['hps'] / (1 / latency):.2f} of ideal {1 / latency:.0f}/s); "
+        f"extrapolated to {args.count}: {args.count / base['hps'] / 60:.1f} min"
+    )
+    print(
+        f"concurrency {args.concurrency}: {args.count} handles in {main_run['wall']:.1f} s = "
+        f"{main_run['hps']:.1f} handles/s; ideal {ideal:.0f}/s; ratio {main_run['hps'] / ideal:.3f} "
+        f"(goal >= 0.9); speed-up over baseline x{main_run['hps'] / base['hps']:.1f}"
+    )
+    print(
+        f"CPU: {main_run['cpu']:.1f} s for {args.count} handles ({main_run['cpu'] / args.count * 1000:.2f} ms "
+        f"per handle); baseline {base['cpu']:.2f} s"
+    )
+    print(
+        f"memory: peak RSS {peak:.0f} MB; RSS after 10% of the list {main_run.get('rss_10pct_mb', 0):.0f} MB, "
+        f"at the end {main_run['rss_end_mb']:.0f} MB"
+    )
 
 
 if __name__ == "__main__":

@@ -53,5 +53,7 @@ def ready_database():  # type: ignore[no-untyped-def]
     try:
         resources.ensure_schema()
     except Exception as exc:  # noqa: BLE001
-        raise CliError(f"database {resources.settings().database_url.split('@')[-1]}: {describe_error(exc)}") from None
+        raise CliError(
+            f"database {resources.settings().database_url.split('@')[-1]}: {describe_error(exc)}"
+        ) from None
     return resources.engine()

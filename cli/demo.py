@@ -32,19 +32,30 @@ def _broker(embedded: bool) -> tuple[str, str]:
 
     if not embedded and reachable(REDIS_DEMO_URL):
         return REDIS_DEMO_URL, "local Redis (database 14)"
-    return f"sqla+sqlite:///{(DEMO_DIR / 'broker.sqlite').resolve()}", "an embedded SQLite broker (no Redis found)"
+    return (
+        f"sqla+sqlite:///{(DEMO_DIR / 'broker.sqlite').resolve()}",
+        "an embedded SQLite broker (no Redis found)",
+    )
 
 
 def _env(sandbox_url: str, broker: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("ALMA_", "HANDLE_", "CELERY_", "DATABASE_URL", "REDIS_URL"))}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("ALMA_", "HANDLE_", "CELERY_", "DATABASE_URL", "REDIS_URL"))
+    }
     env.update(
-        ALMA_API_BASE_URL=sandbox_url, ALMA_API_KEY="sandbox-key",
-        HANDLE_RESOLVER_URL=sandbox_url, HANDLE_SERVER_URL=f"{sandbox_url}/handle-server",
+        ALMA_API_BASE_URL=sandbox_url,
+        ALMA_API_KEY="sandbox-key",
+        HANDLE_RESOLVER_URL=sandbox_url,
+        HANDLE_SERVER_URL=f"{sandbox_url}/handle-server",
         HANDLE_SERVER_SECRET="sandbox-handle-secret",
         HANDLE_TARGET_TEMPLATE=f"{sandbox_url}/discovery/fulldisplay/alma{{mms_id}}/01GCL_INST:GCL",
         DATABASE_URL=f"sqlite:///{(DEMO_DIR / 'handles.db').resolve()}",
-        CELERY_BROKER_URL=broker, POLL_MIN_SECONDS="1", POLL_MAX_SECONDS="2", STALL_SECONDS="30",
+        CELERY_BROKER_URL=broker,
+        POLL_MIN_SECONDS="1",
+        POLL_MAX_SECONDS="2",
+        STALL_SECONDS="30",
         PYTHONUNBUFFERED="1",
     )
     if broker.startswith("redis"):
@@ -57,9 +68,25 @@ def _worker(env: dict[str, str]) -> Iterator[subprocess.Popen[bytes]]:
     log_path = DEMO_DIR / "worker.log"
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "workers.app", "worker", "--concurrency=2",
-             "--loglevel=INFO", "--without-gossip", "--without-mingle", "-n", "demo@%h"],
-            env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "workers.app",
+                "worker",
+                "--concurrency=2",
+                "--loglevel=INFO",
+                "--without-gossip",
+                "--without-mingle",
+                "-n",
+                "demo@%h",
+            ],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         try:
             deadline = time.monotonic() + 60
             while b" ready." not in log_path.read_bytes():
@@ -79,8 +106,9 @@ def _worker(env: dict[str, str]) -> Iterator[subprocess.Popen[bytes]]:
 
 
 def _handles(env: dict[str, str], *args: str, capture: bool = False) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "cli.main", *args], env=env, text=True,
-                          capture_output=capture, timeout=900)
+    return subprocess.run(
+        [sys.executable, "-m", "cli.main", *args], env=env, text=True, capture_output=capture, timeout=900
+    )
 
 
 def _say(text: str) -> None:
@@ -88,11 +116,15 @@ def _say(text: str) -> None:
 
 
 def demo(
-    keep: bool = typer.Option(False, "--keep", help="Keep var/demo from an earlier run instead of starting afresh."),
-    events_api: bool = typer.Option(False, "--events-api",
-                                    help="Let the sandbox serve the events report by API (most tenants get 60332)."),
-    embedded_broker: bool = typer.Option(False, "--embedded-broker",
-                                         help="Use the embedded SQLite broker even when local Redis answers."),
+    keep: bool = typer.Option(
+        False, "--keep", help="Keep var/demo from an earlier run instead of starting afresh."
+    ),
+    events_api: bool = typer.Option(
+        False, "--events-api", help="Let the sandbox serve the events report by API (most tenants get 60332)."
+    ),
+    embedded_broker: bool = typer.Option(
+        False, "--embedded-broker", help="Use the embedded SQLite broker even when local Redis answers."
+    ),
 ) -> None:
     """The whole job on this machine: sandbox, worker, a migration of the sample set, the report."""
     from sandbox.testing import running_sandbox
@@ -105,8 +137,12 @@ def demo(
         env = _env(url, broker)
         _say(f"sandbox (Alma + Handle simulator) at {url}; broker: {broker_words}")
         if broker.startswith("redis"):
-            subprocess.run([sys.executable, "-m", "celery", "-A", "workers.app", "purge", "-f"], env=env,
-                           capture_output=True, timeout=60)
+            subprocess.run(
+                [sys.executable, "-m", "celery", "-A", "workers.app", "purge", "-f"],
+                env=env,
+                capture_output=True,
+                timeout=60,
+            )
         with _worker(env):
             _say(f"worker started (log: {DEMO_DIR / 'worker.log'})")
             run_id = _migrate(env, url)
@@ -141,16 +177,26 @@ def _show_report(path: Path) -> None:
         table.add_column(col)
     with open(path, newline="", encoding="utf-8") as fh:
         for row in csv.DictReader(fh):
-            table.add_row(row["mms_id"], row["pid"], row["expected_handle"], row["alma_handle"], row["outcome"],
-                          row["verification"])
+            table.add_row(
+                row["mms_id"],
+                row["pid"],
+                row["expected_handle"],
+                row["alma_handle"],
+                row["outcome"],
+                row["verification"],
+            )
     err_console.print(table, width=max(err_console.width, 120))
 
 
 def _migrate(env: dict[str, str], url: str) -> str:
     """``handles migrate --wait`` in the background, answering its holds as an operator would."""
     _say(f"handles migrate {DEMO_SET} --wait")
-    proc = subprocess.Popen([sys.executable, "-m", "cli.main", "migrate", DEMO_SET, "--wait"], env=env,
-                            stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "cli.main", "migrate", DEMO_SET, "--wait"],
+        env=env,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     assert proc.stdout is not None
     run_id = proc.stdout.readline().strip()
     if not run_id.isdigit():
@@ -178,12 +224,15 @@ def _import_events(env: dict[str, str], url: str, run_id: str) -> None:
     steps = {s["step"]: s for s in _json(env, "status", run_id)["steps"]}  # type: ignore[index]
     migration = steps["migration"]
     events = DEMO_DIR / "events-report.csv"
-    exported = httpx.get(f"{url}/sandbox/events-report/{migration['alma_job_id']}/{migration['instance_id']}.csv",
-                         timeout=30)
+    exported = httpx.get(
+        f"{url}/sandbox/events-report/{migration['alma_job_id']}/{migration['instance_id']}.csv", timeout=30
+    )
     events.write_bytes(exported.content)
-    _say(f"as an operator would: export the Events Report of instance {migration['instance_id']} from Alma's "
-         f"UI (Alma's events API refuses these jobs with 60332) and import it:\n"
-         f"  handles events import {run_id} {events}")
+    _say(
+        f"as an operator would: export the Events Report of instance {migration['instance_id']} from Alma's "
+        f"UI (Alma's events API refuses these jobs with 60332) and import it:\n"
+        f"  handles events import {run_id} {events}"
+    )
     _handles(env, "events", "import", run_id, str(events))
 
 
@@ -197,19 +246,27 @@ def _after_run(env: dict[str, str], url: str, run_id: str) -> None:
 
     _say(f"handles repair {run_id}   (dry run first: what would change)")
     _handles(env, "repair", run_id)
-    _say(f"handles repair {run_id} --apply   (backs up each bib, PUTs it whole, re-runs migration → profile "
-         f"on a set of the repaired records as a child run)")
+    _say(
+        f"handles repair {run_id} --apply   (backs up each bib, PUTs it whole, re-runs migration → profile "
+        f"on a set of the repaired records as a child run)"
+    )
     applied = _handles(env, "repair", run_id, "--apply", capture=True)
     sys.stdout.write(applied.stdout)
-    child = next((line.split()[2] for line in applied.stdout.splitlines() if line.startswith("child run ")), None)
+    child = next(
+        (line.split()[2] for line in applied.stdout.splitlines() if line.startswith("child run ")), None
+    )
     if child:
         _wait(f"child run {child}", lambda: _json(env, "status", child)["state"] in ("succeeded", "failed"))  # type: ignore[index]
         _handles(env, "status", child)
 
-    _say(f"handles repair-conflicts {run_id} --apply   (Handle server requests so the expected handles resolve)")
+    _say(
+        f"handles repair-conflicts {run_id} --apply   (Handle server requests so the expected handles resolve)"
+    )
     _handles(env, "repair-conflicts", run_id, "--apply")
-    _wait("the Handle server requests", lambda: not [
-        r for r in _json(env, "request", "list") if r["status"] in ("queued", "running")])  # type: ignore[union-attr]
+    _wait(
+        "the Handle server requests",
+        lambda: not [r for r in _json(env, "request", "list") if r["status"] in ("queued", "running")],
+    )  # type: ignore[union-attr]
     _handles(env, "request", "list")
 
     _say(f"handles verify --run {run_id}   (again, after the repairs)")

@@ -35,9 +35,11 @@ def migrate(
     set_id: str = typer.Argument(..., help="The Alma set id (digits), e.g. 7593466560004641."),
     wait: bool = typer.Option(False, "--wait", help="Show progress until the run ends."),
     skip_copy: bool = typer.Option(
-        False, "--skip-copy",
+        False,
+        "--skip-copy",
         help="Skip step 1 (Copy dcterms to dc:identifier) when every record already has its handle in "
-             "dc:identifier; otherwise the copy runs anyway and the run says why."),
+        "dc:identifier; otherwise the copy runs anyway and the run says why.",
+    ),
 ) -> None:
     """Enqueue the three-step migration of an Alma set and print the run id.
 
@@ -63,8 +65,13 @@ def migrate(
         raise _alma_failure(exc, f"reading set {set_id}") from None
     engine = ready_database()
     with session_scope(engine) as session:
-        run = create_run(session=session, set_id=set_id, skip_copy=skip_copy, profile_mode=s.alma_profile_mode,
-                         set_name=info.get("name"))
+        run = create_run(
+            session=session,
+            set_id=set_id,
+            skip_copy=skip_copy,
+            profile_mode=s.alma_profile_mode,
+            set_name=info.get("name"),
+        )
         run_id = run.id
     assert run_id is not None
     _enqueue(run_id)
@@ -80,8 +87,10 @@ def _enqueue(run_id: int) -> None:
 
         enqueue_run(run_id)
     except Exception as exc:  # noqa: BLE001 - the broker is down: the run is kept, the reaper resumes it
-        raise CliError(f"run {run_id} is recorded, but the task broker could not be reached ({exc}); "
-                       f"it starts when a worker and the broker are up") from None
+        raise CliError(
+            f"run {run_id} is recorded, but the task broker could not be reached ({exc}); "
+            f"it starts when a worker and the broker are up"
+        ) from None
 
 
 def _snapshot(run_id: int) -> dict[str, Any]:
@@ -93,18 +102,33 @@ def _snapshot(run_id: int) -> dict[str, Any]:
         run = get_run(session, run_id)
         steps = run_steps(session, run_id)
         return {
-            "run_id": run.id, "set_id": run.set_id, "set_name": run.set_name, "state": run.state,
-            "parent_run_id": run.parent_run_id, "members": run.member_count,
-            "wait_reason": run.wait_reason, "error": run.error,
+            "run_id": run.id,
+            "set_id": run.set_id,
+            "set_name": run.set_name,
+            "state": run.state,
+            "parent_run_id": run.parent_run_id,
+            "members": run.member_count,
+            "wait_reason": run.wait_reason,
+            "error": run.error,
             "created_at": run.created_at.isoformat(timespec="seconds") + "Z",
             "finished_at": run.finished_at.isoformat(timespec="seconds") + "Z" if run.finished_at else None,
-            "steps": [{
-                "step": s.kind, "status": s.status, "alma_job_id": s.alma_job_id, "instance_id": s.instance_id,
-                "alma_status": s.alma_status, "progress": s.progress, "counters": s.counters or {},
-                "submitted_at": s.submitted_at.isoformat(timespec="seconds") + "Z" if s.submitted_at else None,
-                "ended_at": s.ended_at.isoformat(timespec="seconds") + "Z" if s.ended_at else None,
-                "note": s.error,
-            } for s in steps],
+            "steps": [
+                {
+                    "step": s.kind,
+                    "status": s.status,
+                    "alma_job_id": s.alma_job_id,
+                    "instance_id": s.instance_id,
+                    "alma_status": s.alma_status,
+                    "progress": s.progress,
+                    "counters": s.counters or {},
+                    "submitted_at": s.submitted_at.isoformat(timespec="seconds") + "Z"
+                    if s.submitted_at
+                    else None,
+                    "ended_at": s.ended_at.isoformat(timespec="seconds") + "Z" if s.ended_at else None,
+                    "note": s.error,
+                }
+                for s in steps
+            ],
             "outcomes": outcome_counts(session, run_id),
         }
 
@@ -115,8 +139,14 @@ def _run_table(snap: dict[str, Any]) -> Table:
     for col in ("step", "status", "Alma job", "instance", "Alma status", "progress"):
         table.add_column(col, no_wrap=True)
     for s in snap["steps"]:
-        table.add_row(s["step"], s["status"], s["alma_job_id"] or "", s["instance_id"] or "",
-                      s["alma_status"] or "", f"{s['progress']}%" if s["instance_id"] else "")
+        table.add_row(
+            s["step"],
+            s["status"],
+            s["alma_job_id"] or "",
+            s["instance_id"] or "",
+            s["alma_status"] or "",
+            f"{s['progress']}%" if s["instance_id"] else "",
+        )
     notes = [f"{s['step']}: {s['note']}" for s in snap["steps"] if s["note"]]
     if snap["outcomes"]:
         notes.insert(0, "outcomes: " + ", ".join(f"{k} {v}" for k, v in snap["outcomes"].items()))
@@ -143,9 +173,13 @@ def watch(run_id: int, *, interval: float = 1.0) -> int:
         last = None
         while True:
             snap = _snapshot(run_id)
-            line = "; ".join(f"{s['step']} {s['status']}" + (f" {s['progress']}%" if s["status"] == "running" else "")
-                             for s in snap["steps"])
-            line = f"run {run_id} {snap['state']}: {line}" + (f" ({snap['wait_reason']})" if snap["wait_reason"] else "")
+            line = "; ".join(
+                f"{s['step']} {s['status']}" + (f" {s['progress']}%" if s["status"] == "running" else "")
+                for s in snap["steps"]
+            )
+            line = f"run {run_id} {snap['state']}: {line}" + (
+                f" ({snap['wait_reason']})" if snap["wait_reason"] else ""
+            )
             if line != last:
                 err_console.print(line, highlight=False, soft_wrap=True)
                 last = line
@@ -163,8 +197,9 @@ def watch(run_id: int, *, interval: float = 1.0) -> int:
 def status(
     run_id: int | None = typer.Argument(None, help="A run id; without it, the recent runs."),
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
-    regressions: bool = typer.Option(False, "--regressions",
-                                     help="List handles that resolved correctly before and no longer do."),
+    regressions: bool = typer.Option(
+        False, "--regressions", help="List handles that resolved correctly before and no longer do."
+    ),
 ) -> None:
     """A run's state, each step's Alma job instance and status, and counts per outcome."""
     from pipeline.errors import RunNotFound
@@ -178,9 +213,19 @@ def status(
     if run_id is None:
         with session_scope(engine) as session:
             runs = recent_runs(session)
-            rows = [{"run_id": r.id, "set_id": r.set_id, "set_name": r.set_name, "state": r.state,
-                     "parent_run_id": r.parent_run_id, "created_at": r.created_at.isoformat(timespec="seconds") + "Z",
-                     "wait_reason": r.wait_reason, "error": r.error} for r in runs]
+            rows = [
+                {
+                    "run_id": r.id,
+                    "set_id": r.set_id,
+                    "set_name": r.set_name,
+                    "state": r.state,
+                    "parent_run_id": r.parent_run_id,
+                    "created_at": r.created_at.isoformat(timespec="seconds") + "Z",
+                    "wait_reason": r.wait_reason,
+                    "error": r.error,
+                }
+                for r in runs
+            ]
         if as_json:
             print(json.dumps(rows, indent=2))
             return
@@ -188,8 +233,14 @@ def status(
         for col in ("run", "set", "name", "state", "created (UTC)", "note"):
             table.add_column(col)
         for r in rows:
-            table.add_row(str(r["run_id"]), r["set_id"], r["set_name"] or "", r["state"], r["created_at"],
-                          r["error"] or r["wait_reason"] or "")
+            table.add_row(
+                str(r["run_id"]),
+                r["set_id"],
+                r["set_name"] or "",
+                r["state"],
+                r["created_at"],
+                r["error"] or r["wait_reason"] or "",
+            )
         console.print(table)
         return
     try:
@@ -207,9 +258,17 @@ def _regressions(engine: Any, as_json: bool) -> None:
     from store.db import session_scope
 
     with session_scope(engine) as session:
-        rows = [{"handle": c.handle, "mms_id": c.mms_id, "checked_at": c.checked_at.isoformat(timespec="seconds") + "Z",
-                 "verification": c.verification, "target": c.target, "detail": c.detail}
-                for c in find_regressions(session)]
+        rows = [
+            {
+                "handle": c.handle,
+                "mms_id": c.mms_id,
+                "checked_at": c.checked_at.isoformat(timespec="seconds") + "Z",
+                "verification": c.verification,
+                "target": c.target,
+                "detail": c.detail,
+            }
+            for c in find_regressions(session)
+        ]
     if as_json:
         print(json.dumps(rows, indent=2))
         return
@@ -220,8 +279,14 @@ def _regressions(engine: Any, as_json: bool) -> None:
     for col in ("handle", "mms_id", "checked (UTC)", "now", "target", "detail"):
         table.add_column(col)
     for r in rows:
-        table.add_row(r["handle"], r["mms_id"] or "", r["checked_at"], r["verification"], r["target"] or "",
-                      r["detail"] or "")
+        table.add_row(
+            r["handle"],
+            r["mms_id"] or "",
+            r["checked_at"],
+            r["verification"],
+            r["target"] or "",
+            r["detail"] or "",
+        )
     console.print(table)
 
 

@@ -19,8 +19,10 @@ def _enqueue(run_id: int) -> None:
 
         enqueue_run(run_id)
     except Exception as exc:  # noqa: BLE001 - the run is recorded; the reaper starts it later
-        print(f"child run {run_id} is recorded, but the task broker could not be reached ({exc}); "
-              f"it starts when a worker and the broker are up")
+        print(
+            f"child run {run_id} is recorded, but the task broker could not be reached ({exc}); "
+            f"it starts when a worker and the broker are up"
+        )
 
 
 def _one_line(exc: Exception) -> str:
@@ -29,7 +31,9 @@ def _one_line(exc: Exception) -> str:
 
 def repair(
     run_id: int = typer.Argument(..., help="the run whose malformed/missing identifiers to repair"),
-    apply: bool = typer.Option(False, "--apply", help="change the bibs (default: only show what would change)"),
+    apply: bool = typer.Option(
+        False, "--apply", help="change the bibs (default: only show what would change)"
+    ),
 ) -> None:
     """Show (dry run) or apply the repairs of malformed_identifier / missing_identifier records."""
     from alma.errors import AlmaError
@@ -41,18 +45,23 @@ def repair(
     try:
         with session_scope(ready_database()) as session:
             if apply:
-                result = apply_repairs(session=session, run_id=run_id, alma=_alma(), settings=config,
-                                       create_child=create_run)
+                result = apply_repairs(
+                    session=session, run_id=run_id, alma=_alma(), settings=config, create_child=create_run
+                )
                 items = result.items
             else:
                 items = plan_repairs(session=session, run_id=run_id, alma=_alma(), settings=config)
-            conflict_rows = [(r.mms_id, r.expected_handle, r.alma_handle, r.detail)
-                             for r in conflicts(session=session, run_id=run_id)]
+            conflict_rows = [
+                (r.mms_id, r.expected_handle, r.alma_handle, r.detail)
+                for r in conflicts(session=session, run_id=run_id)
+            ]
     except LookupError as exc:
         raise CliError(str(exc)) from None
     except AlmaError as exc:
-        raise CliError(f"Alma error during the repair (every bib changed so far is backed up; "
-                       f"`handles restore {run_id}` puts them back): {_one_line(exc)}") from None
+        raise CliError(
+            f"Alma error during the repair (every bib changed so far is backed up; "
+            f"`handles restore {run_id}` puts them back): {_one_line(exc)}"
+        ) from None
     verb = "changed" if apply else "would change"
     for item in items:
         if item.will_change:
@@ -60,13 +69,17 @@ def repair(
         else:
             print(f"{item.mms_id}\t{item.outcome}\tleft alone: {item.reason}")
     for mms_id, expected, held, detail in conflict_rows:
-        print(f"{mms_id}\tconflict\tnot changed (for Ex Libris support or `handles repair-conflicts`): "
-              f"Alma holds {held or '?'}, the metadata asks for {expected or '?'}; evidence: {detail or ''}")
+        print(
+            f"{mms_id}\tconflict\tnot changed (for Ex Libris support or `handles repair-conflicts`): "
+            f"Alma holds {held or '?'}, the metadata asks for {expected or '?'}; evidence: {detail or ''}"
+        )
     count = sum(1 for i in items if i.will_change)
     if not apply:
         print(f"dry run: {count} bibs would be changed; run `handles repair {run_id} --apply` to change them")
         return
-    print(f"{len(result.repaired)} bibs repaired (originals saved; `handles restore {run_id}` puts them back)")
+    print(
+        f"{len(result.repaired)} bibs repaired (originals saved; `handles restore {run_id}` puts them back)"
+    )
     if result.child_run_id is not None:
         print(f"child run {result.child_run_id} on new set {result.set_id}: migration → profile")
         _enqueue(result.child_run_id)
@@ -88,8 +101,10 @@ def restore(
     except LookupError as exc:
         raise CliError(str(exc)) from None
     except AlmaError as exc:
-        raise CliError(f"Alma error during the restore (bibs restored so far are recorded; run it again "
-                       f"to finish): {_one_line(exc)}") from None
+        raise CliError(
+            f"Alma error during the restore (bibs restored so far are recorded; run it again "
+            f"to finish): {_one_line(exc)}"
+        ) from None
     for item in done:
         print(f"{item.mms_id}\t{'restored' if item.restored else 'skipped'}\t{item.note}")
     print(f"{sum(i.restored for i in done)} bibs restored" if done else "nothing to restore")

@@ -67,8 +67,10 @@ def events_import(
             _require_run(session, run_id)
             summary = import_file(session=session, run_id=run_id, path=file)
             if summary.lines and summary.not_in_set == summary.lines:
-                raise CliError(f"{file}: none of its {summary.lines} event lines is about a record of run "
-                               f"{run_id} (first: {', '.join(summary.not_in_set_sample)}); nothing imported")
+                raise CliError(
+                    f"{file}: none of its {summary.lines} event lines is about a record of run "
+                    f"{run_id} (first: {', '.join(summary.not_in_set_sample)}); nothing imported"
+                )
             counts = classify_run(session=session, run_id=run_id, settings=config)
     except EventsFileError as exc:
         raise CliError(f"{file}: {exc}; nothing imported") from None

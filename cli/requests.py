@@ -9,8 +9,9 @@ import typer
 
 from cli import common
 
-request_app = typer.Typer(help="Queue create/update/delete requests for the institution's own Handle server.",
-                          no_args_is_help=True)
+request_app = typer.Typer(
+    help="Queue create/update/delete requests for the institution's own Handle server.", no_args_is_help=True
+)
 
 _FIELDS = ("id", "op", "handle", "url", "attempts", "status", "response", "error")
 
@@ -43,8 +44,10 @@ def _queue(op: str, handle: str, url: str | None, *, show_handle: bool = False) 
 
 
 @request_app.command("create")
-def create(handle: str = typer.Argument(..., help="prefix/suffix, e.g. 11084/99"),
-           url: str = typer.Argument(..., help="where it should resolve (http or https)")) -> None:
+def create(
+    handle: str = typer.Argument(..., help="prefix/suffix, e.g. 11084/99"),
+    url: str = typer.Argument(..., help="where it should resolve (http or https)"),
+) -> None:
     """Create HANDLE → URL (fails if the handle exists); prints the request id."""
     _queue("create", handle, url)
 
@@ -62,10 +65,16 @@ def delete(handle: str = typer.Argument(...)) -> None:
 
 
 @request_app.command("new")
-def new(url: str = typer.Argument(..., help="where it should resolve (http or https)"),
-        pid: str | None = typer.Option(None, "--pid", help="repository PID, e.g. llgc-id:21 (pid-datastream rule)"),
-        datastream: str | None = typer.Option(None, "--datastream", help="datastream name or number, e.g. DC or 1"),
-        article: int | None = typer.Option(None, "--article", help="article number (ARTICLE datastream)")) -> None:
+def new(
+    url: str = typer.Argument(..., help="where it should resolve (http or https)"),
+    pid: str | None = typer.Option(
+        None, "--pid", help="repository PID, e.g. llgc-id:21 (pid-datastream rule)"
+    ),
+    datastream: str | None = typer.Option(
+        None, "--datastream", help="datastream name or number, e.g. DC or 1"
+    ),
+    article: int | None = typer.Option(None, "--article", help="article number (ARTICLE datastream)"),
+) -> None:
     """Create a handle named by HANDLE_SUFFIX_RULE (opaque, or PID-DSID); prints the request id and handle."""
     from handles.naming import NamingError, new_handle
 
@@ -83,8 +92,10 @@ def _show(data: dict[str, Any]) -> None:
 
 
 @request_app.command("status")
-def status(request_id: int = typer.Argument(..., metavar="ID"),
-           as_json: bool = typer.Option(False, "--json", help="print JSON")) -> None:
+def status(
+    request_id: int = typer.Argument(..., metavar="ID"),
+    as_json: bool = typer.Option(False, "--json", help="print JSON"),
+) -> None:
     """A request's op, handle, url, attempts, status, the server's response and error."""
     from handles.requests import UnknownRequest, get_request, request_as_dict
     from store.db import session_scope
@@ -102,8 +113,10 @@ def status(request_id: int = typer.Argument(..., metavar="ID"),
 
 
 @request_app.command("list")
-def list_(status: str | None = typer.Option(None, "--status", help="queued, running, success or error"),
-          as_json: bool = typer.Option(False, "--json", help="print JSON")) -> None:
+def list_(
+    status: str | None = typer.Option(None, "--status", help="queued, running, success or error"),
+    as_json: bool = typer.Option(False, "--json", help="print JSON"),
+) -> None:
     """The most recent requests (newest first)."""
     from handles.requests import list_requests, request_as_dict
     from store.db import session_scope
@@ -118,13 +131,17 @@ def list_(status: str | None = typer.Option(None, "--status", help="queued, runn
         print(json.dumps(rows, indent=2))
         return
     for r in rows:
-        print(f"{r['id']:>6}  {r['status']:<8} {r['op']:<6} {r['handle']}  {r['url'] or ''}  "
-              f"attempts={r['attempts']}" + (f"  error={r['error']}" if r["error"] else ""))
+        print(
+            f"{r['id']:>6}  {r['status']:<8} {r['op']:<6} {r['handle']}  {r['url'] or ''}  "
+            f"attempts={r['attempts']}" + (f"  error={r['error']}" if r["error"] else "")
+        )
 
 
-def repair_conflicts(run_id: int = typer.Argument(..., metavar="RUN_ID"),
-                     apply: bool = typer.Option(False, "--apply", help="queue the requests (default: dry run)"),
-                     as_json: bool = typer.Option(False, "--json", help="print JSON")) -> None:
+def repair_conflicts(
+    run_id: int = typer.Argument(..., metavar="RUN_ID"),
+    apply: bool = typer.Option(False, "--apply", help="queue the requests (default: dry run)"),
+    as_json: bool = typer.Option(False, "--json", help="print JSON"),
+) -> None:
     """Show (dry run) or queue the Handle server requests that make each conflict record's
     expected handle resolve to the record's target."""
     from handles.requests import UnknownRun, apply_conflict_repairs, plan_conflict_repairs
@@ -138,21 +155,30 @@ def repair_conflicts(run_id: int = typer.Argument(..., metavar="RUN_ID"),
             items = plan_conflict_repairs(session=session, run_id=run_id, client=client, settings=settings)
         except UnknownRun as exc:
             raise common.CliError(str(exc)) from None
-        queued = apply_conflict_repairs(session=session, run_id=run_id, items=items, settings=settings) \
-            if apply else []
+        queued = (
+            apply_conflict_repairs(session=session, run_id=run_id, items=items, settings=settings)
+            if apply
+            else []
+        )
     warnings = [w for w in (_enqueue(int(r.id)) for r in queued if r.status == "queued") if w]  # type: ignore[arg-type]
     if as_json:
-        print(json.dumps({"run_id": run_id, "applied": apply, "items": [i.as_dict() for i in items]}, indent=2))
+        print(
+            json.dumps({"run_id": run_id, "applied": apply, "items": [i.as_dict() for i in items]}, indent=2)
+        )
     else:
         verb = "queued" if apply else "would queue"
         for i in items:
             shown = i.action if i.action not in ("create", "update") else f"{verb} {i.action}"
             extra = f" request {i.request_id}" if i.request_id else ""
-            print(f"{i.mms_id}  {i.expected_handle or '-'} (Alma: {i.alma_handle or '-'}) → {i.target}: "
-                  f"{shown}{extra}; {i.reason}")
+            print(
+                f"{i.mms_id}  {i.expected_handle or '-'} (Alma: {i.alma_handle or '-'}) → {i.target}: "
+                f"{shown}{extra}; {i.reason}"
+            )
         todo = sum(i.action in ("create", "update") for i in items)
-        print(f"{len(items)} conflict record(s); {todo} request(s) {verb}"
-              + ("" if apply or not todo else "; run again with --apply to queue them"))
+        print(
+            f"{len(items)} conflict record(s); {todo} request(s) {verb}"
+            + ("" if apply or not todo else "; run again with --apply to queue them")
+        )
     if warnings:
         common.err_console.print(f"handles: warning: {warnings[0]}", markup=False)
 

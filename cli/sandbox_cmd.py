@@ -22,21 +22,33 @@ def register(app: typer.Typer) -> None:
     def sandbox(
         host: str = typer.Option("127.0.0.1", "--host", help="interface to listen on"),
         port: int = typer.Option(8780, "--port", help="port to listen on"),
-        events_api: bool = typer.Option(False, "--events-api/--no-events-api",
-                                        help="serve job events over the API instead of Alma's 60332"),
+        events_api: bool = typer.Option(
+            False,
+            "--events-api/--no-events-api",
+            help="serve job events over the API instead of Alma's 60332",
+        ),
         job_seconds: float = typer.Option(3.0, "--job-seconds", help="how long each Alma job instance runs"),
-        rate_limit: int = typer.Option(25, "--rate-limit", help="Alma requests per second per API key (0: none)"),
+        rate_limit: int = typer.Option(
+            25, "--rate-limit", help="Alma requests per second per API key (0: none)"
+        ),
         daily_quota: int = typer.Option(100_000, "--daily-quota", help="Alma requests allowed per day"),
-        profile_api: bool = typer.Option(True, "--profile-api/--no-profile-api",
-                                         help="allow op=run on the Handle profile job (else 402248)"),
-        resolver_latency_ms: float = typer.Option(0.0, "--resolver-latency-ms",
-                                                  help="delay of each Handle proxy lookup"),
-        resolver_fail_every: int = typer.Option(0, "--resolver-fail-every",
-                                                help="every Nth Handle proxy lookup fails (500, RC 2)"),
-        fail_job: str = typer.Option("", "--fail-job",
-                                     help='JSON, e.g. {"M48402": "FAILED"}: those jobs end in that status'),
-        public_url: str = typer.Option("", "--public-url",
-                                       help="base URL used in links and handle targets (default http://HOST:PORT)"),
+        profile_api: bool = typer.Option(
+            True,
+            "--profile-api/--no-profile-api",
+            help="allow op=run on the Handle profile job (else 402248)",
+        ),
+        resolver_latency_ms: float = typer.Option(
+            0.0, "--resolver-latency-ms", help="delay of each Handle proxy lookup"
+        ),
+        resolver_fail_every: int = typer.Option(
+            0, "--resolver-fail-every", help="every Nth Handle proxy lookup fails (500, RC 2)"
+        ),
+        fail_job: str = typer.Option(
+            "", "--fail-job", help='JSON, e.g. {"M48402": "FAILED"}: those jobs end in that status'
+        ),
+        public_url: str = typer.Option(
+            "", "--public-url", help="base URL used in links and handle targets (default http://HOST:PORT)"
+        ),
     ) -> None:
         """Run the built-in simulator (Alma, Handle proxy, Handle server, target pages) on one port."""
         from sandbox.app import serve
@@ -45,14 +57,22 @@ def register(app: typer.Typer) -> None:
             failures = json.loads(fail_job) if fail_job else {}
         except ValueError:
             raise common.CliError("--fail-job: not JSON") from None
-        switches = dict(events_api=events_api, job_seconds=job_seconds, rate_limit_per_second=rate_limit,
-                        daily_quota=daily_quota, profile_api=profile_api,
-                        resolver_latency_ms=resolver_latency_ms, resolver_fail_every=resolver_fail_every,
-                        fail_job=failures)
+        switches = dict(
+            events_api=events_api,
+            job_seconds=job_seconds,
+            rate_limit_per_second=rate_limit,
+            daily_quota=daily_quota,
+            profile_api=profile_api,
+            resolver_latency_ms=resolver_latency_ms,
+            resolver_fail_every=resolver_fail_every,
+            fail_job=failures,
+        )
         if public_url:
             switches["base_url"] = public_url.rstrip("/")
-        typer.echo(f"handles sandbox: http://{host}:{port} (Alma /almaws/v1, key sandbox-key; "
-                   f"Handle proxy /api/handles; Handle server /handle-server; control /sandbox)")
+        typer.echo(
+            f"handles sandbox: http://{host}:{port} (Alma /almaws/v1, key sandbox-key; "
+            f"Handle proxy /api/handles; Handle server /handle-server; control /sandbox)"
+        )
         try:
             serve(host=host, port=port, **switches)
         except ValueError as exc:

@@ -48,7 +48,9 @@ def read_file(path: Path, *, prefix: str) -> Source:
     """Read one handle per line, or a CSV with a ``handle`` (and ``mms_id``) column."""
     source = Source(label=str(path))
     lines = _lines(path)
-    numbered = [(n, line) for n, line in enumerate(lines, 1) if line.strip() and not line.lstrip().startswith("#")]
+    numbered = [
+        (n, line) for n, line in enumerate(lines, 1) if line.strip() and not line.lstrip().startswith("#")
+    ]
     if not numbered:
         raise common.CliError(f"{path}: the file is empty: no handles to check", code=2)
     first = numbered[0][1].strip()
@@ -57,7 +59,9 @@ def read_file(path: Path, *, prefix: str) -> Source:
     else:
         for n, line in numbered:
             _add(source, n, line, None, prefix=prefix)
-        source.notes.append("plain list: no MMS ids, so 'ok' means the handle resolves (targets not compared)")
+        source.notes.append(
+            "plain list: no MMS ids, so 'ok' means the handle resolves (targets not compared)"
+        )
     return source
 
 
@@ -78,8 +82,9 @@ def _read_csv(path: Path, lines: list[str], source: Source, *, prefix: str) -> N
     reader = csv.reader(io.StringIO(text), dialect)
     header = [cell.strip().lower() for cell in next(reader)]
     if "handle" not in header:
-        raise common.CliError(f"{path}: line 1: CSV header has no 'handle' column (found: {', '.join(header)})",
-                              code=2)
+        raise common.CliError(
+            f"{path}: line 1: CSV header has no 'handle' column (found: {', '.join(header)})", code=2
+        )
     h_col = header.index("handle")
     m_col = header.index("mms_id") if "mms_id" in header else None
     if m_col is None:
@@ -113,7 +118,9 @@ def from_set(session, settings, set_id: str) -> Source:  # type: ignore[no-untyp
 
     from store.models import Run
 
-    run = session.exec(select(Run).where(Run.set_id == set_id).order_by(Run.created_at.desc(), Run.id.desc())).first()
+    run = session.exec(
+        select(Run).where(Run.set_id == set_id).order_by(Run.created_at.desc(), Run.id.desc())
+    ).first()
     if run is not None:
         source = from_run(session, run.id)
         source.label = f"set {set_id} (run {run.id}, its newest)"
@@ -123,8 +130,9 @@ def from_set(session, settings, set_id: str) -> Source:  # type: ignore[no-untyp
         from alma import AlmaClient
         from alma.dc import parse_dc
     except ImportError as exc:
-        raise common.CliError(f"set {set_id}: no run in the database, and the Alma client is unavailable ({exc})",
-                              code=2) from None
+        raise common.CliError(
+            f"set {set_id}: no run in the database, and the Alma client is unavailable ({exc})", code=2
+        ) from None
     alma = AlmaClient.from_settings(settings)
     try:
         mms_ids = [m["id"] for m in alma.iter_set_members(set_id)]
@@ -136,7 +144,9 @@ def from_set(session, settings, set_id: str) -> Source:  # type: ignore[no-untyp
                 continue
             handle = dc.expected_handle(settings.handle_prefix)
             if handle is None:  # a malformed identifier still names a handle that can be resolved
-                source.problems.append(f"mms {bib.mms_id}: no handle under {settings.handle_prefix} in its metadata")
+                source.problems.append(
+                    f"mms {bib.mms_id}: no handle under {settings.handle_prefix} in its metadata"
+                )
                 continue
             source.items.append(VerifyItem(handle=handle, mms_id=bib.mms_id))
     except common.CliError:
@@ -155,8 +165,9 @@ def from_run(session, run_id: int) -> Source:  # type: ignore[no-untyped-def]
 
     if session.get(Run, run_id) is None:
         raise common.CliError(f"unknown run {run_id}", code=2)
-    rows = session.exec(select(Record.id, Record.expected_handle, Record.mms_id)
-                        .where(Record.run_id == run_id)).all()
+    rows = session.exec(
+        select(Record.id, Record.expected_handle, Record.mms_id).where(Record.run_id == run_id)
+    ).all()
     source = Source(label=f"run {run_id}", run_id=run_id)
     source.items = [VerifyItem(handle=h, mms_id=m, run_id=run_id, record_id=i) for i, h, m in rows if h]
     missing = sum(1 for _, h, _ in rows if not h)
@@ -174,7 +185,9 @@ def exit_status(summary: VerifySummary, problems: list[str]) -> int:
     return 0
 
 
-def _check(source: Source, settings, engine, *, show_progress: bool) -> tuple[VerifySummary, list[VerifyResult]]:  # type: ignore[no-untyped-def]
+def _check(
+    source: Source, settings, engine, *, show_progress: bool
+) -> tuple[VerifySummary, list[VerifyResult]]:  # type: ignore[no-untyped-def]
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     from handles.verify import record_checks, run_verification
@@ -182,8 +195,15 @@ def _check(source: Source, settings, engine, *, show_progress: bool) -> tuple[Ve
 
     results: list[VerifyResult] = []
     regressions = [0]
-    progress = Progress(TextColumn("verifying"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                        console=common.err_console, transient=True, disable=not show_progress)
+    progress = Progress(
+        TextColumn("verifying"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=common.err_console,
+        transient=True,
+        disable=not show_progress,
+    )
     with progress, session_scope(engine) as session:
         task = progress.add_task("verify", total=len(source.items))
 
@@ -203,8 +223,18 @@ def _check(source: Source, settings, engine, *, show_progress: bool) -> tuple[Ve
 def _print(source: Source, summary: VerifySummary, results: list[VerifyResult], as_json: bool) -> None:
     bad = [r for r in results if not r.ok]
     if as_json:
-        print(json.dumps({"source": source.label, "summary": summary.as_dict(), "problems": source.problems,
-                          "notes": source.notes, "results": [r.as_dict() for r in results]}, indent=2))
+        print(
+            json.dumps(
+                {
+                    "source": source.label,
+                    "summary": summary.as_dict(),
+                    "problems": source.problems,
+                    "notes": source.notes,
+                    "results": [r.as_dict() for r in results],
+                },
+                indent=2,
+            )
+        )
         return
     from rich.table import Table
 
@@ -233,12 +263,16 @@ def _print(source: Source, summary: VerifySummary, results: list[VerifyResult], 
     for note in source.notes:
         common.console.print(f"note: {note}", highlight=False)
     if summary.no_target:
-        common.console.print(f"note: {summary.no_target} handles had no MMS id: 'ok' means they resolve; "
-                             "their targets were not compared", highlight=False)
+        common.console.print(
+            f"note: {summary.no_target} handles had no MMS id: 'ok' means they resolve; "
+            "their targets were not compared",
+            highlight=False,
+        )
 
 
-def verify_command(*, run: int | None, set_id: str | None, file: Path | None, as_json: bool,
-                   show_progress: bool = True) -> int:
+def verify_command(
+    *, run: int | None, set_id: str | None, file: Path | None, as_json: bool, show_progress: bool = True
+) -> int:
     """The command's work; returns the exit status."""
     chosen = [x for x in (run, set_id, file) if x is not None]
     if len(chosen) != 1:
@@ -264,8 +298,12 @@ def register(app: typer.Typer) -> None:
     @app.command("verify")
     def verify(
         run: int | None = typer.Option(None, "--run", help="verify the records of this run"),
-        set_id: str | None = typer.Option(None, "--set", help="the newest run of this set, else the set in Alma"),
-        file: Path | None = typer.Option(None, "--file", help="one handle per line, or CSV with handle,mms_id"),
+        set_id: str | None = typer.Option(
+            None, "--set", help="the newest run of this set, else the set in Alma"
+        ),
+        file: Path | None = typer.Option(
+            None, "--file", help="one handle per line, or CSV with handle,mms_id"
+        ),
         as_json: bool = typer.Option(False, "--json", help="print JSON instead of tables"),
     ) -> None:
         """Check that each handle resolves, and to its record's Primo page (exit 0 ok, 1 some not, 2 error)."""

@@ -50,8 +50,13 @@ def redis_url(settings: Settings) -> str | None:
 
 def _crontab(expr: str) -> crontab:
     minute, hour, day_of_month, month_of_year, day_of_week = expr.split()
-    return crontab(minute=minute, hour=hour, day_of_month=day_of_month,
-                   month_of_year=month_of_year, day_of_week=day_of_week)
+    return crontab(
+        minute=minute,
+        hour=hour,
+        day_of_month=day_of_month,
+        month_of_year=month_of_year,
+        day_of_week=day_of_week,
+    )
 
 
 def celery_config(settings: Settings) -> dict[str, Any]:

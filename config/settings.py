@@ -92,7 +92,9 @@ class Settings(BaseSettings):
     # --- Workers ----------------------------------------------------------------------------
     celery_broker_url: str | None = None
     database_url: str = "sqlite:///var/handles.db"
-    redis_url: str | None = Field(None, description="Redis for shared limits; defaults to the broker if Redis")
+    redis_url: str | None = Field(
+        None, description="Redis for shared limits; defaults to the broker if Redis"
+    )
     poll_min_seconds: float = Field(5.0, gt=0)
     poll_max_seconds: float = Field(60.0, gt=0)
     step_deadline_hours: float = Field(24.0, gt=0)
@@ -101,7 +103,8 @@ class Settings(BaseSettings):
         60.0, gt=0, description="how often beat sends handles.resume_stalled (tests shorten it)"
     )
     flower_basic_auth: SecretStr | None = Field(
-        None, description="user:password[,user2:password2] for Flower; flowerconfig.py refuses to start without"
+        None,
+        description="user:password[,user2:password2] for Flower; flowerconfig.py refuses to start without",
     )
     log_level: str = "INFO"
 
@@ -188,12 +191,18 @@ class Settings(BaseSettings):
         return self.alma_api_base_url.startswith(SANDBOX_URL)
 
     def job_id(self, step: str) -> str:
-        return {"copy": self.alma_copy_job_id, "migration": self.alma_migration_job_id,
-                "profile": self.alma_profile_job_id}[step]
+        return {
+            "copy": self.alma_copy_job_id,
+            "migration": self.alma_migration_job_id,
+            "profile": self.alma_profile_job_id,
+        }[step]
 
     def job_parameters(self, step: str) -> list[JobParameter]:
-        return {"copy": self.alma_copy_job_parameters, "migration": self.alma_migration_job_parameters,
-                "profile": self.alma_profile_job_parameters}[step]
+        return {
+            "copy": self.alma_copy_job_parameters,
+            "migration": self.alma_migration_job_parameters,
+            "profile": self.alma_profile_job_parameters,
+        }[step]
 
     def target_url(self, mms_id: str) -> str:
         return self.handle_target_template.replace("{mms_id}", mms_id)

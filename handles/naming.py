@@ -118,8 +118,9 @@ def pid_number(pid: str, *, pattern: str) -> str:
     return match.group("suffix")
 
 
-def pid_datastream_suffix(pid: str, dsid: str | int | None = None, *, pattern: str,
-                          article: int | None = None) -> str:
+def pid_datastream_suffix(
+    pid: str, dsid: str | int | None = None, *, pattern: str, article: int | None = None
+) -> str:
     """Seed 002's suffix: ``21``, ``21-1`` (DC), ``21-20-3`` (article 3)."""
     suffix = pid_number(pid, pattern=pattern)
     if dsid is None:
@@ -142,8 +143,9 @@ def opaque_suffix() -> str:
     return str(uuid.uuid4())
 
 
-def new_handle(settings: Settings, *, pid: str | None = None, dsid: str | int | None = None,
-               article: int | None = None) -> str:
+def new_handle(
+    settings: Settings, *, pid: str | None = None, dsid: str | int | None = None, article: int | None = None
+) -> str:
     """The handle for a new object (or datastream) by ``settings.handle_suffix_rule``."""
     if settings.handle_suffix_rule == "pid-datastream":
         if not pid:

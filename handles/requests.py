@@ -98,7 +98,10 @@ class RequestDeferred(Exception):
 
 # --- queueing ---------------------------------------------------------------------------------
 
-def validate_request(op: str, handle: str, url: str | None, *, prefix: str | None) -> tuple[str, str, str | None]:
+
+def validate_request(
+    op: str, handle: str, url: str | None, *, prefix: str | None
+) -> tuple[str, str, str | None]:
     """``(op, handle, url)`` normalized, or :class:`RequestInvalid` saying why."""
     try:
         op = RequestOp(str(op).strip().lower()).value
@@ -122,21 +125,43 @@ def validate_request(op: str, handle: str, url: str | None, *, prefix: str | Non
     return op, handle, url
 
 
-def queue_request(*, session: Session, op: str, handle: str, url: str | None = None,
-                  run_id: int | None = None, mms_id: str | None = None,
-                  settings: Settings | None = None) -> HandleRequest:
+def queue_request(
+    *,
+    session: Session,
+    op: str,
+    handle: str,
+    url: str | None = None,
+    run_id: int | None = None,
+    mms_id: str | None = None,
+    settings: Settings | None = None,
+) -> HandleRequest:
     """Store a request: ``queued`` when valid, else ``error`` with the reason. Flushed, not committed."""
     prefix = settings.handle_prefix if settings is not None else None
     now = utcnow()
     try:
         op, handle, url = validate_request(op, handle, url, prefix=prefix)
-        row = HandleRequest(op=op, handle=handle, handle_key=handle_key(handle), url=url,
-                            status=RequestStatus.QUEUED, run_id=run_id, mms_id=mms_id)
+        row = HandleRequest(
+            op=op,
+            handle=handle,
+            handle_key=handle_key(handle),
+            url=url,
+            status=RequestStatus.QUEUED,
+            run_id=run_id,
+            mms_id=mms_id,
+        )
     except RequestInvalid as exc:
         shown = " ".join(str(handle or "").split())[:300]
-        row = HandleRequest(op=str(op)[:20], handle=shown, handle_key=handle_key(shown),
-                            url=(url or None) and str(url)[:2000], status=RequestStatus.ERROR,
-                            error=str(exc), run_id=run_id, mms_id=mms_id, finished_at=now)
+        row = HandleRequest(
+            op=str(op)[:20],
+            handle=shown,
+            handle_key=handle_key(shown),
+            url=(url or None) and str(url)[:2000],
+            status=RequestStatus.ERROR,
+            error=str(exc),
+            run_id=run_id,
+            mms_id=mms_id,
+            finished_at=now,
+        )
     session.add(row)
     session.flush()
     return row
@@ -158,27 +183,53 @@ def list_requests(session: Session, *, status: str | None = None, limit: int = 2
 
 def request_as_dict(row: HandleRequest) -> dict[str, Any]:
     """Seed 003's response body fields (plus times and the run it belongs to)."""
-    return {"id": row.id, "op": row.op, "handle": row.handle, "url": row.url, "attempts": row.attempts,
-            "status": row.status, "response": row.response, "error": row.error, "run_id": row.run_id,
-            "mms_id": row.mms_id,
-            **{k: (v.isoformat() + "Z" if v else None) for k, v in
-               (("created_at", row.created_at), ("updated_at", row.updated_at),
-                ("started_at", row.started_at), ("finished_at", row.finished_at))}}
+    return {
+        "id": row.id,
+        "op": row.op,
+        "handle": row.handle,
+        "url": row.url,
+        "attempts": row.attempts,
+        "status": row.status,
+        "response": row.response,
+        "error": row.error,
+        "run_id": row.run_id,
+        "mms_id": row.mms_id,
+        **{
+            k: (v.isoformat() + "Z" if v else None)
+            for k, v in (
+                ("created_at", row.created_at),
+                ("updated_at", row.updated_at),
+                ("started_at", row.started_at),
+                ("finished_at", row.finished_at),
+            )
+        },
+    }
 
 
 # --- running ----------------------------------------------------------------------------------
 
+
 def _claim(engine: Engine, row: HandleRequest) -> int | None:
     """CAS queued → running (attempts + 1) unless an earlier request for the handle is pending."""
     earlier = _T.alias("earlier")
-    blocked = exists().where(earlier.c.handle_key == row.handle_key, earlier.c.id < row.id,
-                             earlier.c.status.in_([RequestStatus.QUEUED, RequestStatus.RUNNING]))
+    blocked = exists().where(
+        earlier.c.handle_key == row.handle_key,
+        earlier.c.id < row.id,
+        earlier.c.status.in_([RequestStatus.QUEUED, RequestStatus.RUNNING]),
+    )
     now = utcnow()
     with engine.begin() as conn:
         result = conn.execute(
-            update(_T).where(_T.c.id == row.id, _T.c.status == RequestStatus.QUEUED, ~blocked)
-            .values(status=RequestStatus.RUNNING, attempts=_T.c.attempts + 1, started_at=now,
-                    updated_at=now, finished_at=None))
+            update(_T)
+            .where(_T.c.id == row.id, _T.c.status == RequestStatus.QUEUED, ~blocked)
+            .values(
+                status=RequestStatus.RUNNING,
+                attempts=_T.c.attempts + 1,
+                started_at=now,
+                updated_at=now,
+                finished_at=None,
+            )
+        )
         if result.rowcount != 1:
             return None
         return conn.execute(select(_T.c.attempts).where(_T.c.id == row.id)).scalar_one()
@@ -188,18 +239,30 @@ def _set(engine: Engine, request_id: int, attempt: int, **values: Any) -> bool:
     """CAS on (running, this attempt): only the worker that holds the request may change it."""
     values.setdefault("updated_at", utcnow())
     with engine.begin() as conn:
-        result = conn.execute(update(_T).where(_T.c.id == request_id, _T.c.status == RequestStatus.RUNNING,
-                                               _T.c.attempts == attempt).values(**values))
+        result = conn.execute(
+            update(_T)
+            .where(_T.c.id == request_id, _T.c.status == RequestStatus.RUNNING, _T.c.attempts == attempt)
+            .values(**values)
+        )
     return result.rowcount == 1
 
 
-def _finish(engine: Engine, request_id: int, attempt: int, *, status: str, response: str | None,
-            error: str | None = None) -> None:
-    done = _set(engine, request_id, attempt, status=status, response=response, error=error,
-                finished_at=utcnow())
+def _finish(
+    engine: Engine,
+    request_id: int,
+    attempt: int,
+    *,
+    status: str,
+    response: str | None,
+    error: str | None = None,
+) -> None:
+    done = _set(
+        engine, request_id, attempt, status=status, response=response, error=error, finished_at=utcnow()
+    )
     if not done:
-        log.warning("handle request %s: attempt %s was taken over; its result is not recorded", request_id,
-                    attempt)
+        log.warning(
+            "handle request %s: attempt %s was taken over; its result is not recorded", request_id, attempt
+        )
 
 
 def _answer(body: dict[str, Any]) -> str:
@@ -215,8 +278,11 @@ def _perform(row: HandleRequest, client: HandleServerClient, engine: Engine, att
             record = client.get(row.handle)
             if record.url == row.url:  # an earlier attempt (or someone) already made it: done
                 return f"{exc}; it already points to {row.url}, so nothing was changed"
-            raise HandleExists(f"create {row.handle}: the handle already exists and points to {record.url}",
-                               status_code=exc.status_code, response_code=exc.response_code) from None
+            raise HandleExists(
+                f"create {row.handle}: the handle already exists and points to {record.url}",
+                status_code=exc.status_code,
+                response_code=exc.response_code,
+            ) from None
     if row.op == RequestOp.UPDATE:
         return _answer(client.update(row.handle, row.url or ""))
     # delete: note what we found first, so a retry after a lost answer knows the handle was there
@@ -234,8 +300,14 @@ def _backoff(attempt: int) -> float:
     return min(60.0, 1.0 * 2 ** max(0, attempt - 1))
 
 
-def run_request(*, engine: Engine, request_id: int, client: HandleServerClient,
-                settings: Settings | None = None, max_attempts: int = MAX_ATTEMPTS) -> HandleRequest:
+def run_request(
+    *,
+    engine: Engine,
+    request_id: int,
+    client: HandleServerClient,
+    settings: Settings | None = None,
+    max_attempts: int = MAX_ATTEMPTS,
+) -> HandleRequest:
     """Run one request once; returns its row. Raises :class:`RequestDeferred` to be retried later."""
     with session_scope(engine) as session:
         row = get_request(session, request_id)
@@ -246,8 +318,9 @@ def run_request(*, engine: Engine, request_id: int, client: HandleServerClient,
         with session_scope(engine) as session:
             row = get_request(session, request_id)
         if row.status == RequestStatus.QUEUED:
-            raise RequestDeferred(f"request {request_id} waits for an earlier request for {row.handle}",
-                                  countdown=2.0)
+            raise RequestDeferred(
+                f"request {request_id} waits for an earlier request for {row.handle}", countdown=2.0
+            )
         return row
     try:
         prefix = settings.handle_prefix if settings is not None else None
@@ -257,17 +330,35 @@ def run_request(*, engine: Engine, request_id: int, client: HandleServerClient,
         response = _perform(row, client, engine, attempt)
     except HandleServerUnavailable as exc:
         if attempt >= max_attempts:
-            _finish(engine, request_id, attempt, status=RequestStatus.ERROR, response=None,
-                    error=f"gave up after {attempt} attempts: {exc}")
+            _finish(
+                engine,
+                request_id,
+                attempt,
+                status=RequestStatus.ERROR,
+                response=None,
+                error=f"gave up after {attempt} attempts: {exc}",
+            )
         else:
             _set(engine, request_id, attempt, status=RequestStatus.QUEUED, error=f"attempt {attempt}: {exc}")
             raise RequestDeferred(str(exc), countdown=_backoff(attempt)) from None
     except HandleAuthError as exc:
-        _finish(engine, request_id, attempt, status=RequestStatus.ERROR, response=None,
-                error=f"{exc} (check HANDLE_SERVER_AUTH_ID and its secret or certificate)")
+        _finish(
+            engine,
+            request_id,
+            attempt,
+            status=RequestStatus.ERROR,
+            response=None,
+            error=f"{exc} (check HANDLE_SERVER_AUTH_ID and its secret or certificate)",
+        )
     except HandleNotFound as exc:
-        _finish(engine, request_id, attempt, status=RequestStatus.ERROR, response=None,
-                error=f"{exc}: the handle is missing or deleted")
+        _finish(
+            engine,
+            request_id,
+            attempt,
+            status=RequestStatus.ERROR,
+            response=None,
+            error=f"{exc}: the handle is missing or deleted",
+        )
     except (HandleServerError, RequestInvalid) as exc:
         _finish(engine, request_id, attempt, status=RequestStatus.ERROR, response=None, error=str(exc))
     else:
@@ -280,20 +371,39 @@ def dispatch_requests(*, engine: Engine, stale_after: float, limit: int = 500) -
     """Re-queue requests left ``running`` longer than ``stale_after`` s; return queued ids (oldest first)."""
     cutoff = utcnow() - timedelta(seconds=stale_after)
     with engine.begin() as conn:
-        stale = conn.execute(select(_T.c.id, _T.c.attempts).where(
-            _T.c.status == RequestStatus.RUNNING, _T.c.updated_at < cutoff)).all()
+        stale = conn.execute(
+            select(_T.c.id, _T.c.attempts).where(
+                _T.c.status == RequestStatus.RUNNING, _T.c.updated_at < cutoff
+            )
+        ).all()
         for request_id, attempt in stale:
-            conn.execute(update(_T).where(_T.c.id == request_id, _T.c.status == RequestStatus.RUNNING,
-                                          _T.c.attempts == attempt, _T.c.updated_at < cutoff)
-                         .values(status=RequestStatus.QUEUED, updated_at=utcnow(),
-                                 error=f"attempt {attempt} did not finish (worker lost?); re-queued"))
+            conn.execute(
+                update(_T)
+                .where(
+                    _T.c.id == request_id,
+                    _T.c.status == RequestStatus.RUNNING,
+                    _T.c.attempts == attempt,
+                    _T.c.updated_at < cutoff,
+                )
+                .values(
+                    status=RequestStatus.QUEUED,
+                    updated_at=utcnow(),
+                    error=f"attempt {attempt} did not finish (worker lost?); re-queued",
+                )
+            )
             log.warning("handle request %s: attempt %s stalled; re-queued", request_id, attempt)
-        ids = conn.execute(select(_T.c.id).where(_T.c.status == RequestStatus.QUEUED)
-                           .order_by(_T.c.id).limit(limit)).scalars().all()
+        ids = (
+            conn.execute(
+                select(_T.c.id).where(_T.c.status == RequestStatus.QUEUED).order_by(_T.c.id).limit(limit)
+            )
+            .scalars()
+            .all()
+        )
     return list(ids)
 
 
 # --- conflict repair (seed 000) ----------------------------------------------------------------
+
 
 @dataclass
 class RepairItem:
@@ -314,30 +424,42 @@ class RepairItem:
 
 def _pending(session: Session, key: str, url: str) -> HandleRequest | None:
     query = select(HandleRequest).where(
-        col(HandleRequest.handle_key) == key, col(HandleRequest.url) == url,
+        col(HandleRequest.handle_key) == key,
+        col(HandleRequest.url) == url,
         col(HandleRequest.op).in_([RequestOp.CREATE, RequestOp.UPDATE]),
-        col(HandleRequest.status).in_([RequestStatus.QUEUED, RequestStatus.RUNNING]))
+        col(HandleRequest.status).in_([RequestStatus.QUEUED, RequestStatus.RUNNING]),
+    )
     return session.scalars(query.limit(1)).first()
 
 
-def plan_conflict_repairs(*, session: Session, run_id: int, client: HandleServerClient,
-                          settings: Settings) -> list[RepairItem]:
+def plan_conflict_repairs(
+    *, session: Session, run_id: int, client: HandleServerClient, settings: Settings
+) -> list[RepairItem]:
     """For each ``conflict`` record: create, update or leave the expected handle (read-only)."""
     from store.models import Outcome, Record, Run
 
     if session.get(Run, run_id) is None:
         raise UnknownRun(f"no run {run_id}")
-    records = session.scalars(select(Record).where(col(Record.run_id) == run_id, col(Record.outcome) == Outcome.CONFLICT)
-                              .order_by(col(Record.position), col(Record.id)))
+    records = session.scalars(
+        select(Record)
+        .where(col(Record.run_id) == run_id, col(Record.outcome) == Outcome.CONFLICT)
+        .order_by(col(Record.position), col(Record.id))
+    )
     items = []
     for record in records:
         target = settings.target_url(record.mms_id)
-        item = RepairItem(mms_id=record.mms_id, expected_handle=record.expected_handle,
-                          alma_handle=record.alma_handle, target=target, action="skip")
+        item = RepairItem(
+            mms_id=record.mms_id,
+            expected_handle=record.expected_handle,
+            alma_handle=record.alma_handle,
+            target=target,
+            action="skip",
+        )
         items.append(item)
         try:
-            _, handle, _ = validate_request("update", record.expected_handle or "", target,
-                                            prefix=settings.handle_prefix)
+            _, handle, _ = validate_request(
+                "update", record.expected_handle or "", target, prefix=settings.handle_prefix
+            )
         except RequestInvalid as exc:
             item.reason = str(exc)
             continue
@@ -363,15 +485,23 @@ def plan_conflict_repairs(*, session: Session, run_id: int, client: HandleServer
     return items
 
 
-def apply_conflict_repairs(*, session: Session, run_id: int, items: list[RepairItem],
-                           settings: Settings) -> list[HandleRequest]:
+def apply_conflict_repairs(
+    *, session: Session, run_id: int, items: list[RepairItem], settings: Settings
+) -> list[HandleRequest]:
     """Queue the create/update requests of a plan; returns them (flushed, not committed)."""
     queued = []
     for item in items:
         if item.action not in (RequestOp.CREATE, RequestOp.UPDATE):
             continue
-        row = queue_request(session=session, op=item.action, handle=item.expected_handle or "",
-                            url=item.target, run_id=run_id, mms_id=item.mms_id, settings=settings)
+        row = queue_request(
+            session=session,
+            op=item.action,
+            handle=item.expected_handle or "",
+            url=item.target,
+            run_id=run_id,
+            mms_id=item.mms_id,
+            settings=settings,
+        )
         item.request_id = row.id
         queued.append(row)
     return queued

@@ -24,7 +24,9 @@ import httpx
 
 __all__ = ["USER_AGENT", "BlockingResolver", "HostRateLimiter", "Resolution", "ResolverClient"]
 
-USER_AGENT = f"alma-handles/0.1 (Alma handle migration: verification of handle targets; httpx/{httpx.__version__})"
+USER_AGENT = (
+    f"alma-handles/0.1 (Alma handle migration: verification of handle targets; httpx/{httpx.__version__})"
+)
 RETRYABLE_CODES = {2, 3, 7}  # ERROR, SERVER_TOO_BUSY, SERVER_BACKUP
 T = TypeVar("T")
 
@@ -90,10 +92,19 @@ def first_url(values: Any) -> str | None:
 class ResolverClient:
     """Resolves handles against one Handle proxy; use ``async with`` or call :meth:`aclose`."""
 
-    def __init__(self, base_url: str, *, concurrency: int = 8, rate_per_host: float = 50.0,
-                 timeout: float = 20.0, transport: httpx.AsyncBaseTransport | None = None,
-                 retries: int = 3, backoff: float = 0.5, max_backoff: float = 10.0,
-                 user_agent: str = USER_AGENT) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        concurrency: int = 8,
+        rate_per_host: float = 50.0,
+        timeout: float = 20.0,
+        transport: httpx.AsyncBaseTransport | None = None,
+        retries: int = 3,
+        backoff: float = 0.5,
+        max_backoff: float = 10.0,
+        user_agent: str = USER_AGENT,
+    ) -> None:
         self.base_url = base_url.rstrip("/")
         self.host = urlsplit(self.base_url).netloc.lower()
         self.concurrency = concurrency
@@ -184,16 +195,28 @@ def _interpret(handle: str, response: httpx.Response, started: float) -> Resolut
     message = body.get("message") if isinstance(body, dict) else None
     extra: dict[str, Any] = {"response_code": code, "http_status": status}
     if code == 100 or (status == 404 and code in (None, 100)):
-        return Resolution(handle=handle, status="not_found", latency_ms=_elapsed(started),
-                          detail="handle not found", **extra)
+        return Resolution(
+            handle=handle,
+            status="not_found",
+            latency_ms=_elapsed(started),
+            detail="handle not found",
+            **extra,
+        )
     if status == 200 and code == 1:
         url = first_url(body.get("values"))
         detail = None if url else "the handle has no URL value"
-        return Resolution(handle=handle, status="ok", url=url, latency_ms=_elapsed(started),
-                          detail=detail, **extra)
+        return Resolution(
+            handle=handle, status="ok", url=url, latency_ms=_elapsed(started), detail=detail, **extra
+        )
     if status == 200 and code == 200:  # VALUES_NOT_FOUND: the handle exists, but has no URL
-        return Resolution(handle=handle, status="ok", url=None, latency_ms=_elapsed(started),
-                          detail="the handle has no URL value", **extra)
+        return Resolution(
+            handle=handle,
+            status="ok",
+            url=None,
+            latency_ms=_elapsed(started),
+            detail="the handle has no URL value",
+            **extra,
+        )
     detail = f"HTTP {status}" + (f", responseCode {code}" if code is not None else "")
     detail += f": {message}" if message else ""
     if status >= 500 or status == 429 or code in RETRYABLE_CODES:

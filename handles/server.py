@@ -60,8 +60,14 @@ class HandleServerError(Exception):
 
     transient = False
 
-    def __init__(self, message: str, *, status_code: int | None = None, response_code: int | None = None,
-                 handle: str | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int | None = None,
+        response_code: int | None = None,
+        handle: str | None = None,
+    ) -> None:
         super().__init__(" ".join(message.split()))
         self.status_code = status_code
         self.response_code = response_code
@@ -144,10 +150,18 @@ class HandleServerClient:
     :meth:`close`.
     """
 
-    def __init__(self, base_url: str, *, auth_id: str, secret: str | None = None,
-                 cert: tuple[str, str] | str | None = None, verify: bool | str = True,
-                 transport: httpx.BaseTransport | None = None, timeout: float = 20.0,
-                 admin_prefix: str | None = None) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        auth_id: str,
+        secret: str | None = None,
+        cert: tuple[str, str] | str | None = None,
+        verify: bool | str = True,
+        transport: httpx.BaseTransport | None = None,
+        timeout: float = 20.0,
+        admin_prefix: str | None = None,
+    ) -> None:
         if not secret and not cert:
             raise ValueError("a Handle server secret or a client certificate is required")
         self.base_url = base_url.rstrip("/")
@@ -160,21 +174,38 @@ class HandleServerClient:
             headers["Authorization"] = 'Handle clientCert="true"'
         # HS_ADMIN for new handles: the prefix's admin group (0.NA/<prefix> index 200, [MAN9] §3.6)
         self._admin_prefix = admin_prefix
-        self._http = httpx.Client(base_url=self.base_url, auth=auth, cert=cert, verify=verify,
-                                  headers=headers, timeout=timeout, transport=transport)
+        self._http = httpx.Client(
+            base_url=self.base_url,
+            auth=auth,
+            cert=cert,
+            verify=verify,
+            headers=headers,
+            timeout=timeout,
+            transport=transport,
+        )
 
     @classmethod
-    def from_settings(cls, settings: Settings, *, transport: httpx.BaseTransport | None = None
-                      ) -> HandleServerClient:
+    def from_settings(
+        cls, settings: Settings, *, transport: httpx.BaseTransport | None = None
+    ) -> HandleServerClient:
         """A client configured from HANDLE_SERVER_* settings."""
         secret = settings.handle_server_secret.get_secret_value() if settings.handle_server_secret else None
         cert: tuple[str, str] | str | None = None
         if settings.handle_server_cert:
-            cert = (str(settings.handle_server_cert), str(settings.handle_server_key)) \
-                if settings.handle_server_key else str(settings.handle_server_cert)
-        return cls(settings.handle_server_url, auth_id=settings.handle_server_auth_id, secret=secret,
-                   cert=cert, verify=settings.handle_server_verify_tls, transport=transport,
-                   admin_prefix=settings.handle_prefix)
+            cert = (
+                (str(settings.handle_server_cert), str(settings.handle_server_key))
+                if settings.handle_server_key
+                else str(settings.handle_server_cert)
+            )
+        return cls(
+            settings.handle_server_url,
+            auth_id=settings.handle_server_auth_id,
+            secret=secret,
+            cert=cert,
+            verify=settings.handle_server_verify_tls,
+            transport=transport,
+            admin_prefix=settings.handle_prefix,
+        )
 
     def __repr__(self) -> str:
         return f"HandleServerClient({self.base_url!r}, auth_id={self.auth_id!r})"
@@ -213,8 +244,13 @@ class HandleServerClient:
         else:  # no URL value yet: add one at a free index
             taken = {int(v.get("index", 0)) for v in record.values}
             index = next(i for i in range(URL_INDEX, 10_000) if i not in taken)
-        body = self._call("PUT", handle, "update", params={"index": str(index), "overwrite": "true"},
-                          json={"values": [_url_value(url, index)]})
+        body = self._call(
+            "PUT",
+            handle,
+            "update",
+            params={"index": str(index), "overwrite": "true"},
+            json={"values": [_url_value(url, index)]},
+        )
         return {**body, "previous_url": record.url}
 
     def delete(self, handle: str) -> dict[str, Any]:
@@ -225,9 +261,14 @@ class HandleServerClient:
 
     def _admin_value(self, handle: str) -> dict[str, Any]:
         prefix = self._admin_prefix or handle.split("/", 1)[0]
-        return {"index": ADMIN_INDEX, "type": "HS_ADMIN",
-                "data": {"format": "admin",
-                         "value": {"handle": f"0.NA/{prefix}", "index": 200, "permissions": "011111111111"}}}
+        return {
+            "index": ADMIN_INDEX,
+            "type": "HS_ADMIN",
+            "data": {
+                "format": "admin",
+                "value": {"handle": f"0.NA/{prefix}", "index": 200, "permissions": "011111111111"},
+            },
+        }
 
     def _call(self, method: str, handle: str, what: str, **kwargs: Any) -> dict[str, Any]:
         try:
@@ -235,7 +276,8 @@ class HandleServerClient:
         except httpx.TransportError as exc:
             raise HandleServerUnavailable(
                 f"{what} {handle}: Handle server {self.base_url} unreachable ({type(exc).__name__})",
-                handle=handle) from None
+                handle=handle,
+            ) from None
         try:
             body = response.json()
         except ValueError:
@@ -250,9 +292,14 @@ class HandleServerClient:
             return body
         kind = _classify(response.status_code, rc)
         message = str(body.get("message") or response.reason_phrase or "")[:_MESSAGE_MAX]
-        raise kind(f"{what} {handle}: HTTP {response.status_code}"
-                   + (f", responseCode {rc}" if rc is not None else "") + (f": {message}" if message else ""),
-                   status_code=response.status_code, response_code=rc, handle=handle)
+        raise kind(
+            f"{what} {handle}: HTTP {response.status_code}"
+            + (f", responseCode {rc}" if rc is not None else "")
+            + (f": {message}" if message else ""),
+            status_code=response.status_code,
+            response_code=rc,
+            handle=handle,
+        )
 
 
 def _url_value(url: str, index: int) -> dict[str, Any]:
@@ -262,4 +309,3 @@ def _url_value(url: str, index: int) -> dict[str, Any]:
 def same_target(record: HandleRecord, handle: str, url: str) -> bool:
     """True when ``record`` is ``handle`` (ASCII case-insensitively) and points at ``url``."""
     return handle_key(record.handle) == handle_key(handle) and record.url == url
-

@@ -68,8 +68,9 @@ def parse_target(url: str | None) -> TargetRef | None:
     return TargetRef(host=host, mms_id=mms, view=view)
 
 
-def target_matches(actual_url: str | None, *, mms_id: str, view: str | None = None,
-                   host: str | None = None) -> bool:
+def target_matches(
+    actual_url: str | None, *, mms_id: str, view: str | None = None, host: str | None = None
+) -> bool:
     """True when ``actual_url`` shows record ``mms_id`` (in ``view`` and on ``host`` when given)."""
     ref = parse_target(actual_url)
     if ref is None or ref.mms_id is None or ref.mms_id != str(mms_id).strip():

@@ -81,9 +81,15 @@ class VerifyResult:
         return self.verification == Verification.OK
 
     def as_dict(self) -> dict[str, object]:
-        return {"handle": self.handle, "mms_id": self.item.mms_id, "verification": self.verification,
-                "target": self.target, "expected_target": self.expected_target,
-                "latency_ms": self.latency_ms, "detail": self.detail}
+        return {
+            "handle": self.handle,
+            "mms_id": self.item.mms_id,
+            "verification": self.verification,
+            "target": self.target,
+            "expected_target": self.expected_target,
+            "latency_ms": self.latency_ms,
+            "detail": self.detail,
+        }
 
 
 @dataclass
@@ -130,23 +136,34 @@ def judge(item: VerifyItem, resolution: Resolution, settings: Settings) -> Verif
         verdict = Verification.OK
     else:
         verdict, detail = Verification.WRONG_TARGET, f"points to {resolution.url}"
-    return VerifyResult(item=item, verification=verdict.value, target=resolution.url,
-                        expected_target=expected, latency_ms=resolution.latency_ms, detail=detail,
-                        response_code=resolution.response_code, attempts=resolution.attempts)
+    return VerifyResult(
+        item=item,
+        verification=verdict.value,
+        target=resolution.url,
+        expected_target=expected,
+        latency_ms=resolution.latency_ms,
+        detail=detail,
+        response_code=resolution.response_code,
+        attempts=resolution.attempts,
+    )
 
 
-def make_client(settings: Settings, *, transport: httpx.AsyncBaseTransport | None = None,
-                **overrides: object) -> ResolverClient:
+def make_client(
+    settings: Settings, *, transport: httpx.AsyncBaseTransport | None = None, **overrides: object
+) -> ResolverClient:
     """A resolver client configured from the ``VERIFY_*`` and ``HANDLE_RESOLVER_URL`` settings."""
-    options: dict[str, Any] = {"concurrency": settings.verify_concurrency,
-                               "rate_per_host": settings.verify_rate_per_host,
-                               "timeout": settings.verify_timeout_seconds}
+    options: dict[str, Any] = {
+        "concurrency": settings.verify_concurrency,
+        "rate_per_host": settings.verify_rate_per_host,
+        "timeout": settings.verify_timeout_seconds,
+    }
     options.update(overrides)
     return ResolverClient(settings.handle_resolver_url, transport=transport, **options)
 
 
-async def verify_items(items: Iterable[VerifyItem], *, settings: Settings, client: ResolverClient,
-                       window: int | None = None) -> AsyncIterator[VerifyResult]:
+async def verify_items(
+    items: Iterable[VerifyItem], *, settings: Settings, client: ResolverClient, window: int | None = None
+) -> AsyncIterator[VerifyResult]:
     """Check ``items`` (read lazily), yielding results as they complete; ≤ ``window`` in flight."""
     window = window or client.concurrency * 2
     source = iter(items)
@@ -183,12 +200,17 @@ def _last_conclusive(session: Session, keys: Sequence[str]) -> dict[str, str]:
     """The latest non-error verification of each handle key, from the history."""
     out: dict[str, str] = {}
     for start in range(0, len(keys), 500):
-        chunk = list(keys[start:start + 500])
-        latest = (select(func.max(HandleCheck.id))
-                  .where(col(HandleCheck.handle_key).in_(chunk), HandleCheck.verification != Verification.ERROR.value)
-                  .group_by(HandleCheck.handle_key))
-        rows = session.exec(select(HandleCheck.handle_key, HandleCheck.verification)
-                            .where(col(HandleCheck.id).in_(latest)))
+        chunk = list(keys[start : start + 500])
+        latest = (
+            select(func.max(HandleCheck.id))
+            .where(
+                col(HandleCheck.handle_key).in_(chunk), HandleCheck.verification != Verification.ERROR.value
+            )
+            .group_by(HandleCheck.handle_key)
+        )
+        rows = session.exec(
+            select(HandleCheck.handle_key, HandleCheck.verification).where(col(HandleCheck.id).in_(latest))
+        )
         out.update({key: verdict for key, verdict in rows})
     return out
 
@@ -205,20 +227,44 @@ def record_checks(session: Session, results: Sequence[VerifyResult]) -> list[Han
     checks = []
     for result in results:
         key = handle_key(result.handle)
-        regression = (previous.get(key) == Verification.OK
-                      and result.verification in (Verification.NOT_FOUND, Verification.WRONG_TARGET))
+        regression = previous.get(key) == Verification.OK and result.verification in (
+            Verification.NOT_FOUND,
+            Verification.WRONG_TARGET,
+        )
         if regression:
-            log.warning("handle regression: %s was ok, now %s (%s)", result.handle, result.verification,
-                        result.detail or "")
-        checks.append(HandleCheck(
-            handle=result.handle, handle_key=key, mms_id=result.item.mms_id, run_id=result.item.run_id,
-            checked_at=result.checked_at, verification=result.verification, target=result.target,
-            expected_target=result.expected_target, latency_ms=result.latency_ms, detail=result.detail,
-            regression=regression))
+            log.warning(
+                "handle regression: %s was ok, now %s (%s)",
+                result.handle,
+                result.verification,
+                result.detail or "",
+            )
+        checks.append(
+            HandleCheck(
+                handle=result.handle,
+                handle_key=key,
+                mms_id=result.item.mms_id,
+                run_id=result.item.run_id,
+                checked_at=result.checked_at,
+                verification=result.verification,
+                target=result.target,
+                expected_target=result.expected_target,
+                latency_ms=result.latency_ms,
+                detail=result.detail,
+                regression=regression,
+            )
+        )
     session.add_all(checks)
-    updates = [{"id": r.item.record_id, "verification": r.verification, "target_url": r.target,
-                "verified_at": r.checked_at, "updated_at": r.checked_at}
-               for r in results if r.item.record_id is not None]
+    updates = [
+        {
+            "id": r.item.record_id,
+            "verification": r.verification,
+            "target_url": r.target,
+            "verified_at": r.checked_at,
+            "updated_at": r.checked_at,
+        }
+        for r in results
+        if r.item.record_id is not None
+    ]
     if updates:
         session.execute(update(Record), updates)
     session.flush()
@@ -228,8 +274,15 @@ def record_checks(session: Session, results: Sequence[VerifyResult]) -> list[Han
 Sink = Callable[[list[VerifyResult]], None]
 
 
-async def _drive(items: Iterable[VerifyItem], *, settings: Settings, client: ResolverClient, sink: Sink,
-                 batch_size: int, progress: Callable[[VerifyResult], None] | None) -> None:
+async def _drive(
+    items: Iterable[VerifyItem],
+    *,
+    settings: Settings,
+    client: ResolverClient,
+    sink: Sink,
+    batch_size: int,
+    progress: Callable[[VerifyResult], None] | None,
+) -> None:
     batch: list[VerifyResult] = []
     async for result in verify_items(items, settings=settings, client=client):
         batch.append(result)
@@ -243,11 +296,17 @@ async def _drive(items: Iterable[VerifyItem], *, settings: Settings, client: Res
         await asyncio.to_thread(sink, batch)
 
 
-def run_verification(items: Iterable[VerifyItem], *, settings: Settings, sink: Sink,
-                     resolver: BlockingResolver | None = None,
-                     transport: httpx.AsyncBaseTransport | None = None, batch_size: int = 200,
-                     progress: Callable[[VerifyResult], None] | None = None,
-                     client_options: dict[str, object] | None = None) -> VerifySummary:
+def run_verification(
+    items: Iterable[VerifyItem],
+    *,
+    settings: Settings,
+    sink: Sink,
+    resolver: BlockingResolver | None = None,
+    transport: httpx.AsyncBaseTransport | None = None,
+    batch_size: int = 200,
+    progress: Callable[[VerifyResult], None] | None = None,
+    client_options: dict[str, object] | None = None,
+) -> VerifySummary:
     """Check ``items`` synchronously, handing results to ``sink`` in batches; returns the counts.
 
     With ``resolver`` its long-lived client is used (a worker process); otherwise a client is made
@@ -260,12 +319,14 @@ def run_verification(items: Iterable[VerifyItem], *, settings: Settings, sink: S
         summary.add(batch)
 
     def job(client: ResolverClient) -> Awaitable[None]:
-        return _drive(items, settings=settings, client=client, sink=collect, batch_size=batch_size,
-                      progress=progress)
+        return _drive(
+            items, settings=settings, client=client, sink=collect, batch_size=batch_size, progress=progress
+        )
 
     if resolver is not None:
         resolver.run(job)
     else:
+
         async def own_client() -> None:
             async with make_client(settings, transport=transport, **(client_options or {})) as client:
                 await job(client)
@@ -285,18 +346,37 @@ def _recording_sink(session: Session, summary_regressions: list[int]) -> Sink:
     return sink
 
 
-def verify_run(*, session: Session, run_id: int, settings: Settings, resolver: BlockingResolver | None = None,
-               transport: httpx.AsyncBaseTransport | None = None, batch_size: int = 200,
-               progress: Callable[[VerifyResult], None] | None = None) -> VerifySummary:
+def verify_run(
+    *,
+    session: Session,
+    run_id: int,
+    settings: Settings,
+    resolver: BlockingResolver | None = None,
+    transport: httpx.AsyncBaseTransport | None = None,
+    batch_size: int = 200,
+    progress: Callable[[VerifyResult], None] | None = None,
+) -> VerifySummary:
     """Verify the expected handle of every record of run ``run_id``; updates Records, writes history."""
-    rows = session.exec(select(Record.id, Record.expected_handle, Record.mms_id)
-                        .where(Record.run_id == run_id, col(Record.expected_handle).is_not(None))
-                        .order_by(col(Record.position), col(Record.id))).all()
-    items = [VerifyItem(handle=h, mms_id=mms, run_id=run_id, record_id=rid) for rid, h, mms in rows if h is not None]
+    rows = session.exec(
+        select(Record.id, Record.expected_handle, Record.mms_id)
+        .where(Record.run_id == run_id, col(Record.expected_handle).is_not(None))
+        .order_by(col(Record.position), col(Record.id))
+    ).all()
+    items = [
+        VerifyItem(handle=h, mms_id=mms, run_id=run_id, record_id=rid)
+        for rid, h, mms in rows
+        if h is not None
+    ]
     regressions_seen = [0]
-    summary = run_verification(items, settings=settings, sink=_recording_sink(session, regressions_seen),
-                               resolver=resolver, transport=transport, batch_size=batch_size,
-                               progress=progress)
+    summary = run_verification(
+        items,
+        settings=settings,
+        sink=_recording_sink(session, regressions_seen),
+        resolver=resolver,
+        transport=transport,
+        batch_size=batch_size,
+        progress=progress,
+    )
     summary.regressions = regressions_seen[0]
     return summary
 
@@ -305,29 +385,47 @@ def known_items(session: Session) -> list[VerifyItem]:
     """Every known handle, once, ordered by handle key: expected handles of records (the newest
     record's MMS id wins) plus handles checked before (with the MMS id of their latest check)."""
     by_key: dict[str, VerifyItem] = {}
-    records = session.exec(select(Record.id, Record.expected_handle, Record.mms_id)
-                           .where(col(Record.expected_handle).is_not(None)).order_by(col(Record.id)))
+    records = session.exec(
+        select(Record.id, Record.expected_handle, Record.mms_id)
+        .where(col(Record.expected_handle).is_not(None))
+        .order_by(col(Record.id))
+    )
     for rid, handle, mms in records:
         if handle is None:  # excluded by the query; narrows the type
             continue
         by_key[handle_key(handle)] = VerifyItem(handle=handle, mms_id=mms, record_id=rid)
     latest = select(func.max(HandleCheck.id)).group_by(HandleCheck.handle_key)
-    checks = session.exec(select(HandleCheck.handle, HandleCheck.handle_key, HandleCheck.mms_id)
-                          .where(col(HandleCheck.id).in_(latest)))
+    checks = session.exec(
+        select(HandleCheck.handle, HandleCheck.handle_key, HandleCheck.mms_id).where(
+            col(HandleCheck.id).in_(latest)
+        )
+    )
     for handle, key, checked_mms in checks:
         by_key.setdefault(key, VerifyItem(handle=handle, mms_id=checked_mms))
     return [by_key[key] for key in sorted(by_key)]
 
 
-def verify_known_slice(*, session: Session, settings: Settings, offset: int, limit: int,
-                       resolver: BlockingResolver | None = None,
-                       transport: httpx.AsyncBaseTransport | None = None,
-                       batch_size: int = 200) -> VerifySummary:
+def verify_known_slice(
+    *,
+    session: Session,
+    settings: Settings,
+    offset: int,
+    limit: int,
+    resolver: BlockingResolver | None = None,
+    transport: httpx.AsyncBaseTransport | None = None,
+    batch_size: int = 200,
+) -> VerifySummary:
     """Re-verify known handles ``[offset, offset + limit)`` of :func:`known_items`."""
-    items = known_items(session)[offset:offset + limit]
+    items = known_items(session)[offset : offset + limit]
     regressions_seen = [0]
-    summary = run_verification(items, settings=settings, sink=_recording_sink(session, regressions_seen),
-                               resolver=resolver, transport=transport, batch_size=batch_size)
+    summary = run_verification(
+        items,
+        settings=settings,
+        sink=_recording_sink(session, regressions_seen),
+        resolver=resolver,
+        transport=transport,
+        batch_size=batch_size,
+    )
     summary.regressions = regressions_seen[0]
     return summary
 

@@ -29,8 +29,10 @@ from store.models import EventLine, Outcome, Record, Verification, utcnow
 __all__ = ["Decision", "classify_record", "classify_run"]
 
 BATCH = 500
-NO_EVIDENCE = ("no event and the handle does not resolve yet; import the Events Report "
-               "(handles events import RUN_ID FILE) or wait for verification")
+NO_EVIDENCE = (
+    "no event and the handle does not resolve yet; import the Events Report "
+    "(handles events import RUN_ID FILE) or wait for verification"
+)
 
 
 @dataclass(frozen=True)
@@ -70,12 +72,16 @@ def classify_record(record: Record, events: list[EventLine]) -> Decision:
         if held and expected and same_handle(held, expected):
             return Decision(Outcome.ALREADY_MIGRATED, held, text)
         if held and expected:
-            return Decision(Outcome.CONFLICT, held,
-                            f"Alma holds {held}, the metadata asks for {expected}: {text}")
+            return Decision(
+                Outcome.CONFLICT, held, f"Alma holds {held}, the metadata asks for {expected}: {text}"
+            )
         if held:
-            return Decision(_metadata_outcome(problem) if problem else Outcome.CONFLICT, held,
-                            f"Alma holds {held}, the metadata asks for no handle"
-                            f"{f' ({problem})' if problem else ''}: {text}")
+            return Decision(
+                _metadata_outcome(problem) if problem else Outcome.CONFLICT,
+                held,
+                f"Alma holds {held}, the metadata asks for no handle"
+                f"{f' ({problem})' if problem else ''}: {text}",
+            )
         return Decision(Outcome.UNKNOWN, None, f"the event names no handle: {text}")
     if by_kind["no_handle"]:
         text = _texts(by_kind["no_handle"])
@@ -90,14 +96,23 @@ def _reconcile(record: Record, others: list[EventLine]) -> Decision:
     other = f"; other events: {_texts(others)}" if others else ""
     verification = record.verification
     if verification == Verification.OK and record.expected_handle:
-        return Decision(Outcome.MIGRATED, None,
-                        f"no event; {record.expected_handle} resolves to the record's target{other}")
+        return Decision(
+            Outcome.MIGRATED,
+            None,
+            f"no event; {record.expected_handle} resolves to the record's target{other}",
+        )
     if record.metadata_problem:
-        return Decision(_metadata_outcome(record.metadata_problem), None,
-                        f"no event; metadata: {record.metadata_problem}{other}")
+        return Decision(
+            _metadata_outcome(record.metadata_problem),
+            None,
+            f"no event; metadata: {record.metadata_problem}{other}",
+        )
     if verification:
-        return Decision(Outcome.UNKNOWN, None,
-                        f"no event; {record.expected_handle or 'the handle'} verification: {verification}{other}")
+        return Decision(
+            Outcome.UNKNOWN,
+            None,
+            f"no event; {record.expected_handle or 'the handle'} verification: {verification}{other}",
+        )
     if others:
         return Decision(Outcome.UNKNOWN, None, f"unrecognised event: {_texts(others)}")
     return Decision(Outcome.UNKNOWN, None, NO_EVIDENCE)
@@ -108,16 +123,22 @@ def classify_run(*, session: Session, run_id: int, settings: Any = None) -> Coun
     counts: Counter[str] = Counter()
     last_id = 0
     while True:
-        records = session.exec(select(Record).where(Record.run_id == run_id, col(Record.id) > last_id)
-                               .order_by(col(Record.id)).limit(BATCH)).all()
+        records = session.exec(
+            select(Record)
+            .where(Record.run_id == run_id, col(Record.id) > last_id)
+            .order_by(col(Record.id))
+            .limit(BATCH)
+        ).all()
         if not records:
             break
         last_id = records[-1].id or last_id
         by_mms: dict[str, list[EventLine]] = defaultdict(list)
         ids = [r.mms_id for r in records]
-        for event in session.exec(select(EventLine).where(EventLine.run_id == run_id,
-                                                          col(EventLine.mms_id).in_(ids))
-                                  .order_by(col(EventLine.id))):
+        for event in session.exec(
+            select(EventLine)
+            .where(EventLine.run_id == run_id, col(EventLine.mms_id).in_(ids))
+            .order_by(col(EventLine.id))
+        ):
             by_mms[event.mms_id or ""].append(event)
         for record in records:
             decision = classify_record(record, by_mms.get(record.mms_id, []))

@@ -29,13 +29,17 @@ _NO_HANDLE = re.compile(r"does\s+not\s+have\s+a\s+handle\s+identifier", re.IGNOR
 _FAILED = re.compile(r"(?<![A-Za-z])Record\s+\d{3,30}\s+(?:has\s+)?failed\b", re.IGNORECASE)
 _PLAIN_HANDLE = re.compile(r"[0-9A-Za-z][0-9A-Za-z.]*/[0-9A-Za-z._-]+")
 # Alma's usual wording, matched in one go before the tolerant patterns below
-_USUAL = re.compile(r"Record (\d+) was skipped\. Reason: BIB record MMS ID \d+ "
-                    r"(?:already has a handle identifier (\S+)|(does not have a handle identifier))")
+_USUAL = re.compile(
+    r"Record (\d+) was skipped\. Reason: BIB record MMS ID \d+ "
+    r"(?:already has a handle identifier (\S+)|(does not have a handle identifier))"
+)
 # The usual wording exactly as Alma exports it, the whole text: single spaces, nothing around it, a
 # plain handle not ending in punctuation. Such text is already clean_description()'s output and its
 # handle needs no normalizing, so parse_event() answers without cleaning or the tolerant patterns.
-_EXACT = re.compile(r"Record (\d+) was skipped\. Reason: BIB record MMS ID \d+ (?:already has a handle identifier "
-                    r"([0-9A-Za-z][0-9A-Za-z.]*/[0-9A-Za-z._-]*[0-9A-Za-z_-])|(does not have a handle identifier))")
+_EXACT = re.compile(
+    r"Record (\d+) was skipped\. Reason: BIB record MMS ID \d+ (?:already has a handle identifier "
+    r"([0-9A-Za-z][0-9A-Za-z.]*/[0-9A-Za-z._-]*[0-9A-Za-z_-])|(does not have a handle identifier))"
+)
 # a date glued onto the end of the handle in copied text: "11084/34662 05/08/2025"
 _TRAILING_PUNCT = ".,;:)]}>\"'"
 
@@ -58,8 +62,18 @@ def clean_description(text: str) -> str:
     # Collapse only where needed (str.split() and re's \s agree on what white space is): ASCII's white
     # space is the space and \t\n\v\f\r\x1c-\x1f; beyond ASCII, only the space is also printable.
     if text.isascii():
-        untidy = ("  " in text or "\t" in text or "\n" in text or "\r" in text or "\x0b" in text
-                  or "\x0c" in text or "\x1c" in text or "\x1d" in text or "\x1e" in text or "\x1f" in text)
+        untidy = (
+            "  " in text
+            or "\t" in text
+            or "\n" in text
+            or "\r" in text
+            or "\x0b" in text
+            or "\x0c" in text
+            or "\x1c" in text
+            or "\x1d" in text
+            or "\x1e" in text
+            or "\x1f" in text
+        )
     else:
         untidy = not text.isprintable() or "  " in text
     if untidy or text[:1] == " " or text[-1:] == " ":

@@ -147,8 +147,9 @@ def _csv_records(reader) -> Iterator[EventRow]:  # type: ignore[no-untyped-def]
                 if not "".join(row).strip():
                     continue
                 if len(row) <= need:
-                    raise EventsFileError(f"expected {need + 1} or more columns, found {len(row)}",
-                                          reader.line_num)
+                    raise EventsFileError(
+                        f"expected {need + 1} or more columns, found {len(row)}", reader.line_num
+                    )
                 row = row + [""] * (width - len(row))
             description = clean(row[need])
             if not description or "\x00" in description:
@@ -157,11 +158,17 @@ def _csv_records(reader) -> Iterator[EventRow]:  # type: ignore[no-untyped-def]
                 if not "".join(row).strip():
                     continue
                 raise EventsFileError("empty Event Description", reader.line_num)
-            yield new(EventRow, (reader.line_num, description,
-                                 row[date].strip() or None if date >= 0 else None,
-                                 row[severity].strip() or None if severity >= 0 else None,
-                                 row[module].strip() or None if module >= 0 else None,
-                                 row[creator].strip() or None if creator >= 0 else None))
+            yield new(
+                EventRow,
+                (
+                    reader.line_num,
+                    description,
+                    row[date].strip() or None if date >= 0 else None,
+                    row[severity].strip() or None if severity >= 0 else None,
+                    row[module].strip() or None if module >= 0 else None,
+                    row[creator].strip() or None if creator >= 0 else None,
+                ),
+            )
         if index is None:
             raise EventsFileError("not an Events Report: no 'Event Description' header")
     except csv.Error as exc:
@@ -211,9 +218,14 @@ def _sheet_rows(rows: Iterator[tuple[int, list]]) -> Iterator[EventRow]:  # type
             if any(cell.strip() for cell in row):
                 raise EventsFileError("empty Event Description", number)
             continue
-        yield EventRow(number, clean_description(row[need]), _cell(row, index, "event date"),
-                       _cell(row, index, "severity"), _cell(row, index, "module"),
-                       _cell(row, index, "creator"))
+        yield EventRow(
+            number,
+            clean_description(row[need]),
+            _cell(row, index, "event date"),
+            _cell(row, index, "severity"),
+            _cell(row, index, "module"),
+            _cell(row, index, "creator"),
+        )
     if index is None:
         raise EventsFileError("not an Events Report: no 'Event Description' header")
 
@@ -255,14 +267,24 @@ def _split_text_event(line: int, parts: list[str]) -> EventRow:
     cells = [c.strip() for c in text.split("\t")]
     if len(cells) >= 2 and _DATE.search(cells[1] or ""):
         cells += [""] * 5
-        return EventRow(line, clean_description(cells[0]), cells[1] or None, cells[2] or None,
-                        cells[3] or None, cells[4] or None)
+        return EventRow(
+            line,
+            clean_description(cells[0]),
+            cells[1] or None,
+            cells[2] or None,
+            cells[3] or None,
+            cells[4] or None,
+        )
     match = None
     for found in _DATE.finditer(text):
         match = found
     if match is None:
         return EventRow(line, clean_description(_BARE_DATE.sub("", text)))
-    tail = text[match.end():]
+    tail = text[match.end() :]
     severity = _SEVERITY.match(tail)
-    return EventRow(line, clean_description(text[: match.start()]), " ".join(match.group(1).split()),
-                    severity.group(1) if severity else None)
+    return EventRow(
+        line,
+        clean_description(text[: match.start()]),
+        " ".join(match.group(1).split()),
+        severity.group(1) if severity else None,
+    )

@@ -43,11 +43,15 @@ class ImportSummary:
 
     def describe(self) -> str:
         kinds = ", ".join(f"{k} {v}" for k, v in sorted(self.by_kind.items())) or "none"
-        text = (f"{self.lines} event lines read ({self.source}): {self.new} new, "
-                f"{self.duplicates} already imported; kinds: {kinds}")
+        text = (
+            f"{self.lines} event lines read ({self.source}): {self.new} new, "
+            f"{self.duplicates} already imported; kinds: {kinds}"
+        )
         if self.not_in_set:
-            text += (f"; {self.not_in_set} name records not in the run's set, ignored "
-                     f"(first: {', '.join(self.not_in_set_sample)})")
+            text += (
+                f"; {self.not_in_set} name records not in the run's set, ignored "
+                f"(first: {', '.join(self.not_in_set_sample)})"
+            )
         return text
 
 
@@ -55,8 +59,14 @@ def _members(session: Session, run_id: int) -> set[str]:
     return set(session.exec(select(Record.mms_id).where(Record.run_id == run_id)).all())
 
 
-def import_rows(*, session: Session, run_id: int, rows: Iterable[EventRow], source: str,
-                step_kind: str | None = "migration") -> ImportSummary:
+def import_rows(
+    *,
+    session: Session,
+    run_id: int,
+    rows: Iterable[EventRow],
+    source: str,
+    step_kind: str | None = "migration",
+) -> ImportSummary:
     """Store ``rows`` as EventLines of the run (not committed: the caller's transaction decides)."""
     if session.get(Run, run_id) is None:
         raise RunNotFoundError(f"there is no run {run_id}")
@@ -75,9 +85,18 @@ def import_rows(*, session: Session, run_id: int, rows: Iterable[EventRow], sour
         if print_ in batch:
             summary.duplicates += 1
             continue
-        batch[print_] = EventLine(run_id=run_id, step_kind=step_kind, mms_id=event.mms_id, kind=event.kind,
-                                  handle=event.handle, text=event.text, event_date=row.date,
-                                  severity=row.severity, source=source, fingerprint=print_)
+        batch[print_] = EventLine(
+            run_id=run_id,
+            step_kind=step_kind,
+            mms_id=event.mms_id,
+            kind=event.kind,
+            handle=event.handle,
+            text=event.text,
+            event_date=row.date,
+            severity=row.severity,
+            source=source,
+            fingerprint=print_,
+        )
         if len(batch) >= BATCH:
             _flush(session, run_id, batch, summary)
     _flush(session, run_id, batch, summary)
@@ -87,8 +106,13 @@ def import_rows(*, session: Session, run_id: int, rows: Iterable[EventRow], sour
 def _flush(session: Session, run_id: int, batch: dict[str, EventLine], summary: ImportSummary) -> None:
     if not batch:
         return
-    known = set(session.exec(select(EventLine.fingerprint).where(
-        EventLine.run_id == run_id, col(EventLine.fingerprint).in_(list(batch)))).all())
+    known = set(
+        session.exec(
+            select(EventLine.fingerprint).where(
+                EventLine.run_id == run_id, col(EventLine.fingerprint).in_(list(batch))
+            )
+        ).all()
+    )
     added = []
     for print_, line in batch.items():
         if print_ in known:
@@ -104,8 +128,9 @@ def _flush(session: Session, run_id: int, batch: dict[str, EventLine], summary: 
     batch.clear()
 
 
-def import_file(*, session: Session, run_id: int, path: str | Path,
-                step_kind: str | None = "migration") -> ImportSummary:
+def import_file(
+    *, session: Session, run_id: int, path: str | Path, step_kind: str | None = "migration"
+) -> ImportSummary:
     """Read an Events Report file (CSV, XLSX or copied text) into the run's event lines."""
     fmt, rows = read_events(path)
     return import_rows(session=session, run_id=run_id, rows=rows, source=fmt, step_kind=step_kind)
@@ -113,8 +138,12 @@ def import_file(*, session: Session, run_id: int, path: str | Path,
 
 def _api_rows(events: Iterator[dict[str, Any]]) -> Iterator[EventRow]:
     for number, item in enumerate(events, 1):
-        yield EventRow(number, _api_description(item), _text(item.get("date") or item.get("event_date")),
-                       _text(item.get("severity")))
+        yield EventRow(
+            number,
+            _api_description(item),
+            _text(item.get("date") or item.get("event_date")),
+            _text(item.get("severity")),
+        )
 
 
 def _text(value: Any) -> str | None:
@@ -132,8 +161,9 @@ def _api_description(item: dict[str, Any]) -> str:
     return " ".join(str(k.get("value", "")) for k in keys if isinstance(k, dict)) or str(item)
 
 
-def import_api_events(*, session: Session, run_id: int, alma: Any, job_id: str, instance_id: str,
-                      step_kind: str = "migration") -> ImportSummary | None:
+def import_api_events(
+    *, session: Session, run_id: int, alma: Any, job_id: str, instance_id: str, step_kind: str = "migration"
+) -> ImportSummary | None:
     """Read the instance's events from Alma's API; ``None`` where the tenant does not serve them."""
     from alma.errors import AlmaEventsUnsupported
 
@@ -148,5 +178,6 @@ def import_api_events(*, session: Session, run_id: int, alma: Any, job_id: str, 
             yield first
             yield from events
 
-    return import_rows(session=session, run_id=run_id, rows=_api_rows(chained()), source="api",
-                       step_kind=step_kind)
+    return import_rows(
+        session=session, run_id=run_id, rows=_api_rows(chained()), source="api", step_kind=step_kind
+    )

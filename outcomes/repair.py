@@ -28,9 +28,11 @@ from handles.syntax import handle_key, normalize_handle
 __all__ = ["NotRepairable", "Repair", "canonical_record", "handle_url", "repair_bib_xml"]
 
 _DC_IDENTIFIER = re.compile(
-    r"<dc:identifier(?P<attrs>(?:\s+[^<>]*?)?)\s*(?:/>|>(?P<text>[^<]*)</dc:identifier\s*>)", re.DOTALL)
+    r"<dc:identifier(?P<attrs>(?:\s+[^<>]*?)?)\s*(?:/>|>(?P<text>[^<]*)</dc:identifier\s*>)", re.DOTALL
+)
 _DCTERMS_IDENTIFIER = re.compile(
-    r"<dcterms:identifier(?:\s+[^<>]*?)?\s*(?:/>|>[^<]*</dcterms:identifier\s*>)", re.DOTALL)
+    r"<dcterms:identifier(?:\s+[^<>]*?)?\s*(?:/>|>[^<]*</dcterms:identifier\s*>)", re.DOTALL
+)
 _XSI_TYPE = re.compile(r"\s+xsi:type\s*=\s*(?P<q>[\"'])(?P<value>.*?)(?P=q)", re.DOTALL)
 _RECORD_END = re.compile(r"</record\s*>")
 _INDENT = re.compile(r"(\r?\n[ \t]*)$")
@@ -110,17 +112,23 @@ def _insert_identifier(xml: str, handle: str) -> str:
         anchor = anchors[-1]
         indent = _INDENT.search(xml, 0, anchor.start())
         sep = indent.group(1) if indent else ""
-        return xml[:anchor.end()] + sep + element + xml[anchor.end():]
+        return xml[: anchor.end()] + sep + element + xml[anchor.end() :]
     end = None
     for found in _RECORD_END.finditer(xml):
         end = found
     if end is None:
         raise NotRepairable("the bib has no <record> element to add a dc:identifier to")
-    return xml[:end.start()] + element + xml[end.start():]
+    return xml[: end.start()] + element + xml[end.start() :]
 
 
-def repair_bib_xml(xml: str, *, prefix: str, pid: str | None = None, expected: str | None = None,
-                   pid_pattern: str = r"^[A-Za-z][\w.-]*:(?P<suffix>\d+)$") -> Repair:
+def repair_bib_xml(
+    xml: str,
+    *,
+    prefix: str,
+    pid: str | None = None,
+    expected: str | None = None,
+    pid_pattern: str = r"^[A-Za-z][\w.-]*:(?P<suffix>\d+)$",
+) -> Repair:
     """Repair the handle identifier of a ``<bib>`` document; ``changes`` is empty when none is needed.
 
     ``expected`` (the run's expected handle, when known) must be what the repaired bib carries.
@@ -131,7 +139,9 @@ def repair_bib_xml(xml: str, *, prefix: str, pid: str | None = None, expected: s
     if handles:
         distinct = {handle_key(h) for h in handles}
         if len(distinct) > 1:
-            raise NotRepairable(f"dc:identifier holds several handles ({', '.join(handles)}); choose one by hand")
+            raise NotRepairable(
+                f"dc:identifier holds several handles ({', '.join(handles)}); choose one by hand"
+            )
         handle = handles[0]
         if not changes and (not expected or handle_key(expected) == handle_key(handle)):
             return Repair(xml, handle, ())

@@ -52,14 +52,21 @@ class ApplyResult:
 
 
 def _records(session: Session, run_id: int, outcomes: tuple[str, ...]) -> list[Record]:
-    return list(session.exec(select(Record).where(Record.run_id == run_id, col(Record.outcome).in_(outcomes))
-                             .order_by(col(Record.position), col(Record.mms_id))).all())
+    return list(
+        session.exec(
+            select(Record)
+            .where(Record.run_id == run_id, col(Record.outcome).in_(outcomes))
+            .order_by(col(Record.position), col(Record.mms_id))
+        ).all()
+    )
 
 
 def _live_backup(session: Session, run_id: int, mms_id: str) -> BibBackup | None:
-    return session.exec(select(BibBackup).where(BibBackup.run_id == run_id, BibBackup.mms_id == mms_id,
-                                                col(BibBackup.restored_at).is_(None))
-                        .order_by(col(BibBackup.id).desc())).first()
+    return session.exec(
+        select(BibBackup)
+        .where(BibBackup.run_id == run_id, BibBackup.mms_id == mms_id, col(BibBackup.restored_at).is_(None))
+        .order_by(col(BibBackup.id).desc())
+    ).first()
 
 
 def plan_repairs(*, session: Session, run_id: int, alma: Any, settings: Any) -> list[PlanItem]:
@@ -78,8 +85,13 @@ def plan_repairs(*, session: Session, run_id: int, alma: Any, settings: Any) -> 
             continue
         try:
             xml = alma.get_bib_xml(record.mms_id)
-            repair = repair_bib_xml(xml, prefix=settings.handle_prefix, pid=record.pid,
-                                    expected=record.expected_handle, pid_pattern=settings.handle_pid_pattern)
+            repair = repair_bib_xml(
+                xml,
+                prefix=settings.handle_prefix,
+                pid=record.pid,
+                expected=record.expected_handle,
+                pid_pattern=settings.handle_pid_pattern,
+            )
         except NotRepairable as exc:
             item.reason = f"cannot repair: {exc}"
         except AlmaError as exc:
@@ -97,9 +109,15 @@ def conflicts(*, session: Session, run_id: int) -> list[Record]:
     return _records(session, run_id, (Outcome.CONFLICT.value,))
 
 
-def apply_repairs(*, session: Session, run_id: int, alma: Any, settings: Any,
-                  create_child: Callable[..., Run] | None = None,
-                  enqueue: Callable[[int], Any] | None = None) -> ApplyResult:
+def apply_repairs(
+    *,
+    session: Session,
+    run_id: int,
+    alma: Any,
+    settings: Any,
+    create_child: Callable[..., Run] | None = None,
+    enqueue: Callable[[int], Any] | None = None,
+) -> ApplyResult:
     """Back up, PUT, then start a child run on a set of the repaired records.
 
     ``create_child(session=, set_id=, skip_copy=True, parent_run_id=)`` makes the child run (the
@@ -120,9 +138,16 @@ def apply_repairs(*, session: Session, run_id: int, alma: Any, settings: Any,
         session.add(backup)
         session.commit()
         result.repaired.append(item.mms_id)
-    pending = list(session.exec(select(BibBackup).where(
-        BibBackup.run_id == run_id, col(BibBackup.applied_at).is_not(None),
-        col(BibBackup.restored_at).is_(None), col(BibBackup.child_run_id).is_(None))).all())
+    pending = list(
+        session.exec(
+            select(BibBackup).where(
+                BibBackup.run_id == run_id,
+                col(BibBackup.applied_at).is_not(None),
+                col(BibBackup.restored_at).is_(None),
+                col(BibBackup.child_run_id).is_(None),
+            )
+        ).all()
+    )
     if pending and create_child is not None:
         _start_child(session, run_id, alma, pending, result, create_child)
         if enqueue is not None and result.child_run_id is not None:
@@ -130,12 +155,20 @@ def apply_repairs(*, session: Session, run_id: int, alma: Any, settings: Any,
     return result
 
 
-def _start_child(session: Session, run_id: int, alma: Any, pending: list[BibBackup], result: ApplyResult,
-                 create_child: Callable[..., Run]) -> None:
+def _start_child(
+    session: Session,
+    run_id: int,
+    alma: Any,
+    pending: list[BibBackup],
+    result: ApplyResult,
+    create_child: Callable[..., Run],
+) -> None:
     ids = sorted({b.mms_id for b in pending})
     stamp = utcnow().strftime("%Y-%m-%d %H:%M:%S")
-    created = alma.create_itemized_set(f"Handles repair of run {run_id} - {stamp}",
-                                       description=f"{len(ids)} bibs repaired by handles repair {run_id}")
+    created = alma.create_itemized_set(
+        f"Handles repair of run {run_id} - {stamp}",
+        description=f"{len(ids)} bibs repaired by handles repair {run_id}",
+    )
     set_id = str(created.get("id"))
     alma.add_set_members(set_id, ids)
     child = create_child(session=session, set_id=set_id, skip_copy=True, parent_run_id=run_id)
@@ -158,14 +191,29 @@ def restore_run(*, session: Session, run_id: int, alma: Any, force: bool = False
     if session.get(Run, run_id) is None:
         raise LookupError(f"there is no run {run_id}")
     done = []
-    backups = session.exec(select(BibBackup).where(
-        BibBackup.run_id == run_id, col(BibBackup.applied_at).is_not(None),
-        col(BibBackup.restored_at).is_(None)).order_by(col(BibBackup.id))).all()
+    backups = session.exec(
+        select(BibBackup)
+        .where(
+            BibBackup.run_id == run_id,
+            col(BibBackup.applied_at).is_not(None),
+            col(BibBackup.restored_at).is_(None),
+        )
+        .order_by(col(BibBackup.id))
+    ).all()
     for backup in backups:
         current = alma.get_bib_xml(backup.mms_id)
-        if not force and backup.repaired_xml and canonical_record(current) != canonical_record(backup.repaired_xml):
-            done.append(RestoreItem(backup.mms_id, False, "changed in Alma since the repair; left alone "
-                                                          "(--force puts the original back anyway)"))
+        if (
+            not force
+            and backup.repaired_xml
+            and canonical_record(current) != canonical_record(backup.repaired_xml)
+        ):
+            done.append(
+                RestoreItem(
+                    backup.mms_id,
+                    False,
+                    "changed in Alma since the repair; left alone (--force puts the original back anyway)",
+                )
+            )
             continue
         alma.put_bib_xml(backup.mms_id, backup.original_xml)
         backup.restored_at = utcnow()

@@ -17,7 +17,16 @@ from store.models import Record, Run, RunState
 
 __all__ = ["COLUMNS", "iter_rows", "write_csv", "write_json"]
 
-COLUMNS = ("mms_id", "pid", "expected_handle", "alma_handle", "outcome", "verification", "target_url", "detail")
+COLUMNS = (
+    "mms_id",
+    "pid",
+    "expected_handle",
+    "alma_handle",
+    "outcome",
+    "verification",
+    "target_url",
+    "detail",
+)
 BATCH = 1000
 
 
@@ -29,7 +38,9 @@ def _repairs(session: Session, run_id: int) -> dict[str, tuple[Run, Record]]:
     found: dict[str, tuple[Run, Record]] = {}
     parents = [run_id]
     while parents:
-        children = list(session.exec(select(Run).where(col(Run.parent_run_id).in_(parents)).order_by(col(Run.id))))
+        children = list(
+            session.exec(select(Run).where(col(Run.parent_run_id).in_(parents)).order_by(col(Run.id)))
+        )
         for child in children:
             for record in session.exec(select(Record).where(Record.run_id == child.id)):
                 found[record.mms_id] = (child, record)
@@ -44,9 +55,12 @@ def iter_rows(*, session: Session, run_id: int, settings: Any = None) -> Iterato
     run left it, with what it was before in ``detail``.
     """
     repairs = _repairs(session, run_id)
-    query = (select(Record).where(Record.run_id == run_id)
-             .order_by(col(Record.position), col(Record.mms_id), col(Record.id))
-             .execution_options(yield_per=BATCH))
+    query = (
+        select(Record)
+        .where(Record.run_id == run_id)
+        .order_by(col(Record.position), col(Record.mms_id), col(Record.id))
+        .execution_options(yield_per=BATCH)
+    )
     for record in session.exec(query):
         target = record.target_url or (settings.target_url(record.mms_id) if settings is not None else None)
         repaired = repairs.get(record.mms_id)
@@ -60,8 +74,10 @@ def iter_rows(*, session: Session, run_id: int, settings: Any = None) -> Iterato
                 "outcome": child.outcome or "unknown",
                 "verification": child.verification or "",
                 "target_url": child.target_url or target or "",
-                "detail": (f"repaired and re-run in run {child_run.id}: {child.detail or 'no detail'}; before the "
-                           f"repair: {record.outcome}: {record.detail or ''}").rstrip(": "),
+                "detail": (
+                    f"repaired and re-run in run {child_run.id}: {child.detail or 'no detail'}; before the "
+                    f"repair: {record.outcome}: {record.detail or ''}"
+                ).rstrip(": "),
             }
             continue
         yield {

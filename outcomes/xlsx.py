@@ -33,7 +33,9 @@ _CHUNK = 65_536
 _CACHE = 256  # shared strings kept in memory: values that repeat, such as "Information"
 _OFFSET = struct.Struct("<QQ")
 # an XML part's prolog up to the root element: declaration, comments, processing instructions only
-_SAFE_PROLOG = re.compile(rb"(?:\xef\xbb\xbf)?(?:\s|<\?(?:(?!\?>).)*\?>|<!--(?:(?!-->).)*-->)*<[A-Za-z_]", re.DOTALL)
+_SAFE_PROLOG = re.compile(
+    rb"(?:\xef\xbb\xbf)?(?:\s|<\?(?:(?!\?>).)*\?>|<!--(?:(?!-->).)*-->)*<[A-Za-z_]", re.DOTALL
+)
 _COLUMN = re.compile(r"[A-Za-z]{1,3}")
 
 
@@ -87,15 +89,21 @@ def _relationships(archive: zipfile.ZipFile, part: str) -> list[tuple[str, str, 
         target = rel.get("Target") or ""
         if rel.get("TargetMode") == "External" or not target:
             continue
-        target = target.lstrip("/") if target.startswith("/") else posixpath.normpath(posixpath.join(folder, target))
+        target = (
+            target.lstrip("/")
+            if target.startswith("/")
+            else posixpath.normpath(posixpath.join(folder, target))
+        )
         found.append((rel.get("Id") or "", rel.get("Type") or "", target))
     return found
 
 
 def _locate(archive: zipfile.ZipFile) -> tuple[str, str | None, str | None, bool]:
     """The first worksheet's part, the shared strings and styles parts, and the 1904 date system."""
-    workbook = next((t for _, kind, t in _relationships(archive, "") if kind.endswith("/officeDocument")),
-                    "xl/workbook.xml")
+    workbook = next(
+        (t for _, kind, t in _relationships(archive, "") if kind.endswith("/officeDocument")),
+        "xl/workbook.xml",
+    )
     book = _small(archive, workbook)
     rels = _relationships(archive, workbook)
     by_id = {rid: (kind, target) for rid, kind, target in rels}
@@ -248,8 +256,9 @@ def _pread(handle: IO[bytes], size: int, offset: int) -> bytes:
 # --- the worksheet ---------------------------------------------------------------------------------
 
 
-def _sheet(archive: zipfile.ZipFile, part: str, strings: _SharedStrings, dates: dict[int, bool],
-           date1904: bool) -> Iterator[tuple[int, list[Any]]]:
+def _sheet(
+    archive: zipfile.ZipFile, part: str, strings: _SharedStrings, dates: dict[int, bool], date1904: bool
+) -> Iterator[tuple[int, list[Any]]]:
     number, at = 0, 1  # `at`: the row an error is about (the one being read, or the next one)
     try:
         for row in _children(archive, part, f"{_MAIN}sheetData", _ROW):

@@ -81,23 +81,29 @@ return {0, rank + 1, in_use, started, tostring(retry_at)}
 """
 
 
-def _reason(position: int, in_use: int, started: int, max_running: int, max_hourly: int,
-            job_id: str, retry_at: float) -> str:
+def _reason(
+    position: int, in_use: int, started: int, max_running: int, max_hourly: int, job_id: str, retry_at: float
+) -> str:
     if started >= max_hourly:
         wait = max(0, int(retry_at - time.time())) if retry_at else 0
-        return (f"waiting: job {job_id} already started {started} times in the past hour "
-                f"(Alma allows {max_hourly}); next slot in about {wait // 60 + 1} min; queue position {position}")
+        return (
+            f"waiting: job {job_id} already started {started} times in the past hour "
+            f"(Alma allows {max_hourly}); next slot in about {wait // 60 + 1} min; queue position {position}"
+        )
     if in_use >= max_running:
-        return (f"waiting: {in_use} API-started Alma jobs are running (Alma allows {max_running}); "
-                f"queue position {position}")
+        return (
+            f"waiting: {in_use} API-started Alma jobs are running (Alma allows {max_running}); "
+            f"queue position {position}"
+        )
     return f"waiting for earlier runs to submit first; queue position {position}"
 
 
 class RedisJobBudget:
     """The budget in Redis, for all worker processes together."""
 
-    def __init__(self, redis: Any, *, max_running: int = 3, max_per_hour: int = 5,
-                 prefix: str = "handles:alma:budget") -> None:
+    def __init__(
+        self, redis: Any, *, max_running: int = 3, max_per_hour: int = 5, prefix: str = "handles:alma:budget"
+    ) -> None:
         self._redis = redis
         self._max_running = max_running
         self._max_per_hour = max_per_hour
@@ -111,14 +117,31 @@ class RedisJobBudget:
     def try_reserve(self, member: str, job_id: str) -> BudgetDecision:
         granted, position, in_use, started, *rest = self._script(
             keys=self._keys(job_id),
-            args=[member, time.time(), self._max_running, self._max_per_hour,
-                  STALE_WAITER_SECONDS, STALE_RUNNING_SECONDS],
+            args=[
+                member,
+                time.time(),
+                self._max_running,
+                self._max_per_hour,
+                STALE_WAITER_SECONDS,
+                STALE_RUNNING_SECONDS,
+            ],
         )
         if granted:
             return BudgetDecision(True)
         retry_at = float(rest[0]) if rest else 0.0
-        return BudgetDecision(False, _reason(int(position), int(in_use), int(started), self._max_running,
-                                             self._max_per_hour, job_id, retry_at), int(position))
+        return BudgetDecision(
+            False,
+            _reason(
+                int(position),
+                int(in_use),
+                int(started),
+                self._max_running,
+                self._max_per_hour,
+                job_id,
+                retry_at,
+            ),
+            int(position),
+        )
 
     def release(self, member: str) -> None:
         """The step ended: its slot is free (its hourly start still counts)."""
@@ -160,8 +183,19 @@ class LocalJobBudget:
                 del self._waiting[member]
                 return BudgetDecision(True)
             retry_at = min(hourly.values()) + 3600 if hourly else 0.0
-            return BudgetDecision(False, _reason(rank + 1, len(self._running), len(hourly), self._max_running,
-                                                 self._max_per_hour, job_id, retry_at), rank + 1)
+            return BudgetDecision(
+                False,
+                _reason(
+                    rank + 1,
+                    len(self._running),
+                    len(hourly),
+                    self._max_running,
+                    self._max_per_hour,
+                    job_id,
+                    retry_at,
+                ),
+                rank + 1,
+            )
 
     def release(self, member: str) -> None:
         with self._lock:

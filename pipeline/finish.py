@@ -31,8 +31,11 @@ def finish_run(*, ctx: PipelineContext, run_id: int, verify: Any = None, classif
         if run.state in (RunState.SUCCEEDED, RunState.FAILED):
             return
         step = {s.kind: s for s in run_steps(session, run_id)}[StepKind.VERIFY]
-        session.execute(update(Step).where(col(Step.id) == step.id, col(Step.status) == StepStatus.PENDING)
-                        .values(status=StepStatus.RUNNING, started_at=utcnow()))
+        session.execute(
+            update(Step)
+            .where(col(Step.id) == step.id, col(Step.status) == StepStatus.PENDING)
+            .values(status=StepStatus.RUNNING, started_at=utcnow())
+        )
         run.state, run.heartbeat_at, run.wait_reason = RunState.VERIFYING, utcnow(), None
         session.add(run)
     ingest_api_events(ctx, run_id)  # a no-op when the profile step already read them
@@ -48,5 +51,10 @@ def finish_run(*, ctx: PipelineContext, run_id: int, verify: Any = None, classif
         session.add(run)
         counts = outcome_counts(session, run_id)
         total = session.query(Record).filter(col(Record.run_id) == run_id).count()
-    log.info("run %s: finished: %s records; outcomes %s; verification %s", run_id, total,
-             ", ".join(f"{k}={v}" for k, v in counts.items()) or "none", summary)
+    log.info(
+        "run %s: finished: %s records; outcomes %s; verification %s",
+        run_id,
+        total,
+        ", ".join(f"{k}={v}" for k, v in counts.items()) or "none",
+        summary,
+    )

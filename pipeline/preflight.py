@@ -50,17 +50,27 @@ def read_metadata(bib: Any, prefix: str, pid_pattern: str | None = None) -> dict
     try:
         dc = parse_dc(bib.record_xml, **({"pid_pattern": pid_pattern} if pid_pattern else {}))
     except DublinCoreError as exc:
-        return {"pid": None, "expected_handle": None, "problem": f"malformed: the bib cannot be read ({exc})",
-                "needs_copy": False}
+        return {
+            "pid": None,
+            "expected_handle": None,
+            "problem": f"malformed: the bib cannot be read ({exc})",
+            "needs_copy": False,
+        }
     needs_copy = dc.needs_copy(prefix)
     problem = dc.problem(prefix)
     if needs_copy and problem is None:
         typed = [i for i in dc.identifiers if i.element == "dcterms:identifier" and i.under(prefix)]
         if typed and all(i.xsi_type for i in typed):
-            problem = (f'malformed: xsi:type="{typed[0].xsi_type}" on dcterms:identifier; the copy job carries '
-                       f"it into dc:identifier, where the migration cannot use the handle")
-    return {"pid": dc.pid, "expected_handle": dc.expected_handle(prefix), "problem": problem,
-            "needs_copy": needs_copy}
+            problem = (
+                f'malformed: xsi:type="{typed[0].xsi_type}" on dcterms:identifier; the copy job carries '
+                f"it into dc:identifier, where the migration cannot use the handle"
+            )
+    return {
+        "pid": dc.pid,
+        "expected_handle": dc.expected_handle(prefix),
+        "problem": problem,
+        "needs_copy": needs_copy,
+    }
 
 
 def preflight(*, engine: Engine, alma: Any, settings: Any, run_id: int) -> PreflightSummary:
@@ -87,13 +97,24 @@ def preflight(*, engine: Engine, alma: Any, settings: Any, run_id: int) -> Prefl
         ids = [str(m["id"]) for m in chunk]
         bibs = {b.mms_id: b for b in alma.get_bibs(ids)}
         with session_scope(engine) as session:
-            existing = {r.mms_id: r for r in session.exec(
-                select(Record).where(Record.run_id == run_id, col(Record.mms_id).in_(ids)))}
+            existing = {
+                r.mms_id: r
+                for r in session.exec(
+                    select(Record).where(Record.run_id == run_id, col(Record.mms_id).in_(ids))
+                )
+            }
             for mms_id in ids:
                 bib = bibs.get(mms_id)
-                meta: dict[str, Any] = (read_metadata(bib, settings.handle_prefix, settings.handle_pid_pattern) if bib is not None else
-                                        {"pid": None, "expected_handle": None, "problem": "malformed: Alma returned no bib",
-                                         "needs_copy": False})
+                meta: dict[str, Any] = (
+                    read_metadata(bib, settings.handle_prefix, settings.handle_pid_pattern)
+                    if bib is not None
+                    else {
+                        "pid": None,
+                        "expected_handle": None,
+                        "problem": "malformed: Alma returned no bib",
+                        "needs_copy": False,
+                    }
+                )
                 record = existing.get(mms_id) or Record(run_id=run_id, mms_id=mms_id)
                 record.position = position
                 record.pid, record.expected_handle = meta["pid"], meta["expected_handle"]
@@ -121,15 +142,29 @@ def preflight(*, engine: Engine, alma: Any, settings: Any, run_id: int) -> Prefl
         copy = {s.kind: s for s in run_steps(session, run_id)}[StepKind.COPY]
         if run.skip_copy and copy.status == StepStatus.PENDING:
             if summary["needs_copy"] == 0:
-                copy.status, copy.error = StepStatus.SKIPPED, "skipped (--skip-copy): every record has its handle in dc:identifier"
+                copy.status, copy.error = (
+                    StepStatus.SKIPPED,
+                    "skipped (--skip-copy): every record has its handle in dc:identifier",
+                )
             else:
-                copy.error = (f"--skip-copy ignored: {summary['needs_copy']} records have their handle only "
-                              f"in dcterms:identifier")
+                copy.error = (
+                    f"--skip-copy ignored: {summary['needs_copy']} records have their handle only "
+                    f"in dcterms:identifier"
+                )
                 log.warning("run %s: %s", run_id, copy.error)
             session.add(copy)
         run.state, run.heartbeat_at = RunState.RUNNING, utcnow()
         session.add(run)
-    log.info("run %s: preflight of set %s (%s): %s members, %s ready, %s need the copy, %s missing a handle, "
-             "%s malformed", run_id, set_id, info.get("name"), summary["members"], summary["ok"],
-             summary["needs_copy"], summary["missing"], summary["malformed"])
+    log.info(
+        "run %s: preflight of set %s (%s): %s members, %s ready, %s need the copy, %s missing a handle, "
+        "%s malformed",
+        run_id,
+        set_id,
+        info.get("name"),
+        summary["members"],
+        summary["ok"],
+        summary["needs_copy"],
+        summary["missing"],
+        summary["malformed"],
+    )
     return summary

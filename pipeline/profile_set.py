@@ -22,8 +22,13 @@ from store.models import EventLine, Record, StepKind, utcnow
 
 log = logging.getLogger("handles.pipeline")
 
-__all__ = ["events_hold_reason", "exceptions_reported", "excluded_records", "ingest_api_events",
-           "prepare_profile_set"]
+__all__ = [
+    "events_hold_reason",
+    "exceptions_reported",
+    "excluded_records",
+    "ingest_api_events",
+    "prepare_profile_set",
+]
 
 EXCLUDING_EVENTS = ("no_handle", "failed")
 
@@ -44,11 +49,19 @@ def ingest_api_events(ctx: PipelineContext, run_id: int) -> str:
     if not (job_id and instance_id):
         return "no migration instance to read events from"
     with session_scope(ctx.engine) as session:
-        summary = import_api_events(session=session, run_id=run_id, alma=ctx.alma, job_id=job_id,
-                                    instance_id=instance_id, step_kind=StepKind.MIGRATION.value)
+        summary = import_api_events(
+            session=session,
+            run_id=run_id,
+            alma=ctx.alma,
+            job_id=job_id,
+            instance_id=instance_id,
+            step_kind=StepKind.MIGRATION.value,
+        )
     if summary is None:
-        note = (f"events: Alma does not serve them by API (60332); export the Events Report of instance "
-                f"{instance_id} from Alma's UI and run `handles events import {run_id} FILE`")
+        note = (
+            f"events: Alma does not serve them by API (60332); export the Events Report of instance "
+            f"{instance_id} from Alma's UI and run `handles events import {run_id} FILE`"
+        )
     else:
         note = f"events: read from Alma's API: {summary.describe()}"
     with session_scope(ctx.engine) as session:
@@ -89,11 +102,13 @@ def events_hold_reason(ctx: PipelineContext, run_id: int) -> str | None:
     with session_scope(ctx.engine) as session:
         if session.exec(select(EventLine.id).where(EventLine.run_id == run_id)).first() is not None:
             return None
-    return (f"waiting for the Events Report: the migration (instance {instance_id}) reports {failed} record(s) "
-            f"with exceptions and Alma does not serve its events by API; without them the profile would give "
-            f"those records sequential handles. Export the migration's Events Report from Alma and run "
-            f"`handles events import {run_id} FILE` (the run then goes on by itself), or "
-            f"`handles confirm {run_id}` to go on without it.")
+    return (
+        f"waiting for the Events Report: the migration (instance {instance_id}) reports {failed} record(s) "
+        f"with exceptions and Alma does not serve its events by API; without them the profile would give "
+        f"those records sequential handles. Export the migration's Events Report from Alma and run "
+        f"`handles events import {run_id} FILE` (the run then goes on by itself), or "
+        f"`handles confirm {run_id}` to go on without it."
+    )
 
 
 def _refresh_flagged(ctx: PipelineContext, run_id: int) -> None:
@@ -101,15 +116,20 @@ def _refresh_flagged(ctx: PipelineContext, run_id: int) -> None:
     from pipeline.preflight import read_metadata
 
     with session_scope(ctx.engine) as session:
-        flagged = [r.mms_id for r in session.exec(
-            select(Record).where(Record.run_id == run_id, col(Record.metadata_problem).is_not(None)))]
+        flagged = [
+            r.mms_id
+            for r in session.exec(
+                select(Record).where(Record.run_id == run_id, col(Record.metadata_problem).is_not(None))
+            )
+        ]
     settings = ctx.settings
     for start in range(0, len(flagged), 100):
-        chunk = flagged[start:start + 100]
+        chunk = flagged[start : start + 100]
         bibs = {b.mms_id: b for b in ctx.alma.get_bibs(chunk)}
         with session_scope(ctx.engine) as session:
-            for record in session.exec(select(Record).where(Record.run_id == run_id,
-                                                            col(Record.mms_id).in_(chunk))):
+            for record in session.exec(
+                select(Record).where(Record.run_id == run_id, col(Record.mms_id).in_(chunk))
+            ):
                 bib = bibs.get(record.mms_id)
                 if bib is None:
                     continue
@@ -122,10 +142,15 @@ def _refresh_flagged(ctx: PipelineContext, run_id: int) -> None:
 
 def excluded_records(session: Any, run_id: int) -> dict[str, str]:
     """MMS id → why the record is left out of the profile's set."""
-    excluded = {r.mms_id: r.metadata_problem for r in session.exec(
-        select(Record).where(Record.run_id == run_id, col(Record.metadata_problem).is_not(None)))}
-    for line in session.exec(select(EventLine).where(EventLine.run_id == run_id,
-                                                     col(EventLine.kind).in_(EXCLUDING_EVENTS))):
+    excluded = {
+        r.mms_id: r.metadata_problem
+        for r in session.exec(
+            select(Record).where(Record.run_id == run_id, col(Record.metadata_problem).is_not(None))
+        )
+    }
+    for line in session.exec(
+        select(EventLine).where(EventLine.run_id == run_id, col(EventLine.kind).in_(EXCLUDING_EVENTS))
+    ):
         if line.mms_id:
             excluded.setdefault(line.mms_id, line.text)
     return {k: v for k, v in excluded.items() if v}
@@ -143,28 +168,43 @@ def prepare_profile_set(ctx: PipelineContext, run_id: int) -> str | None:
     _refresh_flagged(ctx, run_id)
     with session_scope(ctx.engine) as session:
         excluded = excluded_records(session, run_id)
-        keep = [r.mms_id for r in session.exec(select(Record).where(Record.run_id == run_id)
-                                               .order_by(col(Record.position))) if r.mms_id not in excluded]
+        keep = [
+            r.mms_id
+            for r in session.exec(
+                select(Record).where(Record.run_id == run_id).order_by(col(Record.position))
+            )
+            if r.mms_id not in excluded
+        ]
     if not excluded:
         return set_id
     if not keep:
         return None
     created = ctx.alma.create_itemized_set(
-        f"handles run {run_id} profile set", content=content,
+        f"handles run {run_id} profile set",
+        content=content,
         description=f"Set {set_id} less {len(excluded)} records the Handle Migration could not take "
-                    f"(kept out so that Alma does not mint sequential handles for them)")
+        f"(kept out so that Alma does not mint sequential handles for them)",
+    )
     profile_set = str(created["id"])
     ctx.alma.add_set_members(profile_set, keep)
     with session_scope(ctx.engine) as session:
         run = get_run(session, run_id)
         run.profile_set_id, run.profile_excluded = profile_set, len(excluded)
         session.add(run)
-        for record in session.exec(select(Record).where(Record.run_id == run_id,
-                                                        col(Record.mms_id).in_(list(excluded)))):
+        for record in session.exec(
+            select(Record).where(Record.run_id == run_id, col(Record.mms_id).in_(list(excluded)))
+        ):
             record.detail = ((record.detail + "; ") if record.detail else "") + (
                 "left out of the profile run so that Alma mints no sequential handle for it; "
-                f"`handles repair {run_id}` fixes the metadata and migrates it")
+                f"`handles repair {run_id}` fixes the metadata and migrates it"
+            )
             session.add(record)
-    log.info("run %s: the profile runs on set %s: %s of %s records; %s left out until repaired",
-             run_id, profile_set, len(keep), len(keep) + len(excluded), len(excluded))
+    log.info(
+        "run %s: the profile runs on set %s: %s of %s records; %s left out until repaired",
+        run_id,
+        profile_set,
+        len(keep),
+        len(keep) + len(excluded),
+        len(excluded),
+    )
     return profile_set

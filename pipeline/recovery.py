@@ -35,14 +35,20 @@ def claim_stalled_runs(*, engine: Engine, threshold: timedelta) -> Claimed:
     now = utcnow()
     claimed = Claimed()
     with session_scope(engine) as session:
-        runs = [(r.id, r.state, r.heartbeat_at) for r in session.exec(select(Run).where(col(Run.state).in_(ACTIVE)))]
+        runs = [
+            (r.id, r.state, r.heartbeat_at)
+            for r in session.exec(select(Run).where(col(Run.state).in_(ACTIVE)))
+        ]
     for run_id, state, heartbeat in runs:
         if now - heartbeat < threshold:
             claimed.fresh += 1
             continue
         with session_scope(engine) as session:
-            won = session.exec(update(Run).where(col(Run.id) == run_id, col(Run.heartbeat_at) == heartbeat)
-                               .values(heartbeat_at=now)).rowcount
+            won = session.exec(
+                update(Run)
+                .where(col(Run.id) == run_id, col(Run.heartbeat_at) == heartbeat)
+                .values(heartbeat_at=now)
+            ).rowcount
         if won and run_id is not None:
             claimed.runs.append((run_id, state, heartbeat))
     return claimed

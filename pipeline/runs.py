@@ -59,12 +59,25 @@ def check_set(alma: Any, set_id: str) -> dict[str, Any]:
     return info
 
 
-def create_run(*, session: Session, set_id: str, skip_copy: bool = False, parent_run_id: int | None = None,
-               profile_mode: str = "api", set_name: str | None = None,
-               member_count: int | None = None) -> Run:
+def create_run(
+    *,
+    session: Session,
+    set_id: str,
+    skip_copy: bool = False,
+    parent_run_id: int | None = None,
+    profile_mode: str = "api",
+    set_name: str | None = None,
+    member_count: int | None = None,
+) -> Run:
     """A new run with its four steps, all pending. Nothing is sent to Alma here."""
-    run = Run(set_id=validate_set_id(set_id), skip_copy=skip_copy, parent_run_id=parent_run_id,
-              profile_mode=profile_mode, set_name=set_name, member_count=member_count)
+    run = Run(
+        set_id=validate_set_id(set_id),
+        skip_copy=skip_copy,
+        parent_run_id=parent_run_id,
+        profile_mode=profile_mode,
+        set_name=set_name,
+        member_count=member_count,
+    )
     session.add(run)
     session.flush()
     assert run.id is not None  # the flush assigned it
@@ -72,12 +85,6 @@ def create_run(*, session: Session, set_id: str, skip_copy: bool = False, parent
         session.add(Step(run_id=run.id, kind=kind, position=position))
     session.flush()
     return run
-
-
-
-
-
-
 
 
 def outcome_counts(session: Session, run_id: int) -> dict[str, int]:

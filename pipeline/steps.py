@@ -137,22 +137,31 @@ def _profile_order_violation(session: Session, run: Run, steps: dict[str, Step])
     if migration.status != StepStatus.SUCCEEDED or migration.ended_at is None:
         return f"the migration step is {migration.status}, not completed"
     latest_copy = session.exec(
-        select(func.max(Step.ended_at)).join(Run, col(Run.id) == col(Step.run_id)).where(
-            Run.set_id == run.set_id, Step.kind == StepKind.COPY, col(Step.ended_at).is_not(None),
+        select(func.max(Step.ended_at))
+        .join(Run, col(Run.id) == col(Step.run_id))
+        .where(
+            Run.set_id == run.set_id,
+            Step.kind == StepKind.COPY,
+            col(Step.ended_at).is_not(None),
             col(Step.status).in_([StepStatus.SUCCEEDED, StepStatus.FAILED, StepStatus.RUNNING]),
         )
     ).one()
     running_copy = session.exec(
-        select(Step.run_id).join(Run, col(Run.id) == col(Step.run_id)).where(
-            Run.set_id == run.set_id, Step.kind == StepKind.COPY,
+        select(Step.run_id)
+        .join(Run, col(Run.id) == col(Step.run_id))
+        .where(
+            Run.set_id == run.set_id,
+            Step.kind == StepKind.COPY,
             col(Step.status).in_([StepStatus.SUBMITTING, StepStatus.RUNNING]),
         )
     ).first()
     if running_copy is not None:
         return f"a copy job is running on set {run.set_id} (run {running_copy}); run the migration again after it"
     if latest_copy is not None and latest_copy > migration.ended_at:
-        return (f"a copy job on set {run.set_id} ended at {latest_copy:%Y-%m-%d %H:%M:%S} UTC, after this run's "
-                f"migration ({migration.ended_at:%Y-%m-%d %H:%M:%S}); the migration must run again first")
+        return (
+            f"a copy job on set {run.set_id} ended at {latest_copy:%Y-%m-%d %H:%M:%S} UTC, after this run's "
+            f"migration ({migration.ended_at:%Y-%m-%d %H:%M:%S}); the migration must run again first"
+        )
     return None
 
 
@@ -160,9 +169,18 @@ def _refuse(session: Session, run: Run, step: Step, reason: str) -> Next:
     step.status = StepStatus.REFUSED
     step.error = f"refused: {reason}"
     session.add(step)
-    session.add(Submission(run_id=run.id, step_id=step.id, alma_job_id=step.alma_job_id or "",  # type: ignore[arg-type]  # stored row: SQLModel types its id as Optional
-                           set_id=run.set_id, job_name="", result="refused", detail=reason,
-                           finished_at=utcnow()))
+    session.add(
+        Submission(
+            run_id=run.id,
+            step_id=step.id,
+            alma_job_id=step.alma_job_id or "",  # type: ignore[arg-type]  # stored row: SQLModel types its id as Optional
+            set_id=run.set_id,
+            job_name="",
+            result="refused",
+            detail=reason,
+            finished_at=utcnow(),
+        )
+    )
     fail_run(session, run, f"{step.kind} step refused: {reason}")
     log.warning("run %s: %s step refused: %s", run.id, step.kind, reason)
     return Next.stop(step.error)
@@ -195,7 +213,9 @@ def _submit(ctx: PipelineContext, run_id: int, kind: str) -> Next:
             step = {s.kind: s for s in run_steps(session, run_id)}[kind]
             if target_set is None:
                 step.status, step.ended_at = StepStatus.SKIPPED, ctx.now()
-                step.error = "not run: no record is ready for it; repair the records, then their child run runs it"
+                step.error = (
+                    "not run: no record is ready for it; repair the records, then their child run runs it"
+                )
                 session.add(step)
                 log.warning("run %s: profile skipped: every record needs a repair first", run_id)
                 return Next.cont()
@@ -213,14 +233,26 @@ def _submit(ctx: PipelineContext, run_id: int, kind: str) -> Next:
         name = job_name_for(run, kind)
         now = ctx.now()
         won = session.exec(
-            update(Step).where(col(Step.id) == step.id, col(Step.status) == StepStatus.PENDING).values(
-                status=StepStatus.SUBMITTING, intent_at=now, job_name=name, alma_job_id=job_id,
-                deadline_at=now + timedelta(hours=settings.step_deadline_hours))
+            update(Step)
+            .where(col(Step.id) == step.id, col(Step.status) == StepStatus.PENDING)
+            .values(
+                status=StepStatus.SUBMITTING,
+                intent_at=now,
+                job_name=name,
+                alma_job_id=job_id,
+                deadline_at=now + timedelta(hours=settings.step_deadline_hours),
+            )
         ).rowcount
         if not won:
             return Next.retry(settings.poll_min_seconds, "another worker is submitting this step")
-        submission = Submission(run_id=run_id, step_id=step.id, alma_job_id=job_id, set_id=run.set_id,  # type: ignore[arg-type]  # stored row: SQLModel types its id as Optional
-                                job_name=name, intent_at=now)
+        submission = Submission(
+            run_id=run_id,
+            step_id=step.id,
+            alma_job_id=job_id,
+            set_id=run.set_id,  # type: ignore[arg-type]  # stored row: SQLModel types its id as Optional
+            job_name=name,
+            intent_at=now,
+        )
         session.add(submission)
         _touch(session, run, RunState.RUNNING)
         set_id, step_id = target_set or run.set_id, step.id
@@ -228,8 +260,16 @@ def _submit(ctx: PipelineContext, run_id: int, kind: str) -> Next:
     return _post(ctx, run_id, step_id, kind, job_id, set_id, name, submission.id)  # type: ignore[arg-type]  # committed row: SQLModel types its id as Optional
 
 
-def _post(ctx: PipelineContext, run_id: int, step_id: int, kind: str, job_id: str, set_id: str, name: str,
-          submission_id: int) -> Next:
+def _post(
+    ctx: PipelineContext,
+    run_id: int,
+    step_id: int,
+    kind: str,
+    job_id: str,
+    set_id: str,
+    name: str,
+    submission_id: int,
+) -> Next:
     from alma.errors import AlmaApiError, AlmaError, AlmaJobOverlap, AlmaJobThreshold, AlmaRateLimited
 
     params = [p.as_alma() for p in ctx.settings.job_parameters(kind)]
@@ -238,8 +278,11 @@ def _post(ctx: PipelineContext, run_id: int, step_id: int, kind: str, job_id: st
     except (AlmaJobThreshold, AlmaJobOverlap, AlmaRateLimited) as exc:
         # Alma said no before creating anything: give the slot back and wait
         with session_scope(ctx.engine) as session:
-            session.execute(update(Step).where(col(Step.id) == step_id, col(Step.status) == StepStatus.SUBMITTING)
-                            .values(status=StepStatus.PENDING, intent_at=None))
+            session.execute(
+                update(Step)
+                .where(col(Step.id) == step_id, col(Step.status) == StepStatus.SUBMITTING)
+                .values(status=StepStatus.PENDING, intent_at=None)
+            )
             _finish_submission(session, submission_id, "refused", None, _alma_words(exc))
             run = get_run(session, run_id)
             _touch(session, run, RunState.WAITING, f"waiting: Alma answered {_alma_words(exc)}")
@@ -253,7 +296,11 @@ def _post(ctx: PipelineContext, run_id: int, step_id: int, kind: str, job_id: st
             run = get_run(session, run_id)
             step = session.get(Step, step_id)
             assert step is not None
-            step.status, step.error, step.ended_at = StepStatus.FAILED, f"Alma refused the job: {_alma_words(exc)}", utcnow()
+            step.status, step.error, step.ended_at = (
+                StepStatus.FAILED,
+                f"Alma refused the job: {_alma_words(exc)}",
+                utcnow(),
+            )
             session.add(step)
             fail_run(session, run, f"{kind} step: Alma refused the job: {_alma_words(exc)}")
         ctx.budget.cancel(f"step:{step_id}", job_id)
@@ -263,8 +310,12 @@ def _post(ctx: PipelineContext, run_id: int, step_id: int, kind: str, job_id: st
         # may or may not have landed: leave SUBMITTING; the next visit reads the instance list
         with session_scope(ctx.engine) as session:
             _finish_submission(session, submission_id, "unsettled", None, str(exc))
-        log.warning("run %s: %s submission unsettled (%s); will look for it in Alma's instance list",
-                    run_id, kind, exc)
+        log.warning(
+            "run %s: %s submission unsettled (%s); will look for it in Alma's instance list",
+            run_id,
+            kind,
+            exc,
+        )
         return Next.retry(ctx.settings.poll_min_seconds, "submission unsettled")
     with session_scope(ctx.engine) as session:
         _record_instance(session, step_id, instance_id)
@@ -280,8 +331,9 @@ def _alma_words(exc: Exception) -> str:
     return f"{code} {message}".strip() if code else message
 
 
-def _finish_submission(session: Session, submission_id: int, result: str, instance_id: str | None,
-                       detail: str | None) -> None:
+def _finish_submission(
+    session: Session, submission_id: int, result: str, instance_id: str | None, detail: str | None
+) -> None:
     sub = session.get(Submission, submission_id)
     if sub is not None:
         sub.result, sub.instance_id, sub.detail, sub.finished_at = result, instance_id, detail, utcnow()
@@ -289,8 +341,11 @@ def _finish_submission(session: Session, submission_id: int, result: str, instan
 
 
 def _record_instance(session: Session, step_id: int, instance_id: str) -> None:
-    session.execute(update(Step).where(col(Step.id) == step_id, col(Step.status) == StepStatus.SUBMITTING).values(
-        status=StepStatus.RUNNING, instance_id=instance_id, submitted_at=utcnow()))
+    session.execute(
+        update(Step)
+        .where(col(Step.id) == step_id, col(Step.status) == StepStatus.SUBMITTING)
+        .values(status=StepStatus.RUNNING, instance_id=instance_id, submitted_at=utcnow())
+    )
 
 
 def _settle_submission(ctx: PipelineContext, run_id: int, kind: str) -> Next:
@@ -305,9 +360,20 @@ def _settle_submission(ctx: PipelineContext, run_id: int, kind: str) -> Next:
     if found is not None:
         with session_scope(ctx.engine) as session:
             _record_instance(session, step_id, found)
-            session.add(Submission(run_id=run_id, step_id=step_id, alma_job_id=job_id, set_id=set_id, job_name=name,
-                                   intent_at=intent_at, result="adopted", instance_id=found, finished_at=utcnow(),
-                                   detail="found in Alma's instance list after an unsettled submission"))
+            session.add(
+                Submission(
+                    run_id=run_id,
+                    step_id=step_id,
+                    alma_job_id=job_id,
+                    set_id=set_id,
+                    job_name=name,
+                    intent_at=intent_at,
+                    result="adopted",
+                    instance_id=found,
+                    finished_at=utcnow(),
+                    detail="found in Alma's instance list after an unsettled submission",
+                )
+            )
             _touch(session, get_run(session, run_id), RunState.RUNNING)
         log.info("run %s: %s adopted instance %s from Alma's instance list", run_id, kind, found)
         return Next.retry(ctx.settings.poll_min_seconds)
@@ -315,8 +381,15 @@ def _settle_submission(ctx: PipelineContext, run_id: int, kind: str) -> Next:
         return Next.retry(ctx.settings.poll_min_seconds, "submission in progress")
     # nothing reached Alma: it is safe to post again
     with session_scope(ctx.engine) as session:
-        session.execute(update(Step).where(col(Step.id) == step_id, col(Step.status) == StepStatus.SUBMITTING,
-                                           col(Step.intent_at) == intent_at).values(status=StepStatus.PENDING))
+        session.execute(
+            update(Step)
+            .where(
+                col(Step.id) == step_id,
+                col(Step.status) == StepStatus.SUBMITTING,
+                col(Step.intent_at) == intent_at,
+            )
+            .values(status=StepStatus.PENDING)
+        )
     log.info("run %s: %s: no instance named %r in Alma; submitting again", run_id, kind, name)
     return _submit(ctx, run_id, kind)
 
@@ -349,8 +422,10 @@ def _poll(ctx: PipelineContext, run_id: int, kind: str) -> Next:
         step.polls += 1
         if not instance.is_terminal:
             if step.deadline_at and ctx.now() > step.deadline_at:
-                reason = (f"{kind} job {job_id} instance {instance_id} still {instance.status} after "
-                          f"{ctx.settings.step_deadline_hours:g} h")
+                reason = (
+                    f"{kind} job {job_id} instance {instance_id} still {instance.status} after "
+                    f"{ctx.settings.step_deadline_hours:g} h"
+                )
                 step.status, step.error, step.ended_at = StepStatus.FAILED, reason, ctx.now()
                 session.add(step)
                 fail_run(session, run, reason)
@@ -365,8 +440,14 @@ def _poll(ctx: PipelineContext, run_id: int, kind: str) -> Next:
             step.status = StepStatus.SUCCEEDED
             session.add(step)
             _touch(session, run, RunState.RUNNING)
-            log.info("run %s: %s finished: instance %s %s, counters %s", run_id, kind, instance_id,
-                     instance.status, _counters_text(step.counters))
+            log.info(
+                "run %s: %s finished: instance %s %s, counters %s",
+                run_id,
+                kind,
+                instance_id,
+                instance.status,
+                _counters_text(step.counters),
+            )
             result = Next.cont()
         else:
             reason = f"{kind} job {job_id} instance {instance_id} ended {instance.status}"
@@ -387,13 +468,16 @@ def _counters_text(counters: dict[str, Any]) -> str:
 
 # --- operator mode ---------------------------------------------------------------------------
 
+
 def operator_instructions(settings: Any, run: Run) -> str:
-    return (f"waiting for the operator: in Alma, open Configuration > General > Integration Profiles > "
-            f"'{settings.alma_profile_name}' > Edit > Actions; set Set name = "
-            f"'{f'handles run {run.id} profile set' if run.profile_set_id else (run.set_name or run.set_id)}' "
-            f"(set {run.profile_set_id or run.set_id}), Action = 'Create and Update', DC metadata Upon Create = 'Do not add to "
-            f"metadata'; click Run. The run goes on when the new run of job {settings.alma_profile_job_id} "
-            f"appears, or after `handles confirm {run.id}`.")
+    return (
+        f"waiting for the operator: in Alma, open Configuration > General > Integration Profiles > "
+        f"'{settings.alma_profile_name}' > Edit > Actions; set Set name = "
+        f"'{f'handles run {run.id} profile set' if run.profile_set_id else (run.set_name or run.set_id)}' "
+        f"(set {run.profile_set_id or run.set_id}), Action = 'Create and Update', DC metadata Upon Create = 'Do not add to "
+        f"metadata'; click Run. The run goes on when the new run of job {settings.alma_profile_job_id} "
+        f"appears, or after `handles confirm {run.id}`."
+    )
 
 
 def _operator_wait(ctx: PipelineContext, session: Session, run: Run, step: Step) -> Next:
@@ -417,10 +501,19 @@ def _operator_wait(ctx: PipelineContext, session: Session, run: Run, step: Step)
     if found is not None:
         step.status, step.instance_id, step.submitted_at = StepStatus.RUNNING, found.id, now
         session.add(step)
-        session.add(Submission(run_id=run.id, step_id=step.id, alma_job_id=settings.alma_profile_job_id,  # type: ignore[arg-type]  # stored row: SQLModel types its id as Optional
-                               set_id=run.set_id, job_name=found.name or "", result="adopted",
-                               instance_id=found.id, finished_at=now,
-                               detail=f"run in Alma's UI by {found.submitted_by or 'an operator'}"))
+        session.add(
+            Submission(
+                run_id=run.id,
+                step_id=step.id,
+                alma_job_id=settings.alma_profile_job_id,  # type: ignore[arg-type]  # stored row: SQLModel types its id as Optional
+                set_id=run.set_id,
+                job_name=found.name or "",
+                result="adopted",
+                instance_id=found.id,
+                finished_at=now,
+                detail=f"run in Alma's UI by {found.submitted_by or 'an operator'}",
+            )
+        )
         _touch(session, run, RunState.RUNNING)
         log.info("run %s: the operator's profile run found: instance %s", run.id, found.id)
         return Next.retry(settings.poll_min_seconds)

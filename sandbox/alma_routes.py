@@ -52,8 +52,13 @@ def alma_endpoint(func: Handler) -> Callable[[Request], Awaitable[Response]]:
             key = _api_key(request)
             if key != state.config.api_key:
                 remaining = str(state.gate.remaining(state.config))
-                return alma_error(request, "UNAUTHORIZED", "API-key not defined or not configured to allow "
-                                  "this API.", 401, {"X-Exl-Api-Remaining": remaining})
+                return alma_error(
+                    request,
+                    "UNAUTHORIZED",
+                    "API-key not defined or not configured to allow this API.",
+                    401,
+                    {"X-Exl-Api-Remaining": remaining},
+                )
             verdict = state.gate.admit(state.config, key, state.clock())
         headers = {"X-Exl-Api-Remaining": str(verdict.remaining)}
         if verdict.fault:
@@ -64,8 +69,9 @@ def alma_endpoint(func: Handler) -> Callable[[Request], Awaitable[Response]]:
         except AlmaFault as fault:
             response = alma_error(request, fault.code, fault.message, fault.status)
         if verdict.fail_after:
-            response = alma_error(request, "INTERNAL_SERVER_ERROR",
-                                  "Internal server error (injected by the sandbox)", 500)
+            response = alma_error(
+                request, "INTERNAL_SERVER_ERROR", "Internal server error (injected by the sandbox)", 500
+            )
         response.headers.update(headers)
         return response
 
@@ -91,23 +97,38 @@ def _code(value: str, desc: str) -> dict[str, str]:
 
 
 def job_json(request: Request, job: JobDef) -> dict[str, Any]:
-    params = [{"name": _code("set_id", "Set ID"), "value": ""},
-              {"name": _code("job_name", "Job name"), "value": ""}]
+    params = [
+        {"name": _code("set_id", "Set ID"), "value": ""},
+        {"name": _code("job_name", "Job name"), "value": ""},
+    ]
     if job.effect == "migration":
-        params += [{"name": _code("task_HandlesMigrationParams_controlNumber", "Control Number"),
-                    "value": "Digital.Grinnell Handles"},
-                   {"name": _code("task_HandlesMigrationParams_sourceField", "Source Field"),
-                    "value": "dc:identifier"}]
+        params += [
+            {
+                "name": _code("task_HandlesMigrationParams_controlNumber", "Control Number"),
+                "value": "Digital.Grinnell Handles",
+            },
+            {
+                "name": _code("task_HandlesMigrationParams_sourceField", "Source Field"),
+                "value": "dc:identifier",
+            },
+        ]
     data: dict[str, Any] = {
-        "id": job.id, "name": job.name, "description": job.description,
-        "type": _code(job.type, job.type.title()), "category": _code(job.category, job.category_desc),
+        "id": job.id,
+        "name": job.name,
+        "description": job.description,
+        "type": _code(job.type, job.type.title()),
+        "category": _code(job.category, job.category_desc),
         "content": _code(job.content, job.content_desc),
-        "schedule": _code("NOT_SCHEDULED", "Not scheduled"), "creator": "000538225",
-        "parameter": params, "link": _link(request, f"/conf/jobs/{job.id}"),
+        "schedule": _code("NOT_SCHEDULED", "Not scheduled"),
+        "creator": "000538225",
+        "parameter": params,
+        "link": _link(request, f"/conf/jobs/{job.id}"),
     }
     if job.effect == "profile":
-        data["related_profile"] = {"value": PROFILE_ID,
-                                   "link": _link(request, f"/conf/integration-profiles/{PROFILE_ID}")}
+        data["related_profile"] = {
+            "value": PROFILE_ID,
+            "link": _link(request, f"/conf/integration-profiles/{PROFILE_ID}"),
+        }
     return data
 
 
@@ -119,10 +140,19 @@ async def list_jobs(request: Request, state: SandboxState) -> Response:
     if jtype and jtype not in ("MANUAL", "SCHEDULED", "OTHER"):
         raise AlmaFault("402219", f"Invalid job type: {jtype}")
     profile_id = request.query_params.get("profile_id", "")
-    jobs = [j for j in JOBS if (not jtype or j.type == jtype) and (not category or j.category == category)
-            and (not profile_id or (j.effect == "profile" and profile_id == PROFILE_ID))]
-    return json_response({"job": [job_json(request, j) for j in jobs[offset:offset + limit]],
-                          "total_record_count": len(jobs)})
+    jobs = [
+        j
+        for j in JOBS
+        if (not jtype or j.type == jtype)
+        and (not category or j.category == category)
+        and (not profile_id or (j.effect == "profile" and profile_id == PROFILE_ID))
+    ]
+    return json_response(
+        {
+            "job": [job_json(request, j) for j in jobs[offset : offset + limit]],
+            "total_record_count": len(jobs),
+        }
+    )
 
 
 async def get_job(request: Request, state: SandboxState) -> Response:
@@ -164,8 +194,10 @@ async def run_job(request: Request, state: SandboxState) -> Response:
     data = job_json(request, job)
     data["parameter"] = params
     stamp = datetime.fromtimestamp(inst.submit_time, UTC).strftime("%a, %d %b %Y %H:%M:%S GMT")
-    data["additional_info"] = {"value": f"Job no. {inst.id} triggered on {stamp}",
-                               "link": _link(request, f"/conf/jobs/{job.id}/instances/{inst.id}")}
+    data["additional_info"] = {
+        "value": f"Job no. {inst.id} triggered on {stamp}",
+        "link": _link(request, f"/conf/jobs/{job.id}/instances/{inst.id}"),
+    }
     return json_response(data)
 
 
@@ -175,19 +207,29 @@ def instance_json(request: Request, inst: Instance, now: float) -> dict[str, Any
     job = inst.job
     changed = inst.end_time or inst.start_time(now) or inst.submit_time
     return {
-        "id": inst.id, "external_id": "", "name": inst.name, "submitted_by": dict(inst.submitted_by),
-        "submit_time": iso(inst.submit_time), "start_time": iso(inst.start_time(now)),
-        "end_time": iso(inst.end_time), "progress": progress,
+        "id": inst.id,
+        "external_id": "",
+        "name": inst.name,
+        "submitted_by": dict(inst.submitted_by),
+        "submit_time": iso(inst.submit_time),
+        "start_time": iso(inst.start_time(now)),
+        "end_time": iso(inst.end_time),
+        "progress": progress,
         "status": _code(status, STATUS_DESC.get(status, status.title())),
         "status_date": datetime.fromtimestamp(changed, UTC).strftime("%Y-%m-%dZ"),
         "alert": [_code(v, d) for v, d in inst.alerts] if inst.is_terminal() else [],
         "counter": [{"type": _code(c, d), "value": v} for c, d, v in inst.counters]
-        if inst.is_terminal() else [],
+        if inst.is_terminal()
+        else [],
         "action": [],
-        "job_info": {"id": job.id, "name": job.name, "description": job.description,
-                     "type": _code(job.type, job.type.title()),
-                     "category": _code(job.category, job.category_desc),
-                     "link": _link(request, f"/conf/jobs/{job.id}")},
+        "job_info": {
+            "id": job.id,
+            "name": job.name,
+            "description": job.description,
+            "type": _code(job.type, job.type.title()),
+            "category": _code(job.category, job.category_desc),
+            "link": _link(request, f"/conf/jobs/{job.id}"),
+        },
         "link": _link(request, f"/conf/jobs/{job.id}/instances/{inst.id}"),
     }
 
@@ -227,7 +269,7 @@ async def list_instances(request: Request, state: SandboxState) -> Response:
             if status and inst.phase(now)[0] != status:
                 continue
             found.append(inst)
-        page = [instance_json(request, i, now) for i in found[offset:offset + limit]]
+        page = [instance_json(request, i, now) for i in found[offset : offset + limit]]
     return json_response({"job_instance": page, "total_record_count": len(found)})
 
 
@@ -243,27 +285,41 @@ async def list_events(request: Request, state: SandboxState) -> Response:
     with state.lock:
         inst = state.instance(request.path_params["job_id"], request.path_params["instance_id"])
         if not state.config.events_api:
-            raise AlmaFault("60332", "This service will only work for the job category and type of USERS/SIS.")
+            raise AlmaFault(
+                "60332", "This service will only work for the job category and type of USERS/SIS."
+            )
         events = inst.events if inst.is_terminal() else []
-        page = [{"event_id": e.event_id,
-                 "event_key": [{"code": "description", "value": e.description},
-                               {"code": "mms_id", "value": e.mms_id},
-                               {"code": "date", "value": iso(e.time)},
-                               {"code": "severity", "value": e.severity}]}
-                for e in events[offset:offset + limit]]
+        page = [
+            {
+                "event_id": e.event_id,
+                "event_key": [
+                    {"code": "description", "value": e.description},
+                    {"code": "mms_id", "value": e.mms_id},
+                    {"code": "date", "value": iso(e.time)},
+                    {"code": "severity", "value": e.severity},
+                ],
+            }
+            for e in events[offset : offset + limit]
+        ]
     return json_response({"total_record_count": len(events), "event": page})
 
 
 # --- sets ------------------------------------------------------------------------------------------
 def set_json(request: Request, the_set: Any) -> dict[str, Any]:
     return {
-        "id": the_set.id, "name": the_set.name, "description": the_set.description,
+        "id": the_set.id,
+        "name": the_set.name,
+        "description": the_set.description,
         "type": _code("ITEMIZED", "Itemized"),
         "content": _code(the_set.content, CONTENT_DESC.get(the_set.content, the_set.content)),
-        "private": _code("false", "No"), "status": _code("ACTIVE", "Active"),
-        "origin": _code(the_set.origin, "Institution only"), "query": {"value": ""},
-        "number_of_members": {"value": len(the_set.members),
-                              "link": _link(request, f"/conf/sets/{the_set.id}/members")},
+        "private": _code("false", "No"),
+        "status": _code("ACTIVE", "Active"),
+        "origin": _code(the_set.origin, "Institution only"),
+        "query": {"value": ""},
+        "number_of_members": {
+            "value": len(the_set.members),
+            "link": _link(request, f"/conf/sets/{the_set.id}/members"),
+        },
         "created_by": {"value": "000538225", "desc": "McFate, Mark"},
         "created_date": the_set.created[:10] + "Z",
         "link": _link(request, f"/conf/sets/{the_set.id}"),
@@ -277,9 +333,12 @@ async def list_sets(request: Request, state: SandboxState) -> Response:
     needle = q.split("~", 1)[1].lower() if q.startswith("name~") else ""
     content = request.query_params.get("content_type", "")
     with state.lock:
-        sets = [s for s in state.sets.values()
-                if (not needle or needle in s.name.lower()) and (not content or s.content == content)]
-        page = [set_json(request, s) for s in sets[offset:offset + limit]]
+        sets = [
+            s
+            for s in state.sets.values()
+            if (not needle or needle in s.name.lower()) and (not content or s.content == content)
+        ]
+        page = [set_json(request, s) for s in sets[offset : offset + limit]]
     return json_response({"set": page, "total_record_count": len(sets)})
 
 
@@ -293,14 +352,24 @@ async def set_members(request: Request, state: SandboxState) -> Response:
     with state.lock:
         the_set = state.get_set(request.path_params["set_id"])
         members = []
-        for mid in the_set.members[offset:offset + limit]:
+        for mid in the_set.members[offset : offset + limit]:
             if the_set.content == "USER":
-                members.append({"id": mid, "description": f"Student worker {mid}",
-                                "link": _link(request, f"/users/{mid}")})
+                members.append(
+                    {
+                        "id": mid,
+                        "description": f"Student worker {mid}",
+                        "link": _link(request, f"/users/{mid}"),
+                    }
+                )
             else:
                 rec = state.record(mid)
-                members.append({"id": mid, "description": rec.title if rec else "",
-                                "link": _link(request, f"/bibs/{mid}")})
+                members.append(
+                    {
+                        "id": mid,
+                        "description": rec.title if rec else "",
+                        "link": _link(request, f"/bibs/{mid}"),
+                    }
+                )
         total = len(the_set.members)
     return json_response({"member": members, "total_record_count": total})
 
@@ -321,9 +390,12 @@ def _value(field: Any) -> str:
 
 async def create_set(request: Request, state: SandboxState) -> Response:
     body = await _json_body(request)
-    new = state.create_set(name=str(body.get("name", "")).strip(), description=str(body.get("description", "")),
-                           content=_value(body.get("content")) or "BIB_MMS",
-                           set_type=_value(body.get("type")) or "ITEMIZED")
+    new = state.create_set(
+        name=str(body.get("name", "")).strip(),
+        description=str(body.get("description", "")),
+        content=_value(body.get("content")) or "BIB_MMS",
+        set_type=_value(body.get("type")) or "ITEMIZED",
+    )
     return json_response(set_json(request, new))
 
 
@@ -363,17 +435,27 @@ def _bib_fields(state: SandboxState, mms_id: str) -> tuple[Any, str]:
 
 
 def bib_json(request: Request, rec: Any) -> dict[str, Any]:
-    return {"mms_id": rec.mms_id, "record_format": "dcap01", "title": rec.title, "author": None,
-            "suppress_from_publishing": "false", "suppress_from_external_search": "false",
-            "created_date": "2019-06-20Z", "last_modified_date": "2025-09-30Z",
-            "anies": [rec.xml], "link": _link(request, f"/bibs/{rec.mms_id}")}
+    return {
+        "mms_id": rec.mms_id,
+        "record_format": "dcap01",
+        "title": rec.title,
+        "author": None,
+        "suppress_from_publishing": "false",
+        "suppress_from_external_search": "false",
+        "created_date": "2019-06-20Z",
+        "last_modified_date": "2025-09-30Z",
+        "anies": [rec.xml],
+        "link": _link(request, f"/bibs/{rec.mms_id}"),
+    }
 
 
 def bib_xml(rec: Any) -> str:
-    return (f"<bib><mms_id>{rec.mms_id}</mms_id><record_format>dcap01</record_format>"
-            f"<title>{escape(rec.title)}</title><suppress_from_publishing>false</suppress_from_publishing>"
-            f"<created_date>2019-06-20Z</created_date><last_modified_date>2025-09-30Z</last_modified_date>"
-            f"{rec.xml}</bib>")
+    return (
+        f"<bib><mms_id>{rec.mms_id}</mms_id><record_format>dcap01</record_format>"
+        f"<title>{escape(rec.title)}</title><suppress_from_publishing>false</suppress_from_publishing>"
+        f"<created_date>2019-06-20Z</created_date><last_modified_date>2025-09-30Z</last_modified_date>"
+        f"{rec.xml}</bib>"
+    )
 
 
 async def get_bibs(request: Request, state: SandboxState) -> Response:
@@ -429,12 +511,16 @@ def _check_namespaces(text: str) -> None:
         raise AlmaFault("402205", "Failed to parse the bib: <bib> must not declare a default namespace.")
     prefixed = re.search(r"</?(ns\d+):", text)
     if prefixed:
-        raise AlmaFault("402205", f"Failed to parse the bib: unexpected namespace prefix '{prefixed.group(1)}:' "
-                        "(Alma elements such as <record> must be unprefixed).")
+        raise AlmaFault(
+            "402205",
+            f"Failed to parse the bib: unexpected namespace prefix '{prefixed.group(1)}:' "
+            "(Alma elements such as <record> must be unprefixed).",
+        )
 
 
 def alma_routes() -> list[Route]:
     """The Alma routes, with their full paths."""
+
     def r(path: str, handler: Handler, methods: list[str]) -> Route:
         return Route(PREFIX + path, alma_endpoint(handler), methods=methods)
 

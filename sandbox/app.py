@@ -51,9 +51,18 @@ def create_app(config: SandboxConfig | None = None, **switches: Any) -> Starlett
             with contextlib.suppress(asyncio.CancelledError):
                 await task
 
-    server_routes = handle_server_routes(state.registry, auth_id=SANDBOX_HANDLE_SERVER_AUTH_ID,
-                                         secret=SANDBOX_HANDLE_SERVER_SECRET, prefix=config.handle_prefix)
-    routes = [*alma_routes(), *proxy_routes(), *control_routes(), Mount("/handle-server", routes=server_routes)]
+    server_routes = handle_server_routes(
+        state.registry,
+        auth_id=SANDBOX_HANDLE_SERVER_AUTH_ID,
+        secret=SANDBOX_HANDLE_SERVER_SECRET,
+        prefix=config.handle_prefix,
+    )
+    routes = [
+        *alma_routes(),
+        *proxy_routes(),
+        *control_routes(),
+        Mount("/handle-server", routes=server_routes),
+    ]
     app = Starlette(routes=routes, lifespan=lifespan)
     app.state.sandbox = state
     return app

@@ -19,7 +19,9 @@ class SandboxConfig:
     base_url: str = "http://127.0.0.1:8780"
     api_key: str = "sandbox-key"
     handle_prefix: str = "11084"
-    target_template: str | None = None  # default: {base_url}/discovery/fulldisplay/alma{mms_id}/01GCL_INST:GCL
+    target_template: str | None = (
+        None  # default: {base_url}/discovery/fulldisplay/alma{mms_id}/01GCL_INST:GCL
+    )
     sequence_start: int = 1742400001
     rate_limit_per_second: int = 25
     daily_quota: int = 100_000
@@ -38,7 +40,8 @@ class SandboxConfig:
     def target_url(self, mms_id: str) -> str:
         """Where the profile points a record's handle."""
         template = self.target_template or (
-            self.base_url.rstrip("/") + "/discovery/fulldisplay/alma{mms_id}/01GCL_INST:GCL")
+            self.base_url.rstrip("/") + "/discovery/fulldisplay/alma{mms_id}/01GCL_INST:GCL"
+        )
         return template.format(mms_id=mms_id)
 
     def as_dict(self) -> dict[str, Any]:

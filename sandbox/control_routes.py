@@ -82,8 +82,15 @@ async def ui_run_profile(request: Request) -> Response:
         inst = state.run_job(PROFILE, parameters=params, via_api=False, submitted_by=user)
     except AlmaFault as fault:
         return _error(f"{fault.code}: {fault.message}")
-    return JSONResponse({"job_id": PROFILE, "instance_id": inst.id, "name": inst.name,
-                         "submitted_by": inst.submitted_by, "submit_time": iso(inst.submit_time)})
+    return JSONResponse(
+        {
+            "job_id": PROFILE,
+            "instance_id": inst.id,
+            "name": inst.name,
+            "submitted_by": inst.submitted_by,
+            "submit_time": iso(inst.submit_time),
+        }
+    )
 
 
 async def events_report(request: Request) -> Response:
@@ -110,10 +117,18 @@ async def record(request: Request) -> Response:
         if rec is None:
             return _error(f"unknown record {mms_id}", 404)
         entry = state.registry.get(rec.alma_handle) if rec.alma_handle else None
-        return JSONResponse({"mms_id": rec.mms_id, "pid": rec.pid, "title": rec.title, "case": rec.case,
-                             "metadata": rec.xml, "alma_handle": rec.alma_handle,
-                             "alma_handle_url": entry.url() if entry else None,
-                             "target_url": state.config.target_url(rec.mms_id)})
+        return JSONResponse(
+            {
+                "mms_id": rec.mms_id,
+                "pid": rec.pid,
+                "title": rec.title,
+                "case": rec.case,
+                "metadata": rec.xml,
+                "alma_handle": rec.alma_handle,
+                "alma_handle_url": entry.url() if entry else None,
+                "target_url": state.config.target_url(rec.mms_id),
+            }
+        )
 
 
 async def registry(request: Request) -> Response:
@@ -125,8 +140,9 @@ async def registry(request: Request) -> Response:
         if isinstance(body.get("entries"), list):
             loaded = 0
             for item in body["entries"]:
-                state.registry.set_url(str(item["handle"]), str(item["url"]), source="server",
-                                       prefix=state.config.handle_prefix)
+                state.registry.set_url(
+                    str(item["handle"]), str(item["url"]), source="server", prefix=state.config.handle_prefix
+                )
                 loaded += 1
             return JSONResponse({"loaded": loaded})
         handle = str(body["handle"])
@@ -136,8 +152,9 @@ async def registry(request: Request) -> Response:
         return JSONResponse({"handle": handle, "deleted": state.registry.delete(handle)})
     if not body.get("url"):
         return _error('expected {"handle": …, "url": …}')
-    entry = state.registry.set_url(handle, str(body["url"]), source=str(body.get("source", "server")),
-                                   prefix=state.config.handle_prefix)
+    entry = state.registry.set_url(
+        handle, str(body["url"]), source=str(body.get("source", "server")), prefix=state.config.handle_prefix
+    )
     return JSONResponse({"handle": entry.handle, "url": entry.url()})
 
 

@@ -40,12 +40,20 @@ def escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
 
 
-def render_record(*, title: str, pid: str | None, identifiers: list[Identifier], creator: str = "",
-                  subject: str = "", date: str = "") -> str:
+def render_record(
+    *,
+    title: str,
+    pid: str | None,
+    identifiers: list[Identifier],
+    creator: str = "",
+    subject: str = "",
+    date: str = "",
+) -> str:
     """A DCAP01 ``<record>`` string (no XML declaration)."""
-    lines = [f'<record xmlns="{ALMA_NS}" xmlns:dc="{DC_NS}" xmlns:dcterms="{DCTERMS_NS}" '
-             f'xmlns:xsi="{XSI_NS}">',
-             f"<dc:title>{escape(title)}</dc:title>"]
+    lines = [
+        f'<record xmlns="{ALMA_NS}" xmlns:dc="{DC_NS}" xmlns:dcterms="{DCTERMS_NS}" xmlns:xsi="{XSI_NS}">',
+        f"<dc:title>{escape(title)}</dc:title>",
+    ]
     if creator:
         lines.append(f"<dc:creator>{escape(creator)}</dc:creator>")
     if subject:
@@ -118,8 +126,10 @@ def copy_dcterms_identifiers(xml: str) -> tuple[str, int]:
     existing = {(el.text or "").strip() for el in root if el.tag == DC_IDENTIFIER}
     added = 0
     children = list(root)
-    last_ident = max((i for i, el in enumerate(children) if el.tag in (DC_IDENTIFIER, DCTERMS_IDENTIFIER)),
-                     default=len(children) - 1)
+    last_ident = max(
+        (i for i, el in enumerate(children) if el.tag in (DC_IDENTIFIER, DCTERMS_IDENTIFIER)),
+        default=len(children) - 1,
+    )
     for el in [c for c in children if c.tag == DCTERMS_IDENTIFIER]:
         text = (el.text or "").strip()
         if not text or text in existing:

@@ -22,9 +22,11 @@ if TYPE_CHECKING:
 REASON_HAS = "BIB record MMS ID {mms} already has a handle identifier {handle}"
 REASON_HAS_NOT = "BIB record MMS ID {mms} does not have a handle identifier"
 REASON_LOCKED = "The record is locked by another process"
-SUCCESS_ALERT = ("alert_general_success",
-                 "The job completed successfully. For more information view the report details "
-                 "(see 'View' in Monitor Jobs).")
+SUCCESS_ALERT = (
+    "alert_general_success",
+    "The job completed successfully. For more information view the report details "
+    "(see 'View' in Monitor Jobs).",
+)
 
 
 def skipped(mms: str, reason: str) -> str:
@@ -50,9 +52,11 @@ def apply(state: SandboxState, inst: Instance, now: float) -> None:
             if added:
                 rec.xml = new_xml
                 changed += 1
-        inst.counters = [("c.processed", "Records processed", str(len(records))),
-                         ("c.updated", "Records updated", str(changed)),
-                         ("c.exceptions", "Records with exceptions", "0")]
+        inst.counters = [
+            ("c.processed", "Records processed", str(len(records))),
+            ("c.updated", "Records updated", str(changed)),
+            ("c.exceptions", "Records with exceptions", "0"),
+        ]
     elif kind == "migration":
         skipped_n = failed_n = 0
         for rec in records:
@@ -74,11 +78,14 @@ def apply(state: SandboxState, inst: Instance, now: float) -> None:
                 rec.alma_handle = handle
                 continue
             skipped_n += 1
-            inst.events.append(Event("", rec.mms_id, skipped(rec.mms_id, REASON_HAS_NOT.format(mms=rec.mms_id)),
-                                     now))
-        inst.counters = [("c.processed", "Records processed", str(len(records))),
-                         ("c.skipped", "Records skipped", str(skipped_n)),
-                         ("c.exceptions", "Records with exceptions", str(failed_n))]
+            inst.events.append(
+                Event("", rec.mms_id, skipped(rec.mms_id, REASON_HAS_NOT.format(mms=rec.mms_id)), now)
+            )
+        inst.counters = [
+            ("c.processed", "Records processed", str(len(records))),
+            ("c.skipped", "Records skipped", str(skipped_n)),
+            ("c.exceptions", "Records with exceptions", str(failed_n)),
+        ]
     elif kind == "profile":
         created = updated = 0
         for rec in records:
@@ -87,12 +94,18 @@ def apply(state: SandboxState, inst: Instance, now: float) -> None:
                 created += 1
             else:
                 updated += 1
-            state.registry.set_url(rec.alma_handle, state.config.target_url(rec.mms_id), source="alma",
-                                   prefix=state.config.handle_prefix)
-        inst.counters = [("c.processed", "Records processed", str(len(records))),
-                         ("c.handles_created", "Handles created", str(created)),
-                         ("c.handles_updated", "Handles updated", str(updated)),
-                         ("c.exceptions", "Records with exceptions", "0")]
+            state.registry.set_url(
+                rec.alma_handle,
+                state.config.target_url(rec.mms_id),
+                source="alma",
+                prefix=state.config.handle_prefix,
+            )
+        inst.counters = [
+            ("c.processed", "Records processed", str(len(records))),
+            ("c.handles_created", "Handles created", str(created)),
+            ("c.handles_updated", "Handles updated", str(updated)),
+            ("c.exceptions", "Records with exceptions", "0"),
+        ]
     else:
         inst.counters = [("c.processed", "Records processed", str(len(records)))]
     for k, event in enumerate(inst.events, start=1):
@@ -102,7 +115,9 @@ def apply(state: SandboxState, inst: Instance, now: float) -> None:
 
 def apply_failure(inst: Instance, status: str) -> None:
     """An injected failure: nothing changes; Alma's alert says the job failed."""
-    inst.counters = [("c.processed", "Records processed", "0"),
-                     ("c.exceptions", "Records with exceptions", "0")]
+    inst.counters = [
+        ("c.processed", "Records processed", "0"),
+        ("c.exceptions", "Records with exceptions", "0"),
+    ]
     inst.alerts = [("alert_general_failure", "The job failed. See the job report for details.")]
     _ = status

@@ -69,8 +69,9 @@ class HandleServerFaults:
 
     def record(self, method: str, handle: str | None, status: int) -> None:
         with self.lock:
-            self.log.append({"method": method, "handle": handle, "status": status,
-                             "time": datetime.now(UTC).isoformat()})
+            self.log.append(
+                {"method": method, "handle": handle, "status": status, "time": datetime.now(UTC).isoformat()}
+            )
 
 
 def _now() -> str:
@@ -163,10 +164,15 @@ class _Api:
             return _rc(404, 100, handle, "Handle Not Found")
         indexes = {int(i) for i in request.query_params.getlist("index") if i.isdigit()}
         types = request.query_params.getlist("type")
-        values = [v for v in entry.values
-                  if (not indexes and not types) or v.get("index") in indexes
-                  or any(v.get("type") == t or (t.endswith(".") and str(v.get("type")).startswith(t))
-                         for t in types)]
+        values = [
+            v
+            for v in entry.values
+            if (not indexes and not types)
+            or v.get("index") in indexes
+            or any(
+                v.get("type") == t or (t.endswith(".") and str(v.get("type")).startswith(t)) for t in types
+            )
+        ]
         return JSONResponse({"responseCode": 1, "handle": entry.handle, "values": values})
 
     async def put(self, request: Request, handle: str) -> JSONResponse:
@@ -192,8 +198,9 @@ class _Api:
         _, created = self.registry.put(handle, stamped, source="server")
         return _rc(201 if created else 200, 1, handle)
 
-    def _put_indexes(self, handle: str, existing: Any, values: list[dict[str, Any]],
-                     index_params: list[str]) -> JSONResponse:
+    def _put_indexes(
+        self, handle: str, existing: Any, values: list[dict[str, Any]], index_params: list[str]
+    ) -> JSONResponse:
         if existing is None:
             return _rc(404, 100, handle, "Handle Not Found")
         wanted = {v["index"] for v in values}
@@ -224,8 +231,9 @@ class _Api:
             return denied
         prefix = request.query_params.get("prefix", self.prefix)
         handles = [e.handle for e in self.registry.list(prefix)]
-        return JSONResponse({"responseCode": 1, "prefix": prefix, "totalCount": str(len(handles)),
-                             "handles": handles})
+        return JSONResponse(
+            {"responseCode": 1, "prefix": prefix, "totalCount": str(len(handles)), "handles": handles}
+        )
 
     # --- fault switches ---------------------------------------------------------------------
 
@@ -237,8 +245,9 @@ class _Api:
                 f.fail_next = int(body.get("fail_next", f.fail_next))
                 f.fail_status = int(body.get("fail_status", f.fail_status))
                 f.delay_seconds = float(body.get("delay_seconds", f.delay_seconds))
-        return JSONResponse({"fail_next": f.fail_next, "fail_status": f.fail_status,
-                             "delay_seconds": f.delay_seconds})
+        return JSONResponse(
+            {"fail_next": f.fail_next, "fail_status": f.fail_status, "delay_seconds": f.delay_seconds}
+        )
 
     async def log_endpoint(self, request: Request) -> JSONResponse:
         with self.faults.lock:
@@ -261,8 +270,11 @@ def _values(body: Any) -> tuple[list[dict[str, Any]], tuple[int, str] | None]:
     seen: set[int] = set()
     out = []
     for value in body:
-        if not isinstance(value, dict) or not isinstance(value.get("type"), str) \
-                or not isinstance(value.get("data"), dict | str):
+        if (
+            not isinstance(value, dict)
+            or not isinstance(value.get("type"), str)
+            or not isinstance(value.get("data"), dict | str)
+        ):
             return [], (202, "Each value needs index, type and data")
         index = value.get("index")
         if not isinstance(index, int) or isinstance(index, bool) or index <= 0:
@@ -270,7 +282,9 @@ def _values(body: Any) -> tuple[list[dict[str, Any]], tuple[int, str] | None]:
         if index in seen:
             return [], (201, f"Duplicate index {index}")
         seen.add(index)
-        data = value["data"] if isinstance(value["data"], dict) else {"format": "string", "value": value["data"]}
+        data = (
+            value["data"] if isinstance(value["data"], dict) else {"format": "string", "value": value["data"]}
+        )
         out.append({"index": index, "type": value["type"], "data": data, "ttl": value.get("ttl", 86400)})
     return out, None
 

@@ -30,7 +30,7 @@ def _normalize(handle: str) -> str:
     text = unquote(handle)
     for scheme in _SCHEMES:
         if text.lower().startswith(scheme):
-            return text[len(scheme):]
+            return text[len(scheme) :]
     return text
 
 
@@ -46,7 +46,9 @@ async def resolve(request: Request) -> Response:
         every = state.config.resolver_fail_every
         fail = bool(every) and state.resolver_lookups % every == 0
     if fail:
-        return _json({"responseCode": 2, "handle": handle, "message": "Error resolving handle (injected)"}, 500)
+        return _json(
+            {"responseCode": 2, "handle": handle, "message": "Error resolving handle (injected)"}, 500
+        )
     if "/" not in handle:
         return _json({"responseCode": 102, "handle": handle, "message": "Invalid handle"}, 400)
     entry = state.registry.get(handle)
@@ -56,10 +58,12 @@ async def resolve(request: Request) -> Response:
     indexes = {int(i) for i in request.query_params.getlist("index") if i.lstrip("-").isdigit()}
     values = entry.values
     if types or indexes:
+
         def wanted(value: dict) -> bool:
             vtype = str(value.get("type", ""))
             by_type = any(vtype == t or (t.endswith(".") and vtype.startswith(t)) for t in types)
             return by_type or value.get("index") in indexes
+
         values = [v for v in values if wanted(v)]
     return _json({"responseCode": 1, "handle": entry.handle, "values": values}, 200)
 
@@ -75,7 +79,8 @@ async def target_page(request: Request) -> Response:
     title = html.escape(rec.title)
     return HTMLResponse(
         f"<!doctype html><html><head><title>{title} - Primo</title></head><body>"
-        f"<h1>{title}</h1><p>MMS ID {mms_id} · view {html.escape(view)}</p></body></html>")
+        f"<h1>{title}</h1><p>MMS ID {mms_id} · view {html.escape(view)}</p></body></html>"
+    )
 
 
 def proxy_routes() -> list[Route]:

@@ -23,7 +23,9 @@ def _now() -> str:
 @dataclass
 class HandleEntry:
     handle: str
-    values: list[dict[str, Any]]  # Handle JSON values: {"index","type","data":{"format","value"},"ttl","timestamp"}
+    values: list[
+        dict[str, Any]
+    ]  # Handle JSON values: {"index","type","data":{"format","value"},"ttl","timestamp"}
     deleted: bool = False
     source: str = "alma"  # alma | server
     history: list[str] = field(default_factory=list)
@@ -36,15 +38,26 @@ class HandleEntry:
 
 
 def url_value(url: str, index: int = 1, ttl: int = 86400) -> dict[str, Any]:
-    return {"index": index, "type": "URL", "data": {"format": "string", "value": url}, "ttl": ttl,
-            "timestamp": _now()}
+    return {
+        "index": index,
+        "type": "URL",
+        "data": {"format": "string", "value": url},
+        "ttl": ttl,
+        "timestamp": _now(),
+    }
 
 
 def admin_value(prefix: str) -> dict[str, Any]:
-    return {"index": 100, "type": "HS_ADMIN",
-            "data": {"format": "admin", "value": {"handle": f"0.NA/{prefix}", "index": 200,
-                                                  "permissions": "011111111111"}},
-            "ttl": 86400, "timestamp": _now()}
+    return {
+        "index": 100,
+        "type": "HS_ADMIN",
+        "data": {
+            "format": "admin",
+            "value": {"handle": f"0.NA/{prefix}", "index": 200, "permissions": "011111111111"},
+        },
+        "ttl": 86400,
+        "timestamp": _now(),
+    }
 
 
 class HandleRegistry:
@@ -72,8 +85,12 @@ class HandleRegistry:
             old = self._entries.get(key)
             created = old is None or old.deleted
             name = old.handle if old else handle
-            entry = HandleEntry(handle=name, values=list(values), source=source,
-                                history=(old.history if old else []) + [f"{_now()} put by {source}"])
+            entry = HandleEntry(
+                handle=name,
+                values=list(values),
+                source=source,
+                history=(old.history if old else []) + [f"{_now()} put by {source}"],
+            )
             self._entries[key] = entry
             return entry, created
 

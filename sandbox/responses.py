@@ -37,19 +37,24 @@ def error_body(code: str, message: str, *, xml: bool) -> tuple[str, str]:
     """(body, media type) of Alma's error answer."""
     tid = tracking_id()
     if xml:
-        body = ('<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
-                f'<web_service_result xmlns="{XML_ERROR_NS}"><errorsExist>true</errorsExist><errorList>'
-                f"<error><errorCode>{escape(code)}</errorCode><errorMessage>{escape(message)}</errorMessage>"
-                f"<trackingId>{tid}</trackingId></error></errorList></web_service_result>")
+        body = (
+            '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
+            f'<web_service_result xmlns="{XML_ERROR_NS}"><errorsExist>true</errorsExist><errorList>'
+            f"<error><errorCode>{escape(code)}</errorCode><errorMessage>{escape(message)}</errorMessage>"
+            f"<trackingId>{tid}</trackingId></error></errorList></web_service_result>"
+        )
         return body, XML_TYPE
-    data = {"errorsExist": True,
-            "errorList": {"error": [{"errorCode": code, "errorMessage": message, "trackingId": tid}]},
-            "result": None}
+    data = {
+        "errorsExist": True,
+        "errorList": {"error": [{"errorCode": code, "errorMessage": message, "trackingId": tid}]},
+        "result": None,
+    }
     return json.dumps(data), JSON_TYPE
 
 
-def alma_error(request: Request, code: str, message: str, status: int = 400,
-               headers: dict[str, str] | None = None) -> Response:
+def alma_error(
+    request: Request, code: str, message: str, status: int = 400, headers: dict[str, str] | None = None
+) -> Response:
     body, media = error_body(code, message, xml=wants_xml(request))
     return Response(body, status_code=status, media_type=media, headers=headers)
 

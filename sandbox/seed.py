@@ -74,22 +74,58 @@ DEMO_GENERATED = 37
 
 _MMS = re.compile(r"^99(\d{2})(\d{9})04641$")
 
-CASES = ("needs_copy", "needs_copy_typed", "ready", "https", "already_migrated", "conflict", "missing",
-         "hdl_form", "spaces", "bad_url", "locked")
+CASES = (
+    "needs_copy",
+    "needs_copy_typed",
+    "ready",
+    "https",
+    "already_migrated",
+    "conflict",
+    "missing",
+    "hdl_form",
+    "spaces",
+    "bad_url",
+    "locked",
+)
 
 # percent buckets: (upper bound exclusive, case)
-_CASE_BY_PERCENT = ((55, "needs_copy"), (70, "needs_copy_typed"), (74, "ready"), (77, "https"),
-                    (85, "already_migrated"), (89, "conflict"), (92, "missing"), (94, "hdl_form"),
-                    (96, "spaces"), (99, "bad_url"), (100, "locked"))
+_CASE_BY_PERCENT = (
+    (55, "needs_copy"),
+    (70, "needs_copy_typed"),
+    (74, "ready"),
+    (77, "https"),
+    (85, "already_migrated"),
+    (89, "conflict"),
+    (92, "missing"),
+    (94, "hdl_form"),
+    (96, "spaces"),
+    (99, "bad_url"),
+    (100, "locked"),
+)
 
 # The demo sample: every case, mostly fine records.
-_DEMO_CASES = (["needs_copy"] * 14 + ["needs_copy_typed"] * 4 + ["ready"] * 2 + ["https"] * 2
-               + ["already_migrated"] * 4 + ["conflict"] * 3 + ["missing"] * 2 + ["hdl_form", "spaces",
-                                                                                  "bad_url", "locked"]
-               + ["needs_copy"] * 2)
+_DEMO_CASES = (
+    ["needs_copy"] * 14
+    + ["needs_copy_typed"] * 4
+    + ["ready"] * 2
+    + ["https"] * 2
+    + ["already_migrated"] * 4
+    + ["conflict"] * 3
+    + ["missing"] * 2
+    + ["hdl_form", "spaces", "bad_url", "locked"]
+    + ["needs_copy"] * 2
+)
 
-_SUBJECTS = ("Collembola", "Grinnell College -- History", "Iowa -- Photographs", "Prairie restoration",
-             "Student life", "Herbarium specimens", "Campus architecture", "Scarlet and Black")
+_SUBJECTS = (
+    "Collembola",
+    "Grinnell College -- History",
+    "Iowa -- Photographs",
+    "Prairie restoration",
+    "Student life",
+    "Herbarium specimens",
+    "Campus architecture",
+    "Scarlet and Black",
+)
 _CREATORS = ("Grinnell College Archives", "Johnson, Ellen", "Biology Department", "Burling Library")
 
 
@@ -155,35 +191,77 @@ def generated_record(mms_id: str) -> SeedRecord | None:
         ids = [Identifier("dc:identifier", f"http://hdl.handle.net/ {PREFIX}/{n}", None)]
     else:  # bad_url
         ids = [Identifier("dc:identifier", f"http//hdl.handle.net/{PREFIX}/{n}", None)]
-    xml = render_record(title=title, pid=pid, identifiers=ids, creator=_CREATORS[index % len(_CREATORS)],
-                        subject=subject, date=str(1890 + index % 120))
-    return SeedRecord(mms_id=mms_id, pid=pid, title=title, xml=xml, alma_handle=alma_handle, case=case,
-                      lock_once=case == "locked")
+    xml = render_record(
+        title=title,
+        pid=pid,
+        identifiers=ids,
+        creator=_CREATORS[index % len(_CREATORS)],
+        subject=subject,
+        date=str(1890 + index % 120),
+    )
+    return SeedRecord(
+        mms_id=mms_id,
+        pid=pid,
+        title=title,
+        xml=xml,
+        alma_handle=alma_handle,
+        case=case,
+        lock_once=case == "locked",
+    )
 
 
 def seed_000_records() -> list[SeedRecord]:
     """grinnell:88 (already migrated), grinnell:99 (conflict), grinnell:32100 (xsi:type URI)."""
+
     def url(n: int) -> str:
         return f"http://hdl.handle.net/{PREFIX}/{n}"
 
     legacy = [Identifier("dcterms:identifier", url(n), LEGACY_TYPE) for n in (88, 99, 32100)]
     return [
-        SeedRecord(SEED_88, "grinnell:88", "Collembola: Tomocerus flavescens, dorsal view",
-                   render_record(title="Collembola: Tomocerus flavescens, dorsal view", pid="grinnell:88",
-                                 identifiers=[Identifier("dc:identifier", url(88), None), legacy[0]],
-                                 creator="Biology Department", subject="Collembola", date="1998"),
-                   alma_handle=f"{PREFIX}/88", case="already_migrated"),
-        SeedRecord(SEED_99, "grinnell:99", "Collembola: Orchesella cincta, lateral view",
-                   render_record(title="Collembola: Orchesella cincta, lateral view", pid="grinnell:99",
-                                 identifiers=[Identifier("dc:identifier", url(99), None), legacy[1]],
-                                 creator="Biology Department", subject="Collembola", date="1998"),
-                   alma_handle=SEED_99_ALMA_HANDLE, case="conflict"),
-        SeedRecord(SEED_32100, "grinnell:32100", "Collembola: Isotoma viridis, habitus",
-                   render_record(title="Collembola: Isotoma viridis, habitus", pid="grinnell:32100",
-                                 identifiers=[Identifier("dc:identifier", url(32100), LEGACY_TYPE),
-                                              legacy[2]],
-                                 creator="Biology Department", subject="Collembola", date="2001"),
-                   case="needs_copy_typed"),
+        SeedRecord(
+            SEED_88,
+            "grinnell:88",
+            "Collembola: Tomocerus flavescens, dorsal view",
+            render_record(
+                title="Collembola: Tomocerus flavescens, dorsal view",
+                pid="grinnell:88",
+                identifiers=[Identifier("dc:identifier", url(88), None), legacy[0]],
+                creator="Biology Department",
+                subject="Collembola",
+                date="1998",
+            ),
+            alma_handle=f"{PREFIX}/88",
+            case="already_migrated",
+        ),
+        SeedRecord(
+            SEED_99,
+            "grinnell:99",
+            "Collembola: Orchesella cincta, lateral view",
+            render_record(
+                title="Collembola: Orchesella cincta, lateral view",
+                pid="grinnell:99",
+                identifiers=[Identifier("dc:identifier", url(99), None), legacy[1]],
+                creator="Biology Department",
+                subject="Collembola",
+                date="1998",
+            ),
+            alma_handle=SEED_99_ALMA_HANDLE,
+            case="conflict",
+        ),
+        SeedRecord(
+            SEED_32100,
+            "grinnell:32100",
+            "Collembola: Isotoma viridis, habitus",
+            render_record(
+                title="Collembola: Isotoma viridis, habitus",
+                pid="grinnell:32100",
+                identifiers=[Identifier("dc:identifier", url(32100), LEGACY_TYPE), legacy[2]],
+                creator="Biology Department",
+                subject="Collembola",
+                date="2001",
+            ),
+            case="needs_copy_typed",
+        ),
     ]
 
 
@@ -193,18 +271,47 @@ def seed_sets() -> list[SeedSet]:
     seed3 = [SEED_88, SEED_99, SEED_32100]
     demo = seed3 + [mms_for(GROUP_DEMO, i) for i in range(DEMO_GENERATED)]
     return [
-        SeedSet(SEED_SET_ID, "Collembola Handle test", "Seed 000: three Collembola records", "IEP",
-                seed3, created="2025-09-29T12:34:31Z"),
-        SeedSet(FIRST_BATCH_SET_ID, "Handles - First Batch from mms_ids.csv",
-                "Seed 001: first batch of digital titles", "BIB_MMS", all_digital[:FIRST_BATCH_SIZE],
-                created="2025-05-08T18:13:47Z"),
-        SeedSet(ALL_DIGITAL_SET_ID, "All Digital Titles in DCAP01 Format", "Seed 001: every digital title",
-                "IEP", all_digital, created="2025-05-08T19:40:00Z"),
-        SeedSet(DEMO_SET_ID, "Handle demo sample", "Every case, for the demo", "IEP", demo,
-                created="2025-10-01T14:00:00Z"),
+        SeedSet(
+            SEED_SET_ID,
+            "Collembola Handle test",
+            "Seed 000: three Collembola records",
+            "IEP",
+            seed3,
+            created="2025-09-29T12:34:31Z",
+        ),
+        SeedSet(
+            FIRST_BATCH_SET_ID,
+            "Handles - First Batch from mms_ids.csv",
+            "Seed 001: first batch of digital titles",
+            "BIB_MMS",
+            all_digital[:FIRST_BATCH_SIZE],
+            created="2025-05-08T18:13:47Z",
+        ),
+        SeedSet(
+            ALL_DIGITAL_SET_ID,
+            "All Digital Titles in DCAP01 Format",
+            "Seed 001: every digital title",
+            "IEP",
+            all_digital,
+            created="2025-05-08T19:40:00Z",
+        ),
+        SeedSet(
+            DEMO_SET_ID,
+            "Handle demo sample",
+            "Every case, for the demo",
+            "IEP",
+            demo,
+            created="2025-10-01T14:00:00Z",
+        ),
         SeedSet(EMPTY_SET_ID, "Empty handle set", "No members", "IEP", [], created="2025-10-01T14:00:00Z"),
-        SeedSet(USER_SET_ID, "Student workers", "A set of users, not titles", "USER",
-                [f"00{5380000 + i}" for i in range(5)], created="2025-10-01T14:00:00Z"),
+        SeedSet(
+            USER_SET_ID,
+            "Student workers",
+            "A set of users, not titles",
+            "USER",
+            [f"00{5380000 + i}" for i in range(5)],
+            created="2025-10-01T14:00:00Z",
+        ),
     ]
 
 

@@ -53,7 +53,9 @@ class Record:
 class SandboxState:
     """Everything the sandbox knows; fresh and deterministic after construction or :meth:`reset`."""
 
-    def __init__(self, config: SandboxConfig | None = None, *, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self, config: SandboxConfig | None = None, *, clock: Callable[[], float] = time.time
+    ) -> None:
         self.lock = threading.RLock()
         self.clock = clock
         self.initial_config = SandboxConfig(**(config or SandboxConfig()).as_dict())
@@ -81,7 +83,9 @@ class SandboxState:
             self.resolver_lookups = 0
             self.registry.clear()
             for handle, mms in seed.preexisting_handles():
-                self.registry.set_url(handle, config.target_url(mms), source="alma", prefix=config.handle_prefix)
+                self.registry.set_url(
+                    handle, config.target_url(mms), source="alma", prefix=config.handle_prefix
+                )
 
     # --- records and sets ------------------------------------------------------------------------
     def record(self, mms_id: str) -> Record | None:
@@ -116,8 +120,15 @@ class SandboxState:
                 raise AlmaFault("402263", f"A set with the name '{name}' already exists.")
             self._set_counter += 1
             set_id = f"7610{self._set_counter:07d}04641"
-            new = seed.SeedSet(set_id, name, description, content or "BIB_MMS", [], origin="API",
-                               created=iso(self.clock()) or "")
+            new = seed.SeedSet(
+                set_id,
+                name,
+                description,
+                content or "BIB_MMS",
+                [],
+                origin="API",
+                created=iso(self.clock()) or "",
+            )
             self.sets[set_id] = new
             return new
 
@@ -157,8 +168,14 @@ class SandboxState:
                     return handle
 
     # --- jobs ------------------------------------------------------------------------------------
-    def run_job(self, job_id: str, *, parameters: list[dict[str, Any]], via_api: bool = True,
-                submitted_by: dict[str, str] | None = None) -> Instance:
+    def run_job(
+        self,
+        job_id: str,
+        *,
+        parameters: list[dict[str, Any]],
+        via_api: bool = True,
+        submitted_by: dict[str, str] | None = None,
+    ) -> Instance:
         """Start an instance, with Alma's checks (raises :class:`AlmaFault`)."""
         with self.lock:
             now = self.clock()
@@ -174,31 +191,56 @@ class SandboxState:
             if via_api and job.id == PROFILE and not self.config.profile_api:
                 raise AlmaFault("402248", "Cannot submit scheduled job.")
             if job.effect and the_set.content == "USER":
-                raise AlmaFault(INVENTED_WRONG_CONTENT,
-                                f"The set content type USER is not valid for job {job.name}.")
+                raise AlmaFault(
+                    INVENTED_WRONG_CONTENT, f"The set content type USER is not valid for job {job.name}."
+                )
             active = [i for i in self.instances.values() if not i.is_terminal()]
             if any(i.job.id == job.id and i.set_id == set_id for i in active):
                 raise AlmaFault("60347", "Job overlapps with running job - cannot execute.")
             limit = self.config.max_api_jobs_running
             if via_api and sum(1 for i in active if i.via_api) >= limit:
-                raise AlmaFault("402222", f"Execution threshold reached: {limit} API jobs are already running.")
-            recent = [i for i in self.instances.values()
-                      if i.via_api and i.job.id == job.id and i.submit_time > now - 3600]
+                raise AlmaFault(
+                    "402222", f"Execution threshold reached: {limit} API jobs are already running."
+                )
+            recent = [
+                i
+                for i in self.instances.values()
+                if i.via_api and i.job.id == job.id and i.submit_time > now - 3600
+            ]
             hourly = self.config.max_runs_per_job_hour
             if via_api and len(recent) >= hourly:
-                raise AlmaFault("402223", f"Execution threshold reached: this job ran {hourly} times in the last hour.")
+                raise AlmaFault(
+                    "402223", f"Execution threshold reached: this job ran {hourly} times in the last hour."
+                )
             self._instance_counter += 1
             iid = f"760{100000 + self._instance_counter:06d}0004641"
             name = str(values.get("job_name") or "").strip() or (
-                f"{job.name} - {the_set.name} - {time.strftime('%m/%d/%Y %H:%M:%S', time.localtime(now))}")
+                f"{job.name} - {the_set.name} - {time.strftime('%m/%d/%Y %H:%M:%S', time.localtime(now))}"
+            )
             fail_status = self._take_failure(job.id)
-            inst = Instance(id=iid, job=job, name=name, set_id=set_id, parameters=list(parameters),
-                            submitted_by=dict(submitted_by or (API_USER if via_api else STAFF_USER)),
-                            via_api=via_api, submit_time=now, duration=self.config.job_seconds,
-                            fail_status=fail_status)
+            inst = Instance(
+                id=iid,
+                job=job,
+                name=name,
+                set_id=set_id,
+                parameters=list(parameters),
+                submitted_by=dict(submitted_by or (API_USER if via_api else STAFF_USER)),
+                via_api=via_api,
+                submit_time=now,
+                duration=self.config.job_seconds,
+                fail_status=fail_status,
+            )
             self.instances[iid] = inst
-            self.log.append({"job_id": job.id, "set_id": set_id, "job_name": name, "instance_id": iid,
-                             "submitted_by": inst.submitted_by["value"], "time": iso(now)})
+            self.log.append(
+                {
+                    "job_id": job.id,
+                    "set_id": set_id,
+                    "job_name": name,
+                    "instance_id": iid,
+                    "submitted_by": inst.submitted_by["value"],
+                    "time": iso(now),
+                }
+            )
             return inst
 
     def _take_failure(self, job_id: str) -> str | None:

@@ -36,8 +36,9 @@ def running_sandbox(**config: Any) -> Iterator[str]:
     url = f"http://127.0.0.1:{port}"
     config.setdefault("base_url", url)
     app = create_app(**config)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
-                                           lifespan="on", access_log=False))
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on", access_log=False)
+    )
     thread = threading.Thread(target=server.run, name=f"sandbox-{port}", daemon=True)
     thread.start()
     try:

@@ -25,7 +25,9 @@ def main(argv: list[str]) -> None:
         if initial:
             for old in VERSIONS.glob("0001_*.py"):
                 old.unlink()
-            command.revision(alembic_config(engine), message="initial schema", autogenerate=True, rev_id="0001")
+            command.revision(
+                alembic_config(engine), message="initial schema", autogenerate=True, rev_id="0001"
+            )
             return
         upgrade_schema(engine)
         existing = sorted(p.name[:4] for p in VERSIONS.glob("[0-9][0-9][0-9][0-9]_*.py"))

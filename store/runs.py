@@ -45,8 +45,9 @@ def step_of(session: Session, run_id: int, kind: StepKind | str) -> Step:
 
 def remaining_steps(session: Session, run_id: int) -> list[StepKind]:
     """The Alma steps of the run not yet done (neither succeeded nor skipped), in order."""
-    done = {s.kind for s in run_steps(session, run_id)
-            if s.status in (StepStatus.SUCCEEDED, StepStatus.SKIPPED)}
+    done = {
+        s.kind for s in run_steps(session, run_id) if s.status in (StepStatus.SUCCEEDED, StepStatus.SKIPPED)
+    }
     return [kind for kind in ALMA_STEPS if kind not in done]
 
 

@@ -26,10 +26,15 @@ def resume_stalled(force: bool = False, rechecks: int = 3) -> int:
     threshold = timedelta(seconds=min(quick, settings.stall_seconds) if force else settings.stall_seconds)
     claimed = claim_stalled_runs(engine=resources.engine(), threshold=threshold)
     for run_id, state, heartbeat in claimed.runs:
-        log.warning("run %s: no progress since %s UTC (%s); resuming it from the database",
-                    run_id, heartbeat.strftime("%H:%M:%S"), state)
+        log.warning(
+            "run %s: no progress since %s UTC (%s); resuming it from the database",
+            run_id,
+            heartbeat.strftime("%H:%M:%S"),
+            state,
+        )
         enqueue_run(run_id)
     if force and claimed.fresh and rechecks > 0:
-        resume_stalled.apply_async(kwargs={"force": True, "rechecks": rechecks - 1},
-                                   countdown=threshold.total_seconds())
+        resume_stalled.apply_async(
+            kwargs={"force": True, "rechecks": rechecks - 1}, countdown=threshold.total_seconds()
+        )
     return len(claimed.runs)

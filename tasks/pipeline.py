@@ -46,8 +46,12 @@ def _transient_countdown(exc: Exception) -> float:
 def preflight_task(self, run_id: int) -> None:  # type: ignore[no-untyped-def]
     """Read the set and its bibs; safe to run twice (records are upserted)."""
     try:
-        preflight.preflight(engine=resources.engine(), alma=resources.alma_client(),
-                            settings=resources.settings(), run_id=run_id)
+        preflight.preflight(
+            engine=resources.engine(),
+            alma=resources.alma_client(),
+            settings=resources.settings(),
+            run_id=run_id,
+        )
     except TRANSIENT as exc:
         log.warning("run %s: preflight: Alma unavailable (%s); trying again", run_id, exc)
         raise self.retry(countdown=_transient_countdown(exc), exc=exc) from None
@@ -86,8 +90,11 @@ def build_chain(run_id: int):  # type: ignore[no-untyped-def]
     with resources.session_scope() as session:
         run = get_run(session, run_id)
         state = run.state
-        done = {s.kind for s in run_steps(session, run_id)
-                if s.status in (StepStatus.SUCCEEDED, StepStatus.SKIPPED)}
+        done = {
+            s.kind
+            for s in run_steps(session, run_id)
+            if s.status in (StepStatus.SUCCEEDED, StepStatus.SKIPPED)
+        }
     links = []
     if state in (RunState.QUEUED, RunState.PREFLIGHT):
         links.append(preflight_task.si(run_id))

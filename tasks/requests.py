@@ -29,8 +29,9 @@ def run_request(self, request_id: int) -> str:  # type: ignore[no-untyped-def]
     settings = resources.settings()
     with HandleServerClient.from_settings(settings) as client:
         try:
-            row = service.run_request(engine=resources.engine(), request_id=int(request_id), client=client,
-                                      settings=settings)
+            row = service.run_request(
+                engine=resources.engine(), request_id=int(request_id), client=client, settings=settings
+            )
         except service.UnknownRequest:
             log.warning("handle request %s does not exist; dropped", request_id)
             return "unknown"

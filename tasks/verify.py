@@ -32,11 +32,17 @@ RUNNING_TTL = SLICE_SOFT_LIMIT + 300
 DONE_TTL = 3 * 24 * 3600
 LOCK_PREFIX = "handles:verify"
 
+
 def schedule_slot(expr: str, now: datetime) -> str:
     """The latest time at or before ``now`` (UTC) that the crontab ``expr`` fires, as ``YYYY-MM-DDTHH:MMZ``."""
     minute, hour, day_of_month, month_of_year, day_of_week = expr.split()
-    cron = crontab(minute=minute, hour=hour, day_of_month=day_of_month, month_of_year=month_of_year,
-                   day_of_week=day_of_week)
+    cron = crontab(
+        minute=minute,
+        hour=hour,
+        day_of_month=day_of_month,
+        month_of_year=month_of_year,
+        day_of_week=day_of_week,
+    )
     if now.tzinfo is not None:
         now = now.astimezone(UTC).replace(tzinfo=None)
     t = now.replace(second=0, microsecond=0)
@@ -94,8 +100,14 @@ def verify_known(self, slot: str | None = None) -> int:  # type: ignore[no-untyp
     return slices
 
 
-@app.task(name="handles.verify_slice", bind=True, acks_late=True, max_retries=2,
-          soft_time_limit=SLICE_SOFT_LIMIT, time_limit=SLICE_SOFT_LIMIT + 60)
+@app.task(
+    name="handles.verify_slice",
+    bind=True,
+    acks_late=True,
+    max_retries=2,
+    soft_time_limit=SLICE_SOFT_LIMIT,
+    time_limit=SLICE_SOFT_LIMIT + 60,
+)
 def verify_slice(self, slot: str, offset: int, limit: int) -> dict[str, Any] | None:  # type: ignore[no-untyped-def]
     """Re-verify one slice of known handles, once per schedule slot."""
     key = f"{LOCK_PREFIX}:{slot}:slice:{offset}:{limit}"
@@ -104,8 +116,13 @@ def verify_slice(self, slot: str, offset: int, limit: int) -> dict[str, Any] | N
         return None
     try:
         with resources.session_scope() as session:
-            summary = verify_known_slice(session=session, settings=resources.settings(), offset=offset,
-                                         limit=limit, resolver=resources.resolver())
+            summary = verify_known_slice(
+                session=session,
+                settings=resources.settings(),
+                offset=offset,
+                limit=limit,
+                resolver=resources.resolver(),
+            )
     except Exception as exc:
         _mark(key, None)
         log.warning("verify_slice: slot %s slice %s+%s failed (%s); retrying", slot, offset, limit, exc)
@@ -120,8 +137,9 @@ def verify_run_task(self, run_id: int) -> dict[str, Any]:  # type: ignore[no-unt
     """Verify every expected handle of one run (records updated, history written)."""
     try:
         with resources.session_scope() as session:
-            summary = verify_run(session=session, run_id=run_id, settings=resources.settings(),
-                                 resolver=resources.resolver())
+            summary = verify_run(
+                session=session, run_id=run_id, settings=resources.settings(), resolver=resources.resolver()
+            )
     except Exception as exc:
         raise self.retry(countdown=60, exc=exc) from None
     return summary.as_dict()

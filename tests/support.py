@@ -44,15 +44,32 @@ def sandbox_env(sandbox_url: str, *, database_url: str, broker_url: str, **extra
 
 
 @contextmanager
-def worker_process(env: dict[str, str], *, log_path: Path, concurrency: int = 2,
-                   ready_timeout: float = 30.0) -> Iterator[subprocess.Popen]:
+def worker_process(
+    env: dict[str, str], *, log_path: Path, concurrency: int = 2, ready_timeout: float = 30.0
+) -> Iterator[subprocess.Popen]:
     """A real ``celery -A workers.app worker`` subprocess; waits until it is ready, stops it after."""
     log = open(log_path, "ab")  # noqa: SIM115 - closed below
     proc = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "workers.app", "worker", "--loglevel=INFO",
-         f"--concurrency={concurrency}", "--pool=prefork", "--without-gossip", "--without-mingle",
-         "-n", f"test-{os.getpid()}-{time.monotonic_ns()}@%h"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "workers.app",
+            "worker",
+            "--loglevel=INFO",
+            f"--concurrency={concurrency}",
+            "--pool=prefork",
+            "--without-gossip",
+            "--without-mingle",
+            "-n",
+            f"test-{os.getpid()}-{time.monotonic_ns()}@%h",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
     )
     try:
         deadline = time.monotonic() + ready_timeout

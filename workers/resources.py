@@ -110,7 +110,9 @@ def job_budget():  # type: ignore[no-untyped-def]
     if "budget" not in _cache:
         s, client = settings(), redis_client()
         limits = {"max_running": s.alma_max_api_jobs_running, "max_per_hour": s.alma_max_runs_per_job_hour}
-        _cache["budget"] = RedisJobBudget(client, **limits) if client is not None else LocalJobBudget(**limits)
+        _cache["budget"] = (
+            RedisJobBudget(client, **limits) if client is not None else LocalJobBudget(**limits)
+        )
     return _cache["budget"]
 
 

@@ -36,8 +36,14 @@ def db(tmp_path):
 
 
 def cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "cli.main", *args], env=env, cwd=ROOT, capture_output=True,
-                          text=True, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "cli.main", *args],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 def request_row(engine, request_id: int) -> HandleRequest:
@@ -106,8 +112,11 @@ def test_cli_requests_run_by_a_worker_feed_the_resolver(sandbox, db, redis_url, 
 def test_bad_input_and_wrong_password_are_errors_and_nothing_is_written(sandbox, db, redis_url, tmp_path):
     engine, db_url = db
     env = sandbox_env(sandbox, database_url=db_url, broker_url=redis_url)
-    for args in (("create", "99", "https://example.org/"), ("create", "11084/a\x01b", "https://example.org/"),
-                 ("update", "11084/x", "file:///etc/passwd")):
+    for args in (
+        ("create", "99", "https://example.org/"),
+        ("create", "11084/a\x01b", "https://example.org/"),
+        ("update", "11084/x", "file:///etc/passwd"),
+    ):
         bad = cli(env, "request", *args)
         assert bad.returncode == 1 and bad.stderr.count("\n") == 1 and "refused" in bad.stderr
     assert all(r["status"] == "error" for r in json.loads(cli(env, "request", "list", "--json").stdout))
@@ -165,8 +174,15 @@ def test_repair_conflicts_dry_run_then_apply(sandbox, db, redis_url, tmp_path):
         run = Run(set_id="7593466560004641")
         session.add(run)
         session.flush()
-        session.add(Record(run_id=run.id, mms_id=mms, expected_handle="11084/99",
-                           alma_handle="11084/1742400039", outcome=Outcome.CONFLICT))
+        session.add(
+            Record(
+                run_id=run.id,
+                mms_id=mms,
+                expected_handle="11084/99",
+                alma_handle="11084/1742400039",
+                outcome=Outcome.CONFLICT,
+            )
+        )
         run_id = run.id
     target = env["HANDLE_TARGET_TEMPLATE"].replace("{mms_id}", mms)
     dry = cli(env, "repair-conflicts", str(run_id))

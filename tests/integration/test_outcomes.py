@@ -32,8 +32,11 @@ def sandbox():  # type: ignore[no-untyped-def]
     from sandbox.testing import running_sandbox
 
     with running_sandbox(job_seconds=0.2) as url:
-        settings = load_settings(ALMA_API_BASE_URL=url, ALMA_API_KEY="sandbox-key",
-                                 HANDLE_TARGET_TEMPLATE=url + "/discovery/fulldisplay/alma{mms_id}/01GCL_INST:GCL")
+        settings = load_settings(
+            ALMA_API_BASE_URL=url,
+            ALMA_API_KEY="sandbox-key",
+            HANDLE_TARGET_TEMPLATE=url + "/discovery/fulldisplay/alma{mms_id}/01GCL_INST:GCL",
+        )
         alma = AlmaClient.from_settings(settings)
         try:
             yield url, settings, alma
@@ -55,9 +58,16 @@ def preflight(session, alma, settings) -> int:  # type: ignore[no-untyped-def]
     run = create_run(session=session, set_id=SET_ID)
     for position, member in enumerate(alma.iter_set_members(SET_ID)):
         dc = parse_dc(alma.get_bib_xml(member["id"]), pid_pattern=settings.handle_pid_pattern)
-        session.add(Record(run_id=run.id, position=position, mms_id=member["id"], pid=dc.pid,
-                           expected_handle=dc.expected_handle(settings.handle_prefix),
-                           metadata_problem=dc.problem(settings.handle_prefix)))
+        session.add(
+            Record(
+                run_id=run.id,
+                position=position,
+                mms_id=member["id"],
+                pid=dc.pid,
+                expected_handle=dc.expected_handle(settings.handle_prefix),
+                metadata_problem=dc.problem(settings.handle_prefix),
+            )
+        )
     session.commit()
     return run.id
 
@@ -71,8 +81,11 @@ def test_events_classification_repair_and_restore(sandbox, engine, tmp_path):
 
     for suffix in ("csv", "xlsx", "txt"):  # the same report three ways: stored once
         path = tmp_path / f"events.{suffix}"
-        path.write_bytes(httpx.get(f"{url}/sandbox/events-report/{settings.alma_migration_job_id}/"
-                                   f"{instance}.{suffix}").content)
+        path.write_bytes(
+            httpx.get(
+                f"{url}/sandbox/events-report/{settings.alma_migration_job_id}/{instance}.{suffix}"
+            ).content
+        )
         with session_scope(engine) as session:
             summary = import_file(session=session, run_id=run_id, path=path)
             classify_run(session=session, run_id=run_id, settings=settings)
@@ -83,7 +96,10 @@ def test_events_classification_repair_and_restore(sandbox, engine, tmp_path):
         rows = {r["mms_id"]: r for r in iter_rows(session=session, run_id=run_id, settings=settings)}
         assert len(session.exec(select(EventLine)).all()) == summary.lines
     assert rows[G99]["outcome"] == "conflict" and rows[G99]["expected_handle"] == "11084/99"
-    assert rows[G99]["alma_handle"] not in ("", "11084/99") and "already has a handle identifier" in rows[G99]["detail"]
+    assert (
+        rows[G99]["alma_handle"] not in ("", "11084/99")
+        and "already has a handle identifier" in rows[G99]["detail"]
+    )
     assert rows[G32100]["outcome"] == "malformed_identifier"
     assert "does not have a handle identifier" in rows[G32100]["detail"]
     original = alma.get_bib_xml(G32100)
@@ -97,8 +113,14 @@ def test_events_classification_repair_and_restore(sandbox, engine, tmp_path):
 
     started: list[int] = []
     with session_scope(engine) as session:
-        result = apply_repairs(session=session, run_id=run_id, alma=alma, settings=settings,
-                               create_child=create_run, enqueue=started.append)
+        result = apply_repairs(
+            session=session,
+            run_id=run_id,
+            alma=alma,
+            settings=settings,
+            create_child=create_run,
+            enqueue=started.append,
+        )
     assert result.repaired == [G32100] and started == [result.child_run_id]
     repaired = alma.get_bib_xml(G32100)
     assert parse_dc(repaired).problem("11084") is None
@@ -111,8 +133,14 @@ def test_events_classification_repair_and_restore(sandbox, engine, tmp_path):
         assert backup.original_xml == original and backup.applied_at and backup.child_run_id == child.id
 
     with session_scope(engine) as session:  # applying again backs nothing up twice, starts no second child
-        again = apply_repairs(session=session, run_id=run_id, alma=alma, settings=settings,
-                              create_child=create_run, enqueue=started.append)
+        again = apply_repairs(
+            session=session,
+            run_id=run_id,
+            alma=alma,
+            settings=settings,
+            create_child=create_run,
+            enqueue=started.append,
+        )
         assert again.repaired == [] and again.child_run_id is None
         assert len(session.exec(select(BibBackup)).all()) == 1
 

@@ -37,13 +37,24 @@ def sandbox():  # type: ignore[no-untyped-def]
 @pytest.fixture
 def env(sandbox: str, redis_url: str, tmp_path: Path) -> dict[str, str]:
     reset(sandbox)
-    return sandbox_env(sandbox, database_url=f"sqlite:///{tmp_path / 'handles.db'}", broker_url=redis_url,
-                       REDIS_URL=redis_url, STALL_SECONDS="4")
+    return sandbox_env(
+        sandbox,
+        database_url=f"sqlite:///{tmp_path / 'handles.db'}",
+        broker_url=redis_url,
+        REDIS_URL=redis_url,
+        STALL_SECONDS="4",
+    )
 
 
 def handles(env: dict[str, str], *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "cli.main", *args], cwd=ROOT, env=env, text=True,
-                          capture_output=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "cli.main", *args],
+        cwd=ROOT,
+        env=env,
+        text=True,
+        capture_output=True,
+        timeout=timeout,
+    )
 
 
 def status_json(env: dict[str, str], run_id: int) -> dict:
@@ -62,16 +73,22 @@ def run_state(db_url: str, run_id: int) -> dict:
     engine = create_engine(db_url)
     with engine.connect() as conn:
         state = conn.execute(text("select state, error from run where id = :id"), {"id": run_id}).one()
-        steps = {k: (s, i) for k, s, i in conn.execute(
-            text("select kind, status, instance_id from step where run_id = :id"), {"id": run_id})}
-        outcomes = dict(conn.execute(text("select mms_id, outcome from record where run_id = :id"),
-                                     {"id": run_id}).all())
+        steps = {
+            k: (s, i)
+            for k, s, i in conn.execute(
+                text("select kind, status, instance_id from step where run_id = :id"), {"id": run_id}
+            )
+        }
+        outcomes = dict(
+            conn.execute(text("select mms_id, outcome from record where run_id = :id"), {"id": run_id}).all()
+        )
     engine.dispose()
     return {"state": state[0], "error": state[1], "steps": steps, "outcomes": outcomes}
 
 
 def test_three_jobs_run_in_order_once_each_and_every_record_is_accounted_for(
-        sandbox: str, env: dict[str, str], tmp_path: Path) -> None:
+    sandbox: str, env: dict[str, str], tmp_path: Path
+) -> None:
     # given a worker
     with worker_process(env, log_path=tmp_path / "worker.log"):
         # when
@@ -84,16 +101,25 @@ def test_three_jobs_run_in_order_once_each_and_every_record_is_accounted_for(
     assert [e["set_id"] for e in sent[:2]] == [SEED_SET, SEED_SET]
     # the profile runs on the set less grinnell:32100, which the migration could not take:
     # otherwise Alma would mint a sequential handle for it (seed 000)
-    members = httpx.get(f"{sandbox}/almaws/v1/conf/sets/{sent[2]['set_id']}/members",
-                        headers={"Authorization": "apikey sandbox-key"}, timeout=10).json()
+    members = httpx.get(
+        f"{sandbox}/almaws/v1/conf/sets/{sent[2]['set_id']}/members",
+        headers={"Authorization": "apikey sandbox-key"},
+        timeout=10,
+    ).json()
     assert sorted(m["id"] for m in members["member"]) == ["991011507293904641", "991011589491704641"]
     record = httpx.get(f"{sandbox}/sandbox/records/991011507142104641", timeout=10).json()
     assert not record.get("alma_handle")
     state = run_state(env["DATABASE_URL"], run_id)
     assert state["state"] == "succeeded"
     assert {k: s for k, (s, _) in state["steps"].items()} == {
-        "copy": "succeeded", "migration": "succeeded", "profile": "succeeded", "verify": "succeeded"}
-    assert [state["steps"][k][1] for k in ("copy", "migration", "profile")] == [e["instance_id"] for e in sent]
+        "copy": "succeeded",
+        "migration": "succeeded",
+        "profile": "succeeded",
+        "verify": "succeeded",
+    }
+    assert [state["steps"][k][1] for k in ("copy", "migration", "profile")] == [
+        e["instance_id"] for e in sent
+    ]
     assert len(state["outcomes"]) == 3
     assert state["outcomes"]["991011507142104641"] == "malformed_identifier"  # grinnell:32100, xsi:type
     status = status_json(env, run_id)
@@ -114,13 +140,18 @@ def test_a_failed_migration_stops_the_chain(sandbox: str, env: dict[str, str], t
     assert state["steps"]["profile"][0] == "skipped" and state["steps"]["profile"][1] is None
 
 
-@pytest.mark.parametrize("bad, message", [
-    ("12ab", "not an Alma set id"),
-    ("999999999", "does not exist"),
-    ("7600000000000001", "is empty"),
-    ("7600000000000002", "not titles"),
-])
-def test_bad_sets_are_refused_before_any_job(sandbox: str, env: dict[str, str], bad: str, message: str) -> None:
+@pytest.mark.parametrize(
+    "bad, message",
+    [
+        ("12ab", "not an Alma set id"),
+        ("999999999", "does not exist"),
+        ("7600000000000001", "is empty"),
+        ("7600000000000002", "not titles"),
+    ],
+)
+def test_bad_sets_are_refused_before_any_job(
+    sandbox: str, env: dict[str, str], bad: str, message: str
+) -> None:
     result = handles(env, "migrate", bad)
     assert result.returncode != 0
     lines = result.stderr.strip().splitlines()
@@ -135,53 +166,81 @@ def test_runs_wait_for_the_job_budget_in_order(sandbox: str, env: dict[str, str]
     env = {**env, "ALMA_MAX_API_JOBS_RUNNING": "1"}
     reset(sandbox, job_seconds=3.0, events_api=True)
     with worker_process(env, log_path=tmp_path / "worker.log", concurrency=2):
-        ids = [int(handles(env, "migrate", SEED_SET if i % 2 else DEMO_SET, "--skip-copy").stdout) for i in range(3)]
+        ids = [
+            int(handles(env, "migrate", SEED_SET if i % 2 else DEMO_SET, "--skip-copy").stdout)
+            for i in range(3)
+        ]
+
         # then some run says it is waiting, and all finish
         def someone_waits() -> bool:
             result = handles(env, "status", "--json")
             return any("waiting" in (r["wait_reason"] or "") for r in json.loads(result.stdout or "[]"))
 
-        wait_for(someone_waits,
-                 timeout=60, interval=0.5, what="a run waiting for the budget")
-        wait_for(lambda: all(run_state(env["DATABASE_URL"], i)["state"] in ("succeeded", "failed") for i in ids),
-                 timeout=240, interval=1, what="all runs to finish")
+        wait_for(someone_waits, timeout=60, interval=0.5, what="a run waiting for the budget")
+        wait_for(
+            lambda: all(run_state(env["DATABASE_URL"], i)["state"] in ("succeeded", "failed") for i in ids),
+            timeout=240,
+            interval=1,
+            what="all runs to finish",
+        )
     assert all(run_state(env["DATABASE_URL"], i)["state"] == "succeeded" for i in ids)
     sent = submissions(sandbox)
     # never more than one job running at once: each submission came after the previous one ended
     assert len(sent) == len({(e["job_id"], e["set_id"], e["instance_id"]) for e in sent})
-    instances = [httpx.get(f"{sandbox}/almaws/v1/conf/jobs/{e['job_id']}/instances/{e['instance_id']}",
-                           headers={"Authorization": "apikey sandbox-key"}, timeout=10).json() for e in sent]
+    instances = [
+        httpx.get(
+            f"{sandbox}/almaws/v1/conf/jobs/{e['job_id']}/instances/{e['instance_id']}",
+            headers={"Authorization": "apikey sandbox-key"},
+            timeout=10,
+        ).json()
+        for e in sent
+    ]
     spans = sorted((i["submit_time"], i["end_time"]) for i in instances)
     assert all(later[0] >= earlier[1] for earlier, later in zip(spans, spans[1:], strict=False))
 
 
 def test_worker_killed_while_polling_resumes_and_submits_nothing_twice(
-        sandbox: str, env: dict[str, str], tmp_path: Path) -> None:
+    sandbox: str, env: dict[str, str], tmp_path: Path
+) -> None:
     # given slow jobs, so the worker is killed while the migration is being polled
     reset(sandbox, job_seconds=4.0)
     with worker_process(env, log_path=tmp_path / "worker1.log") as first:
         run_id = int(handles(env, "migrate", SEED_SET).stdout)
-        wait_for(lambda: run_state(env["DATABASE_URL"], run_id)["steps"]["migration"][0] == "running",
-                 timeout=60, what="the migration to be polled")
+        wait_for(
+            lambda: run_state(env["DATABASE_URL"], run_id)["steps"]["migration"][0] == "running",
+            timeout=60,
+            what="the migration to be polled",
+        )
         # when
         stop_process(first, kill=True)
     # then a new worker picks the run up from the database
     with worker_process(env, log_path=tmp_path / "worker2.log"):
-        wait_for(lambda: run_state(env["DATABASE_URL"], run_id)["state"] in ("succeeded", "failed"),
-                 timeout=120, interval=0.5, what="the run to finish after the kill")
+        wait_for(
+            lambda: run_state(env["DATABASE_URL"], run_id)["state"] in ("succeeded", "failed"),
+            timeout=120,
+            interval=0.5,
+            what="the run to finish after the kill",
+        )
     assert run_state(env["DATABASE_URL"], run_id)["state"] == "succeeded"
     assert [e["job_id"] for e in submissions(sandbox)] == [COPY, MIGRATION, PROFILE]
 
 
-@pytest.mark.skipif(shutil.which("redis-server") is None, reason="needs redis-server to start a private broker")
-def test_redis_restarted_mid_run_loses_no_run_and_submits_nothing_twice(sandbox: str, env: dict[str, str],
-                                                                        tmp_path: Path) -> None:
+@pytest.mark.skipif(
+    shutil.which("redis-server") is None, reason="needs redis-server to start a private broker"
+)
+def test_redis_restarted_mid_run_loses_no_run_and_submits_nothing_twice(
+    sandbox: str, env: dict[str, str], tmp_path: Path
+) -> None:
     # given a private Redis (restarting the shared one would disturb other tests)
     port = free_port()
 
     def start_redis() -> subprocess.Popen:
-        proc = subprocess.Popen(["redis-server", "--port", str(port), "--save", "", "--appendonly", "no"],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        proc = subprocess.Popen(
+            ["redis-server", "--port", str(port), "--save", "", "--appendonly", "no"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
         wait_for(lambda: _ping(port), timeout=10, what="redis to start")
         return proc
 
@@ -193,8 +252,11 @@ def test_redis_restarted_mid_run_loses_no_run_and_submits_nothing_twice(sandbox:
         worker_log = tmp_path / "worker.log"
         with worker_process(env, log_path=worker_log) as worker:
             run_id = int(handles(env, "migrate", SEED_SET).stdout)
-            wait_for(lambda: run_state(env["DATABASE_URL"], run_id)["steps"]["copy"][0] == "running",
-                     timeout=60, what="the copy to be polled")
+            wait_for(
+                lambda: run_state(env["DATABASE_URL"], run_id)["steps"]["copy"][0] == "running",
+                timeout=60,
+                what="the copy to be polled",
+            )
             # when Redis restarts empty: every queued and scheduled message is gone
             stop_process(redis_proc, kill=True)
             redis_proc = start_redis()
@@ -206,8 +268,12 @@ def test_redis_restarted_mid_run_loses_no_run_and_submits_nothing_twice(sandbox:
             else:
                 second = None
             try:
-                wait_for(lambda: run_state(env["DATABASE_URL"], run_id)["state"] in ("succeeded", "failed"),
-                         timeout=150, interval=0.5, what="the run to finish after the Redis restart")
+                wait_for(
+                    lambda: run_state(env["DATABASE_URL"], run_id)["state"] in ("succeeded", "failed"),
+                    timeout=150,
+                    interval=0.5,
+                    what="the run to finish after the Redis restart",
+                )
             finally:
                 if second is not None:
                     second.__exit__(None, None, None)
@@ -226,14 +292,14 @@ def _ping(port: int) -> bool:
         return False
 
 
-
 def _operator_paused(env: dict[str, str], run_id: int) -> dict:
     snap = status_json(env, run_id)
     return snap if snap["state"] == "waiting_operator" else {}
 
 
 def test_operator_mode_pauses_with_instructions_and_follows_the_profile_run_made_in_alma(
-        sandbox: str, env: dict[str, str], tmp_path: Path) -> None:
+    sandbox: str, env: dict[str, str], tmp_path: Path
+) -> None:
     # given step 3 is the operator's
     env = {**env, "ALMA_PROFILE_MODE": "operator"}
     with worker_process(env, log_path=tmp_path / "worker.log"):
@@ -245,10 +311,15 @@ def test_operator_mode_pauses_with_instructions_and_follows_the_profile_run_made
         profile_set = reason.split("(set ")[1].split(")")[0]
         assert [e["job_id"] for e in submissions(sandbox)] == [COPY, MIGRATION]
         # when the operator runs the profile in Alma's UI
-        httpx.post(f"{sandbox}/sandbox/ui/run-profile", json={"set_id": profile_set}, timeout=10).raise_for_status()
+        httpx.post(
+            f"{sandbox}/sandbox/ui/run-profile", json={"set_id": profile_set}, timeout=10
+        ).raise_for_status()
         # then the run adopts that instance and finishes
-        wait_for(lambda: run_state(env["DATABASE_URL"], run_id)["state"] in ("succeeded", "failed"),
-                 timeout=90, what="the run to finish")
+        wait_for(
+            lambda: run_state(env["DATABASE_URL"], run_id)["state"] in ("succeeded", "failed"),
+            timeout=90,
+            what="the run to finish",
+        )
     state = run_state(env["DATABASE_URL"], run_id)
     assert state["state"] == "succeeded"
     ui_run = submissions(sandbox)[-1]
@@ -264,15 +335,19 @@ def test_operator_confirm_lets_the_run_go_on(sandbox: str, env: dict[str, str], 
         wait_for(lambda: _operator_paused(env, run_id), timeout=90, what="the operator pause")
         confirmed = handles(env, "confirm", str(run_id))
         assert confirmed.returncode == 0, confirmed.stderr
-        wait_for(lambda: run_state(env["DATABASE_URL"], run_id)["state"] in ("succeeded", "failed"),
-                 timeout=90, what="the run to finish")
+        wait_for(
+            lambda: run_state(env["DATABASE_URL"], run_id)["state"] in ("succeeded", "failed"),
+            timeout=90,
+            what="the run to finish",
+        )
     assert run_state(env["DATABASE_URL"], run_id)["state"] == "succeeded"
     assert handles(env, "confirm", str(run_id)).returncode != 0  # not waiting any more
 
 
 @pytest.mark.parametrize("answer", ["import", "confirm"])
 def test_migration_exceptions_without_events_api_hold_the_profile_until_the_events_report(
-        sandbox: str, env: dict[str, str], tmp_path: Path, answer: str) -> None:
+    sandbox: str, env: dict[str, str], tmp_path: Path, answer: str
+) -> None:
     # given the demo set, where one record's migration fails ("locked") and Alma serves no events
     locked = "992000000003404641"
     with worker_process(env, log_path=tmp_path / "worker.log"):
@@ -285,13 +360,19 @@ def test_migration_exceptions_without_events_api_hold_the_profile_until_the_even
         if answer == "import":
             migration = next(s for s in snap["steps"] if s["step"] == "migration")
             report = tmp_path / "events.csv"
-            report.write_bytes(httpx.get(f"{sandbox}/sandbox/events-report/{MIGRATION}/"
-                                         f"{migration['instance_id']}.csv", timeout=10).content)
+            report.write_bytes(
+                httpx.get(
+                    f"{sandbox}/sandbox/events-report/{MIGRATION}/{migration['instance_id']}.csv", timeout=10
+                ).content
+            )
             assert handles(env, "events", "import", str(run_id), str(report)).returncode == 0
         else:
             assert handles(env, "confirm", str(run_id)).returncode == 0
-        wait_for(lambda: run_state(env["DATABASE_URL"], run_id)["state"] in ("succeeded", "failed"),
-                 timeout=120, what="the run to finish")
+        wait_for(
+            lambda: run_state(env["DATABASE_URL"], run_id)["state"] in ("succeeded", "failed"),
+            timeout=120,
+            what="the run to finish",
+        )
     assert run_state(env["DATABASE_URL"], run_id)["state"] == "succeeded"
     minted = httpx.get(f"{sandbox}/sandbox/records/{locked}", timeout=10).json().get("alma_handle")
     if answer == "import":
@@ -300,14 +381,20 @@ def test_migration_exceptions_without_events_api_hold_the_profile_until_the_even
         assert minted and minted.startswith("11084/17")  # what the hold exists to prevent
 
 
-@pytest.mark.skipif(shutil.which("redis-server") is None, reason="needs redis-server to start a private broker")
+@pytest.mark.skipif(
+    shutil.which("redis-server") is None, reason="needs redis-server to start a private broker"
+)
 def test_every_broker_reconnection_looks_for_stalled_runs(env: dict[str, str], tmp_path: Path) -> None:
     """A worker that survives a broker restart must not wait for beat to find runs whose messages died."""
     import redis
 
     port = free_port()
-    proc = subprocess.Popen(["redis-server", "--port", str(port), "--save", "", "--appendonly", "no"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    proc = subprocess.Popen(
+        ["redis-server", "--port", str(port), "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     try:
         wait_for(lambda: _ping(port), timeout=10, what="redis to start")
         broker = f"redis://127.0.0.1:{port}/0"

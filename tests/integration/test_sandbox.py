@@ -98,7 +98,11 @@ def test_auth_and_quota_header(url: str, alma: httpx.Client) -> None:
     second = int(alma.get("/conf/jobs").headers["X-Exl-Api-Remaining"])
     assert second == first - 1
     xml = httpx.get(url + "/almaws/v1/conf/jobs/M1", headers={**KEY, "Accept": "application/xml"})
-    assert xml.status_code == 400 and "<web_service_result" in xml.text and "<errorCode>402216</errorCode>" in xml.text
+    assert (
+        xml.status_code == 400
+        and "<web_service_result" in xml.text
+        and "<errorCode>402216</errorCode>" in xml.text
+    )
 
 
 def test_jobs(alma: httpx.Client) -> None:
@@ -108,16 +112,23 @@ def test_jobs(alma: httpx.Client) -> None:
     names = set()
     offset = 0
     while offset < page["total_record_count"]:
-        names |= {j["name"] for j in alma.get("/conf/jobs", params={"offset": offset, "limit": 5}).json()["job"]}
+        names |= {
+            j["name"] for j in alma.get("/conf/jobs", params={"offset": offset, "limit": 5}).json()["job"]
+        }
         offset += 5
-    assert {"Copy dcterms to dc:identifier", "DG Handle Migration",
-            "Persistent Handle Identifiers for Digital Resource"} <= names
+    assert {
+        "Copy dcterms to dc:identifier",
+        "DG Handle Migration",
+        "Persistent Handle Identifiers for Digital Resource",
+    } <= names
     job = alma.get("/conf/jobs/M48402").json()
     assert job["id"] == "M48402" and job["name"] == "DG Handle Migration" and job["type"]["value"] == "MANUAL"
     assert_alma_error(alma.get("/conf/jobs/nonsense"), "402215")
     assert_alma_error(alma.get("/conf/jobs/M999"), "402216")
-    assert all(j["type"]["value"] == "MANUAL" for j in alma.get("/conf/jobs", params={"type": "MANUAL",
-                                                                                      "limit": 100}).json()["job"])
+    assert all(
+        j["type"]["value"] == "MANUAL"
+        for j in alma.get("/conf/jobs", params={"type": "MANUAL", "limit": 100}).json()["job"]
+    )
 
 
 def test_run_errors(alma: httpx.Client) -> None:
@@ -139,8 +150,21 @@ def test_run_and_instance_shapes(url: str, alma: httpx.Client) -> None:
     early = alma.get(f"/conf/jobs/M48402/instances/{iid}").json()
     assert early["status"]["value"] in ("QUEUED", "INITIALIZING", "RUNNING", "FINALIZING")
     done = wait(alma, "M48402", iid)
-    for key in ("id", "name", "submitted_by", "submit_time", "start_time", "end_time", "progress", "status",
-                "status_date", "alert", "counter", "job_info", "link"):
+    for key in (
+        "id",
+        "name",
+        "submitted_by",
+        "submit_time",
+        "start_time",
+        "end_time",
+        "progress",
+        "status",
+        "status_date",
+        "alert",
+        "counter",
+        "job_info",
+        "link",
+    ):
         assert key in done, key
     assert done["name"] == "DG Handle Migration - via API - batch 1"
     assert done["submitted_by"]["value"] == "API"
@@ -153,16 +177,35 @@ def test_run_and_instance_shapes(url: str, alma: httpx.Client) -> None:
     listing = alma.get("/conf/jobs/M48402/instances").json()
     assert set(listing) == {"job_instance", "total_record_count"} and listing["job_instance"][0]["id"] == iid
     today = time.strftime("%Y-%m-%d", time.gmtime())
-    assert alma.get("/conf/jobs/M48402/instances", params={"submit_date_from": today}).json()[
-        "total_record_count"] == 1
-    assert alma.get("/conf/jobs/M48402/instances", params={"submit_date_from": "2099-01-01"}).json()[
-        "total_record_count"] == 0
-    assert alma.get("/conf/jobs/M48402/instances", params={"status": "FAILED"}).json()["total_record_count"] == 0
-    assert_alma_error(alma.get("/conf/jobs/M48402/instances", params={"submit_date_from": "10/01/2025"}),
-                      "402217")
+    assert (
+        alma.get("/conf/jobs/M48402/instances", params={"submit_date_from": today}).json()[
+            "total_record_count"
+        ]
+        == 1
+    )
+    assert (
+        alma.get("/conf/jobs/M48402/instances", params={"submit_date_from": "2099-01-01"}).json()[
+            "total_record_count"
+        ]
+        == 0
+    )
+    assert (
+        alma.get("/conf/jobs/M48402/instances", params={"status": "FAILED"}).json()["total_record_count"] == 0
+    )
+    assert_alma_error(
+        alma.get("/conf/jobs/M48402/instances", params={"submit_date_from": "10/01/2025"}), "402217"
+    )
     log = httpx.get(url + "/sandbox/log").json()
-    assert log == [{"job_id": "M48402", "set_id": SET, "job_name": "DG Handle Migration - via API - batch 1",
-                    "instance_id": iid, "submitted_by": "API", "time": log[0]["time"]}]
+    assert log == [
+        {
+            "job_id": "M48402",
+            "set_id": SET,
+            "job_name": "DG Handle Migration - via API - batch 1",
+            "instance_id": iid,
+            "submitted_by": "API",
+            "time": log[0]["time"],
+        }
+    ]
 
 
 def test_events_60332_by_default_and_served_with_switch(url: str, alma: httpx.Client) -> None:
@@ -186,15 +229,19 @@ def test_three_jobs_in_order_give_seed_000(url: str, alma: httpx.Client) -> None
     run_and_wait(alma, "M48403")
     resolve = httpx.get(url + "/api/handles/11084/88").json()
     assert resolve["values"][0]["data"]["value"] == (
-        url + "/discovery/fulldisplay/alma991011589491704641/01GCL_INST:GCL")
+        url + "/discovery/fulldisplay/alma991011589491704641/01GCL_INST:GCL"
+    )
     assert httpx.get(url + "/api/handles/11084/99").status_code == 404  # the conflict stays
     record = httpx.get(url + f"/sandbox/records/{seed.SEED_32100}").json()
     assert record["alma_handle"].startswith("11084/17424") and record["alma_handle_url"].endswith(
-        "alma991011507142104641/01GCL_INST:GCL")
+        "alma991011507142104641/01GCL_INST:GCL"
+    )
     # the Events Report as exported from the UI
     txt = httpx.get(url + f"/sandbox/events-report/M48402/{mig_iid}.txt").text.splitlines()
     assert txt[0] == "Event Description\tEvent Date\tSeverity\tModule\tCreator"
-    assert txt[1].startswith("1 " + SEED_000_LINES[0] + "\t") and txt[1].endswith("\tInformation\tRepository\tSystem")
+    assert txt[1].startswith("1 " + SEED_000_LINES[0] + "\t") and txt[1].endswith(
+        "\tInformation\tRepository\tSystem"
+    )
     csv_text = httpx.get(url + f"/sandbox/events-report/M48402/{mig_iid}.csv").content.decode("utf-8-sig")
     assert csv_text.splitlines()[0] == "Event Description,Event Date,Severity,Module,Creator"
     assert SEED_000_LINES[2] in csv_text
@@ -216,7 +263,8 @@ def test_profile_before_migration(url: str, alma: httpx.Client) -> None:
     lines = events(alma, "M48402", mig_iid)
     assert lines[2].startswith(
         "Record 991011507142104641 was skipped. Reason: BIB record MMS ID 991011507142104641 already has a "
-        "handle identifier 11084/17424")
+        "handle identifier 11084/17424"
+    )
     for handle in ("11084/99", "11084/32100"):
         response = httpx.get(url + f"/api/handles/{handle}")
         assert response.status_code == 404 and response.json() == {"responseCode": 100, "handle": handle}
@@ -302,13 +350,20 @@ def test_sets(alma: httpx.Client) -> None:
     assert set(body["member"][0]) == {"id", "description", "link"}
     assert_alma_error(alma.get(f"/conf/sets/{SET}/members", params={"limit": 101}), "40166410")
     assert alma.get(f"/conf/sets/{seed.USER_SET_ID}").json()["content"]["value"] == "USER"
-    created = alma.post("/conf/sets", json={"name": "batch 1", "type": {"value": "ITEMIZED"},
-                                            "content": {"value": "IEP"}}).json()
-    assert_alma_error(alma.post("/conf/sets", json={"name": "batch 1", "type": {"value": "ITEMIZED"}}), "402263")
+    created = alma.post(
+        "/conf/sets", json={"name": "batch 1", "type": {"value": "ITEMIZED"}, "content": {"value": "IEP"}}
+    ).json()
+    assert_alma_error(
+        alma.post("/conf/sets", json={"name": "batch 1", "type": {"value": "ITEMIZED"}}), "402263"
+    )
     sid = created["id"]
     add = {"members": {"member": [{"id": seed.SEED_88}, {"id": seed.SEED_99}]}}
-    assert alma.post(f"/conf/sets/{sid}", params={"op": "add_members"}, json=add).json()[
-        "number_of_members"]["value"] == 2
+    assert (
+        alma.post(f"/conf/sets/{sid}", params={"op": "add_members"}, json=add).json()["number_of_members"][
+            "value"
+        ]
+        == 2
+    )
     assert_alma_error(alma.post(f"/conf/sets/{sid}", params={"op": "add_members"}, json=add), "60115")
     too_many = {"members": {"member": [{"id": str(i)} for i in range(1001)]}}
     assert_alma_error(alma.post(f"/conf/sets/{sid}", params={"op": "add_members"}, json=too_many), "60118")
@@ -316,21 +371,33 @@ def test_sets(alma: httpx.Client) -> None:
 
 def test_bibs(alma: httpx.Client) -> None:
     body = alma.get("/bibs", params={"mms_id": f"{seed.SEED_88},{seed.SEED_99}"}).json()
-    assert body["total_record_count"] == 2 and [b["mms_id"] for b in body["bib"]] == [seed.SEED_88, seed.SEED_99]
+    assert body["total_record_count"] == 2 and [b["mms_id"] for b in body["bib"]] == [
+        seed.SEED_88,
+        seed.SEED_99,
+    ]
     assert body["bib"][0]["anies"][0].startswith("<record ")
     assert_alma_error(alma.get("/bibs", params={"mms_id": ",".join(["1"] * 101)}), "40166410")
     assert_alma_error(alma.get("/bibs/991234"), "402203")
     xml = alma.get(f"/bibs/{seed.SEED_32100}", headers={"Accept": "application/xml"})
     assert xml.headers["content-type"].startswith("application/xml")
-    assert "<bib>" in xml.text and 'xsi:type="dcterms:URI">http://hdl.handle.net/11084/32100</dc:identifier>' in xml.text
+    assert (
+        "<bib>" in xml.text
+        and 'xsi:type="dcterms:URI">http://hdl.handle.net/11084/32100</dc:identifier>' in xml.text
+    )
     assert_alma_error(alma.put(f"/bibs/{seed.SEED_32100}", json={"x": 1}), "60105")
-    bad = alma.put(f"/bibs/{seed.SEED_32100}", content=b"<bib><record>", headers={"Content-Type": "application/xml"})
+    bad = alma.put(
+        f"/bibs/{seed.SEED_32100}", content=b"<bib><record>", headers={"Content-Type": "application/xml"}
+    )
     assert bad.status_code == 400 and bad.json()["errorsExist"] is True
     repaired = xml.text.replace(
         '<dc:identifier xsi:type="dcterms:URI">http://hdl.handle.net/11084/32100</dc:identifier>',
-        "<dc:identifier>http://hdl.handle.net/11084/32100</dc:identifier>")
-    put = alma.put(f"/bibs/{seed.SEED_32100}", content=repaired.encode(),
-                   headers={"Content-Type": "application/xml; charset=utf-8", "Accept": "application/xml"})
+        "<dc:identifier>http://hdl.handle.net/11084/32100</dc:identifier>",
+    )
+    put = alma.put(
+        f"/bibs/{seed.SEED_32100}",
+        content=repaired.encode(),
+        headers={"Content-Type": "application/xml; charset=utf-8", "Accept": "application/xml"},
+    )
     assert put.status_code == 200 and "<bib>" in put.text
     anies = alma.get(f"/bibs/{seed.SEED_32100}").json()["anies"][0]
     assert "<dc:identifier>http://hdl.handle.net/11084/32100</dc:identifier>" in anies
@@ -338,10 +405,16 @@ def test_bibs(alma: httpx.Client) -> None:
 
 def test_repair_then_migration_takes_the_handle(url: str, alma: httpx.Client) -> None:
     xml = alma.get(f"/bibs/{seed.SEED_32100}", headers={"Accept": "application/xml"}).text
-    fixed = xml.replace(' xsi:type="dcterms:URI">http://hdl.handle.net/11084/32100</dc:identifier>',
-                        ">http://hdl.handle.net/11084/32100</dc:identifier>")
-    assert alma.put(f"/bibs/{seed.SEED_32100}", content=fixed.encode(),
-                    headers={"Content-Type": "application/xml"}).status_code == 200
+    fixed = xml.replace(
+        ' xsi:type="dcterms:URI">http://hdl.handle.net/11084/32100</dc:identifier>',
+        ">http://hdl.handle.net/11084/32100</dc:identifier>",
+    )
+    assert (
+        alma.put(
+            f"/bibs/{seed.SEED_32100}", content=fixed.encode(), headers={"Content-Type": "application/xml"}
+        ).status_code
+        == 200
+    )
     run_and_wait(alma, "M48402")
     run_and_wait(alma, "M48403")
     assert httpx.get(url + "/api/handles/11084/32100").status_code == 200
@@ -358,11 +431,17 @@ def test_proxy(url: str) -> None:
     assert types == {"URL", "HS_ADMIN"}
     only_url = httpx.get(url + "/api/handles/11084/88", params={"type": "URL"}).json()["values"]
     assert [v["type"] for v in only_url] == ["URL"]
-    assert httpx.get(url + "/api/handles/11084/88", params={"index": "100"}).json()["values"][0]["type"] == "HS_ADMIN"
+    assert (
+        httpx.get(url + "/api/handles/11084/88", params={"index": "100"}).json()["values"][0]["type"]
+        == "HS_ADMIN"
+    )
     missing = httpx.get(url + "/api/handles/11084/99", params={"auth": "true"})
     assert missing.status_code == 404 and missing.json() == {"responseCode": 100, "handle": "11084/99"}
     httpx.post(url + "/sandbox/registry", json={"handle": "11084/AbC", "url": "https://example.org/x"})
-    assert httpx.get(url + "/api/handles/11084/abc").json()["values"][0]["data"]["value"] == "https://example.org/x"
+    assert (
+        httpx.get(url + "/api/handles/11084/abc").json()["values"][0]["data"]["value"]
+        == "https://example.org/x"
+    )
     configure(url, resolver_fail_every=2)
     statuses = [httpx.get(url + "/api/handles/11084/88") for _ in range(4)]
     assert [r.status_code for r in statuses] == [200, 500, 200, 500]
@@ -406,19 +485,30 @@ def test_handle_server_is_mounted(url: str) -> None:
 def test_put_bib_namespace_pitfalls(alma: httpx.Client) -> None:
     xml = alma.get(f"/bibs/{seed.SEED_88}", headers={"Accept": "application/xml"}).text
     prefixed = xml.replace("<record xmlns=", "<ns0:record xmlns:ns0=").replace("</record>", "</ns0:record>")
-    response = alma.put(f"/bibs/{seed.SEED_88}", content=prefixed.encode(),
-                        headers={"Content-Type": "application/xml"})
+    response = alma.put(
+        f"/bibs/{seed.SEED_88}", content=prefixed.encode(), headers={"Content-Type": "application/xml"}
+    )
     assert response.status_code == 400 and "ns0" in response.json()["errorList"]["error"][0]["errorMessage"]
     default_ns = xml.replace("<bib>", '<bib xmlns="http://alma.exlibrisgroup.com/dc/01GCL_INST">')
-    assert alma.put(f"/bibs/{seed.SEED_88}", content=default_ns.encode(),
-                    headers={"Content-Type": "application/xml"}).status_code == 400
+    assert (
+        alma.put(
+            f"/bibs/{seed.SEED_88}", content=default_ns.encode(), headers={"Content-Type": "application/xml"}
+        ).status_code
+        == 400
+    )
 
 
 def test_run_with_xml_body_and_profile_lookup(alma: httpx.Client) -> None:
-    body = (f"<job><parameters><parameter><name>set_id</name><value>{SET}</value></parameter>"
-            "<parameter><name>job_name</name><value>xml run</value></parameter></parameters></job>")
-    response = alma.post("/conf/jobs/M48401", params={"op": "run"}, content=body.encode(),
-                         headers={"Content-Type": "application/xml"})
+    body = (
+        f"<job><parameters><parameter><name>set_id</name><value>{SET}</value></parameter>"
+        "<parameter><name>job_name</name><value>xml run</value></parameter></parameters></job>"
+    )
+    response = alma.post(
+        "/conf/jobs/M48401",
+        params={"op": "run"},
+        content=body.encode(),
+        headers={"Content-Type": "application/xml"},
+    )
     assert wait(alma, "M48401", instance_id(response))["name"] == "xml run"
     profile = alma.get("/conf/jobs/M48403").json()["related_profile"]["value"]
     found = alma.get("/conf/jobs", params={"profile_id": profile}).json()
@@ -428,6 +518,11 @@ def test_run_with_xml_body_and_profile_lookup(alma: httpx.Client) -> None:
 def test_registry_bulk_preload(url: str) -> None:
     entries = [{"handle": f"11084/bulk{i}", "url": f"https://example.org/{i}"} for i in range(50)]
     assert httpx.post(url + "/sandbox/registry", json={"entries": entries}).json() == {"loaded": 50}
-    assert httpx.get(url + "/api/handles/11084/BULK49").json()["values"][0]["data"]["value"] == "https://example.org/49"
-    assert httpx.post(url + "/sandbox/registry", json={"handle": "11084/bulk1", "delete": True}).json()["deleted"]
+    assert (
+        httpx.get(url + "/api/handles/11084/BULK49").json()["values"][0]["data"]["value"]
+        == "https://example.org/49"
+    )
+    assert httpx.post(url + "/sandbox/registry", json={"handle": "11084/bulk1", "delete": True}).json()[
+        "deleted"
+    ]
     assert httpx.get(url + "/api/handles/11084/bulk1").status_code == 404

@@ -45,7 +45,9 @@ def service_env(tmp_path: Path, broker_url: str | None = None, **extra: str) -> 
     """A clean environment: only what a container of docker-compose.yml would get."""
     drop = ("ALMA_", "HANDLE_", "CELERY_", "FLOWER_", "DATABASE_", "REDIS_", "RESUME_", "LOG_LEVEL")
     env = {k: v for k, v in os.environ.items() if not k.startswith(drop)}
-    env.update(DATABASE_URL=f"sqlite:///{tmp_path / 'services.db'}", PYTHONPATH=str(ROOT), PYTHONUNBUFFERED="1")
+    env.update(
+        DATABASE_URL=f"sqlite:///{tmp_path / 'services.db'}", PYTHONPATH=str(ROOT), PYTHONUNBUFFERED="1"
+    )
     if broker_url:
         env["CELERY_BROKER_URL"] = broker_url
     env.update(extra)
@@ -64,8 +66,9 @@ def celery_cmd(*args: str) -> list[str]:
 
 def spawn(cmd: list[str], env: dict[str, str], log_path: Path) -> subprocess.Popen:
     with open(log_path, "ab") as log:
-        return subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-                                start_new_session=True)
+        return subprocess.Popen(
+            cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
 
 
 def log_of(path: Path) -> str:
@@ -103,18 +106,33 @@ def test_worker_starts_consumes_a_task_and_answers_its_healthcheck(tmp_path: Pat
     log_path = tmp_path / "worker.log"
     name = f"svc-{uuid.uuid4().hex[:8]}"
     # the compose command, with a known node name and one process
-    proc = spawn(celery_cmd("worker", "--loglevel=INFO", "--concurrency=1", f"--hostname={name}@%h"),
-                 env, log_path)
+    proc = spawn(
+        celery_cmd("worker", "--loglevel=INFO", "--concurrency=1", f"--hostname={name}@%h"), env, log_path
+    )
     try:
-        wait_for(lambda: alive(proc, log_path) or " ready." in log_of(log_path), timeout=30, what="worker ready")
+        wait_for(
+            lambda: alive(proc, log_path) or " ready." in log_of(log_path), timeout=30, what="worker ready"
+        )
         app = client_app(broker)
         task_id = app.send_task("handles.resume_stalled", kwargs={"force": False}, queue=QUEUE).id
-        wait_for(lambda: alive(proc, log_path) or f"handles.resume_stalled[{task_id}] succeeded" in log_of(log_path),
-                 timeout=20, what="the task to be consumed")
+        wait_for(
+            lambda: (
+                alive(proc, log_path) or f"handles.resume_stalled[{task_id}] succeeded" in log_of(log_path)
+            ),
+            timeout=20,
+            what="the task to be consumed",
+        )
         # docker-compose.yml's healthcheck of the worker
-        ping = subprocess.run(celery_cmd("inspect", "ping", "--destination", f"{name}@{socket.gethostname()}",
-                                         "--timeout", "10"),
-                              cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+        ping = subprocess.run(
+            celery_cmd(
+                "inspect", "ping", "--destination", f"{name}@{socket.gethostname()}", "--timeout", "10"
+            ),
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert ping.returncode == 0, ping.stdout + ping.stderr
         assert "pong" in ping.stdout
     finally:
@@ -134,9 +152,12 @@ def test_two_beats_at_once_only_the_redbeat_lock_holder_sends(tmp_path: Path, br
     beats = []
     for n in (1, 2):
         log_path = tmp_path / f"beat{n}.log"
-        cmd = celery_cmd("beat", "--loglevel=INFO", "--max-interval=1", f"--schedule={tmp_path}/beat{n}-schedule")
+        cmd = celery_cmd(
+            "beat", "--loglevel=INFO", "--max-interval=1", f"--schedule={tmp_path}/beat{n}-schedule"
+        )
         beats.append((spawn(cmd, env, log_path), log_path))
     try:
+
         def holder() -> tuple[subprocess.Popen, Path] | None:
             for proc, log_path in beats:
                 alive(proc, log_path)
@@ -148,8 +169,11 @@ def test_two_beats_at_once_only_the_redbeat_lock_holder_sends(tmp_path: Path, br
         other, other_log = next(b for b in beats if b[0] is not first)
         assert redis.Redis.from_url(broker).exists(LOCK_KEY), f"no lock key {LOCK_KEY}"
 
-        wait_for(lambda: len(queued(broker, "handles.resume_stalled")) >= 3, timeout=15,
-                 what="three handles.resume_stalled sent")
+        wait_for(
+            lambda: len(queued(broker, "handles.resume_stalled")) >= 3,
+            timeout=15,
+            what="three handles.resume_stalled sent",
+        )
         assert holder() == (first, first_log)
         origins = {h["origin"].split("@")[0] for h in queued(broker, "handles.resume_stalled")}
         assert origins == {f"gen{first.pid}"}, origins
@@ -158,11 +182,19 @@ def test_two_beats_at_once_only_the_redbeat_lock_holder_sends(tmp_path: Path, br
         # the holder stops (docker stop / restart): it releases the lock, the other one takes over
         stop_process(first)
         assert "beat: Releasing lock" in log_of(first_log)
-        wait_for(lambda: alive(other, other_log) or "beat: Acquired lock" in log_of(other_log), timeout=20,
-                 what="the second beat to take the lock over")
-        wait_for(lambda: f"gen{other.pid}" in {h["origin"].split("@")[0]
-                                               for h in queued(broker, "handles.resume_stalled")},
-                 timeout=15, what="the second beat to send")
+        wait_for(
+            lambda: alive(other, other_log) or "beat: Acquired lock" in log_of(other_log),
+            timeout=20,
+            what="the second beat to take the lock over",
+        )
+        wait_for(
+            lambda: (
+                f"gen{other.pid}"
+                in {h["origin"].split("@")[0] for h in queued(broker, "handles.resume_stalled")}
+            ),
+            timeout=15,
+            what="the second beat to send",
+        )
     finally:
         for proc, _ in beats:
             stop_process(proc)
@@ -201,7 +233,9 @@ def test_flower_answers_401_without_and_200_with_its_credentials(tmp_path: Path,
         for path in ("/", "/api/workers", "/api/tasks"):
             assert httpx.get(base + path, timeout=10).status_code == 401, path
             assert httpx.get(base + path, auth=(FLOWER_USER, "wrong"), timeout=10).status_code == 401, path
-            assert httpx.get(base + path, auth=(FLOWER_USER, FLOWER_PASSWORD), timeout=10).status_code == 200, path
+            assert (
+                httpx.get(base + path, auth=(FLOWER_USER, FLOWER_PASSWORD), timeout=10).status_code == 200
+            ), path
         # a task Flower can act on is behind the same authentication
         assert httpx.post(base + "/api/task/revoke/x", timeout=10).status_code in (401, 403)
     finally:
@@ -215,14 +249,23 @@ def test_flower_shows_tasks_by_stable_name_with_id_only_arguments(tmp_path: Path
     port = free_port()
     flower, flower_log = start_flower(tmp_path, broker, port)
     worker_log = tmp_path / "worker.log"
-    worker = spawn(celery_cmd("worker", "--loglevel=INFO", "--concurrency=1",
-                              f"--hostname=svc-{uuid.uuid4().hex[:8]}@%h"),
-                   service_env(tmp_path, broker), worker_log)
+    worker = spawn(
+        celery_cmd(
+            "worker", "--loglevel=INFO", "--concurrency=1", f"--hostname=svc-{uuid.uuid4().hex[:8]}@%h"
+        ),
+        service_env(tmp_path, broker),
+        worker_log,
+    )
     auth = (FLOWER_USER, FLOWER_PASSWORD)
     try:
-        wait_for(lambda: alive(worker, worker_log) or " ready." in log_of(worker_log), timeout=30,
-                 what="worker ready")
-        task_id = client_app(broker).send_task("handles.resume_stalled", kwargs={"force": False}, queue=QUEUE).id
+        wait_for(
+            lambda: alive(worker, worker_log) or " ready." in log_of(worker_log),
+            timeout=30,
+            what="worker ready",
+        )
+        task_id = (
+            client_app(broker).send_task("handles.resume_stalled", kwargs={"force": False}, queue=QUEUE).id
+        )
 
         def shown() -> dict | None:
             alive(flower, flower_log)
@@ -242,8 +285,14 @@ def test_flower_shows_tasks_by_stable_name_with_id_only_arguments(tmp_path: Path
 
 def test_flower_refuses_to_start_without_credentials(tmp_path: Path, broker: str) -> None:
     env = service_env(tmp_path, broker)
-    done = subprocess.run(celery_cmd("flower", f"--port={free_port()}"), cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        celery_cmd("flower", f"--port={free_port()}"),
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode != 0
     output = done.stdout + done.stderr
     assert "Traceback" not in output
@@ -255,8 +304,14 @@ def test_flower_refuses_to_start_without_credentials(tmp_path: Path, broker: str
 
 def test_flower_refuses_a_malformed_credential(tmp_path: Path, broker: str) -> None:
     env = service_env(tmp_path, broker, FLOWER_BASIC_AUTH="just-a-password")
-    done = subprocess.run(celery_cmd("flower", f"--port={free_port()}"), cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        celery_cmd("flower", f"--port={free_port()}"),
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode != 0
     output = done.stdout + done.stderr
     assert "Traceback" not in output and "just-a-password" not in output
@@ -290,8 +345,9 @@ def _upgrade_twice(env: dict[str, str], database_url: str) -> None:
     head = _head_revision()
     outputs = []
     for _ in range(2):
-        done = subprocess.run(handles_cmd("db", "upgrade"), cwd=ROOT, env=env, capture_output=True, text=True,
-                              timeout=120)
+        done = subprocess.run(
+            handles_cmd("db", "upgrade"), cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+        )
         assert done.returncode == 0, done.stdout + done.stderr
         outputs.append(done.stdout)
     assert "upgraded from empty" in outputs[0] and head in outputs[0]
@@ -326,8 +382,14 @@ def test_db_upgrade_on_postgresql_twice(tmp_path: Path, pg_url: str) -> None:
 
 def test_db_upgrade_failure_is_one_line_without_the_password(tmp_path: Path) -> None:
     url = f"postgresql+psycopg://handles:pw-{uuid.uuid4().hex}@127.0.0.1:{free_port()}/handles"
-    done = subprocess.run(handles_cmd("db", "upgrade"), cwd=ROOT, env=service_env(tmp_path, DATABASE_URL=url),
-                          capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        handles_cmd("db", "upgrade"),
+        cwd=ROOT,
+        env=service_env(tmp_path, DATABASE_URL=url),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode != 0
     assert len(done.stderr.strip().splitlines()) == 1, done.stderr
     assert "Traceback" not in done.stderr and url.split(":")[2].split("@")[0] not in done.stderr
@@ -345,8 +407,9 @@ def test_sandbox_serves_alma_jobs_with_the_sandbox_key(tmp_path: Path) -> None:
     def answer() -> httpx.Response | None:
         alive(proc, log_path)
         try:
-            return httpx.get(url, headers={"Authorization": "apikey sandbox-key", "Accept": "application/json"},
-                             timeout=5)
+            return httpx.get(
+                url, headers={"Authorization": "apikey sandbox-key", "Accept": "application/json"}, timeout=5
+            )
         except httpx.HTTPError:
             return None
 
@@ -379,14 +442,18 @@ def test_every_task_is_named_handles_verb_and_takes_ids_or_primitives_only() -> 
 
     app.loader.import_default_modules()
     ours = {name: task for name, task in app.tasks.items() if not name.startswith("celery.")}
-    assert {"handles.preflight", "handles.run_step", "handles.finish_run", "handles.resume_stalled"} <= set(ours)
+    assert {"handles.preflight", "handles.run_step", "handles.finish_run", "handles.resume_stalled"} <= set(
+        ours
+    )
     for name, task in ours.items():
         assert re.fullmatch(r"handles\.[a-z][a-z_]*", name), name
         hints = typing.get_type_hints(task.run)
         for param in inspect.signature(task.run).parameters.values():
             assert not _SECRETISH.search(param.name), f"{name}({param.name}): looks like a secret"
             assert param.name in hints, f"{name}({param.name}): not annotated"
-            assert _primitive(hints[param.name]), f"{name}({param.name}: {hints[param.name]}) is not an id/primitive"
+            assert _primitive(hints[param.name]), (
+                f"{name}({param.name}: {hints[param.name]}) is not an id/primitive"
+            )
 
 
 # --- docker-compose.yml says what these tests run -----------------------------------------------------
@@ -394,9 +461,14 @@ def test_every_task_is_named_handles_verb_and_takes_ids_or_primitives_only() -> 
 
 def test_compose_file_runs_these_commands_with_required_secrets() -> None:
     text = (ROOT / "docker-compose.yml").read_text()
-    for command in ('["handles", "db", "upgrade"]', '"celery", "-A", "workers.app", "worker"',
-                    '"celery", "-A", "workers.app", "beat"', '"celery", "-A", "workers.app", "flower"',
-                    '"--max_tasks=10000"', '["handles", "sandbox", "--host", "0.0.0.0", "--port", "8780"]'):
+    for command in (
+        '["handles", "db", "upgrade"]',
+        '"celery", "-A", "workers.app", "worker"',
+        '"celery", "-A", "workers.app", "beat"',
+        '"celery", "-A", "workers.app", "flower"',
+        '"--max_tasks=10000"',
+        '["handles", "sandbox", "--host", "0.0.0.0", "--port", "8780"]',
+    ):
         assert command in text, command
     assert "${POSTGRES_PASSWORD:?" in text and "${FLOWER_BASIC_AUTH:?" in text
     assert "postgresql+psycopg://" in text and "CELERY_BROKER_URL: redis://redis:6379/0" in text

@@ -62,7 +62,9 @@ def world(sandbox, tmp_path):
     engine.dispose()
 
 
-def test_beat_slices_run_once_per_slot_by_a_real_worker_and_regressions_found(world, sandbox, redis_url, tmp_path):
+def test_beat_slices_run_once_per_slot_by_a_real_worker_and_regressions_found(
+    world, sandbox, redis_url, tmp_path
+):
     from celery import Celery
 
     engine, db_url, _ = world
@@ -74,16 +76,24 @@ def test_beat_slices_run_once_per_slot_by_a_real_worker_and_regressions_found(wo
     with worker_process(env, log_path=log_path, concurrency=2):
         for _ in range(2):  # two beats dispatching the same slot
             sender.send_task("handles.verify_known", kwargs={"slot": slot}, queue="handles")
-        wait_for(lambda: count_checks(engine) >= N and "already planned" in log_path.read_text(),
-                 timeout=60, what="the slot's slices")
-        wait_for(lambda: log_path.read_text().count(f"verify_slice: slot {slot} slice") >= 3,
-                 timeout=30, what="three slice log lines")
+        wait_for(
+            lambda: count_checks(engine) >= N and "already planned" in log_path.read_text(),
+            timeout=60,
+            what="the slot's slices",
+        )
+        wait_for(
+            lambda: log_path.read_text().count(f"verify_slice: slot {slot} slice") >= 3,
+            timeout=30,
+            what="three slice log lines",
+        )
         with Session(engine) as session:
             checks = session.exec(select(HandleCheck)).all()
         assert len(checks) == N  # the second dispatch did nothing
         verdicts = {c.handle: c.verification for c in checks}
         assert verdicts[f"11084/v{N - 2}"] == "wrong_target" and verdicts[f"11084/v{N - 1}"] == "not_found"
-        assert [v for h, v in verdicts.items() if h not in {f"11084/v{N - 2}", f"11084/v{N - 1}"}] == ["ok"] * (N - 2)
+        assert [v for h, v in verdicts.items() if h not in {f"11084/v{N - 2}", f"11084/v{N - 1}"}] == [
+            "ok"
+        ] * (N - 2)
         with Session(engine) as session:
             records = session.exec(select(Record).order_by(Record.position)).all()
         assert records[0].verification == "ok" and records[0].target_url == target(sandbox, "990")
@@ -105,8 +115,14 @@ def test_cli_verify_run_and_file_against_the_sandbox(world, sandbox, tmp_path):
     env = sandbox_env(sandbox, database_url=db_url, broker_url="memory://")
 
     def cli(*args: str) -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "-m", "cli.main", "verify", *args], cwd=ROOT, env=env,
-                              capture_output=True, text=True, timeout=60)
+        return subprocess.run(
+            [sys.executable, "-m", "cli.main", "verify", *args],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
 
     done = cli("--run", str(run_id), "--json")
     assert done.returncode == 1, done.stderr

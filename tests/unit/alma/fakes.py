@@ -15,15 +15,24 @@ BASE = "https://alma.test/almaws/v1"
 FAST = RetryPolicy(attempts=4, initial=0.0, maximum=0.0, jitter=0.0, sleep=lambda s: None)
 
 
-def alma_error(status: int, code: str, message: str = "boom", tracking: str = "E01-TRACK",
-               headers: dict[str, str] | None = None) -> httpx.Response:
-    body = {"errorsExist": True,
-            "errorList": {"error": [{"errorCode": code, "errorMessage": message, "trackingId": tracking}]},
-            "result": None}
+def alma_error(
+    status: int,
+    code: str,
+    message: str = "boom",
+    tracking: str = "E01-TRACK",
+    headers: dict[str, str] | None = None,
+) -> httpx.Response:
+    body = {
+        "errorsExist": True,
+        "errorList": {"error": [{"errorCode": code, "errorMessage": message, "trackingId": tracking}]},
+        "result": None,
+    }
     return httpx.Response(status, json=body, headers=headers)
 
 
-def alma_xml_error(status: int, code: str, message: str = "boom", tracking: str = "E01-TRACK") -> httpx.Response:
+def alma_xml_error(
+    status: int, code: str, message: str = "boom", tracking: str = "E01-TRACK"
+) -> httpx.Response:
     body = (
         '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
         '<web_service_result xmlns="http://com/exlibris/urm/general/xmlbeans">'

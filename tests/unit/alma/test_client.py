@@ -24,15 +24,23 @@ from config.settings import load_settings
 from .fakes import API_KEY, BASE, FakeAlma, alma_error, body, make_client
 
 RUN_OK = {
-    "id": "M48402", "name": "DG Handle Migration",
-    "additional_info": {"value": "Job no. 777 triggered on Sun, 05 Oct 2025 09:11:32 GMT",
-                        "link": f"{BASE}/conf/jobs/M48402/instances/9563643080000561"},
+    "id": "M48402",
+    "name": "DG Handle Migration",
+    "additional_info": {
+        "value": "Job no. 777 triggered on Sun, 05 Oct 2025 09:11:32 GMT",
+        "link": f"{BASE}/conf/jobs/M48402/instances/9563643080000561",
+    },
 }
 
 
 def instance(iid: str, name: str, status: str = "RUNNING") -> dict:
-    return {"id": iid, "name": name, "status": {"value": status, "desc": status.title()},
-            "progress": 10, "submit_time": "2025-10-05T09:11:32.592Z"}
+    return {
+        "id": iid,
+        "name": name,
+        "status": {"value": status, "desc": status.title()},
+        "progress": 10,
+        "submit_time": "2025-10-05T09:11:32.592Z",
+    }
 
 
 def test_requests_carry_the_key_header_json_accept_and_base_path() -> None:
@@ -57,8 +65,14 @@ def test_from_settings_builds_base_url_and_paces() -> None:
 
 
 def test_transient_failures_are_retried_then_succeed() -> None:
-    fake = FakeAlma().on("GET", "/conf/sets/5", httpx.ConnectError("down"), alma_error(503, "X"),
-                         httpx.ReadTimeout("slow"), {"id": "5"})
+    fake = FakeAlma().on(
+        "GET",
+        "/conf/sets/5",
+        httpx.ConnectError("down"),
+        alma_error(503, "X"),
+        httpx.ReadTimeout("slow"),
+        {"id": "5"},
+    )
     assert make_client(fake).get_set("5") == {"id": "5"}
     assert fake.count("GET") == 4
 
@@ -89,15 +103,22 @@ def test_not_found_is_not_retried() -> None:
 
 def test_run_job_posts_parameters_and_returns_the_instance_id_from_the_link() -> None:
     fake = FakeAlma().on("POST", "/conf/jobs/M48402", RUN_OK)
-    iid = make_client(fake).run_job("M48402", set_id="7593466560004641", job_name="run 1 migration",
-                                    parameters=[{"name": {"value": "task_X"}, "value": "true"}])
+    iid = make_client(fake).run_job(
+        "M48402",
+        set_id="7593466560004641",
+        job_name="run 1 migration",
+        parameters=[{"name": {"value": "task_X"}, "value": "true"}],
+    )
     assert iid == "9563643080000561"
     sent = fake.requests[0]
     assert sent.url.params["op"] == "run"
-    assert body(sent) == {"parameter": [
-        {"name": {"value": "task_X"}, "value": "true"},
-        {"name": {"value": "set_id"}, "value": "7593466560004641"},
-        {"name": {"value": "job_name"}, "value": "run 1 migration"}]}
+    assert body(sent) == {
+        "parameter": [
+            {"name": {"value": "task_X"}, "value": "true"},
+            {"name": {"value": "set_id"}, "value": "7593466560004641"},
+            {"name": {"value": "job_name"}, "value": "run 1 migration"},
+        ]
+    }
 
 
 def test_run_job_falls_back_to_the_triggered_text() -> None:
@@ -108,11 +129,18 @@ def test_run_job_falls_back_to_the_triggered_text() -> None:
 
 def test_run_job_timeout_with_instance_present_does_not_post_again() -> None:
     # given the POST times out although Alma started the job
-    fake = (FakeAlma()
-            .on("POST", "/conf/jobs/M48402", httpx.ReadTimeout("slow"), RUN_OK)
-            .on("GET", "/conf/jobs/M48402/instances", {
+    fake = (
+        FakeAlma()
+        .on("POST", "/conf/jobs/M48402", httpx.ReadTimeout("slow"), RUN_OK)
+        .on(
+            "GET",
+            "/conf/jobs/M48402/instances",
+            {
                 "job_instance": [instance("111", "someone else"), instance("222", "run 1 migration")],
-                "total_record_count": 2}))
+                "total_record_count": 2,
+            },
+        )
+    )
     # when
     iid = make_client(fake).run_job("M48402", set_id="1", job_name="run 1 migration")
     # then the existing instance is returned and no second POST was made
@@ -123,26 +151,33 @@ def test_run_job_timeout_with_instance_present_does_not_post_again() -> None:
 
 
 def test_run_job_5xx_without_instance_raises_and_does_not_post_again() -> None:
-    fake = (FakeAlma()
-            .on("POST", "/conf/jobs/M48402", alma_error(500, "402224"), RUN_OK)
-            .on("GET", "/conf/jobs/M48402/instances", {"job_instance": [], "total_record_count": 0}))
+    fake = (
+        FakeAlma()
+        .on("POST", "/conf/jobs/M48402", alma_error(500, "402224"), RUN_OK)
+        .on("GET", "/conf/jobs/M48402/instances", {"job_instance": [], "total_record_count": 0})
+    )
     with pytest.raises(AlmaUnavailable):
         make_client(fake).run_job("M48402", set_id="1", job_name="run 1 migration")
     assert fake.count("POST") == 1
 
 
 def test_run_job_dropped_connection_is_ambiguous_too() -> None:
-    fake = (FakeAlma()
-            .on("POST", "/conf/jobs/M48402", httpx.RemoteProtocolError("Server disconnected"))
-            .on("GET", "/conf/jobs/M48402/instances", {"job_instance": [], "total_record_count": 0}))
+    fake = (
+        FakeAlma()
+        .on("POST", "/conf/jobs/M48402", httpx.RemoteProtocolError("Server disconnected"))
+        .on("GET", "/conf/jobs/M48402/instances", {"job_instance": [], "total_record_count": 0})
+    )
     with pytest.raises(Exception) as info:
         make_client(fake).run_job("M48402", set_id="1", job_name="x")
     assert not isinstance(info.value, AlmaTimeout | AlmaConnectError)
     assert fake.count("POST") == 1 and fake.count("GET") == 1
 
 
-@pytest.mark.parametrize("first", [httpx.ConnectError("refused"), alma_error(429, "PER_SECOND_THRESHOLD")],
-                         ids=["connect-error", "429"])
+@pytest.mark.parametrize(
+    "first",
+    [httpx.ConnectError("refused"), alma_error(429, "PER_SECOND_THRESHOLD")],
+    ids=["connect-error", "429"],
+)
 def test_run_job_reposts_only_failures_that_never_landed(first) -> None:
     fake = FakeAlma().on("POST", "/conf/jobs/M48402", first, RUN_OK)
     assert make_client(fake).run_job("M48402", set_id="1", job_name="x") == "9563643080000561"
@@ -164,17 +199,26 @@ def test_instances_are_read_into_models_across_pages() -> None:
 
 
 def test_find_job_matches_name_over_pages() -> None:
-    fake = FakeAlma().on("GET", "/conf/jobs", {"job": [{"id": "M1", "name": "Copy dcterms to dc:identifier"},
-                                                       {"id": "M2", "name": "DG Handle Migration"}],
-                                               "total_record_count": 2})
+    fake = FakeAlma().on(
+        "GET",
+        "/conf/jobs",
+        {
+            "job": [
+                {"id": "M1", "name": "Copy dcterms to dc:identifier"},
+                {"id": "M2", "name": "DG Handle Migration"},
+            ],
+            "total_record_count": 2,
+        },
+    )
     client = make_client(fake)
     assert client.find_job("DG Handle Migration")["id"] == "M2"
     assert client.find_job("nope") is None
 
 
 def test_events_are_paged_and_60332_is_typed() -> None:
-    fake = FakeAlma().on("GET", "/conf/jobs/M1/instances/9/events",
-                         {"event": [{"event_id": "e1"}], "total_record_count": 1})
+    fake = FakeAlma().on(
+        "GET", "/conf/jobs/M1/instances/9/events", {"event": [{"event_id": "e1"}], "total_record_count": 1}
+    )
     assert [e["event_id"] for e in make_client(fake).iter_events("M1", "9")] == ["e1"]
     from alma import AlmaEventsUnsupported
 
@@ -183,10 +227,17 @@ def test_events_are_paged_and_60332_is_typed() -> None:
         list(make_client(refused).iter_events("M1", "9"))
 
 
-@pytest.mark.parametrize(("call", "args"), [
-    ("get_job", ("48401",)), ("get_job", ("M48401/../x",)), ("get_set", ("75934665600O4641",)),
-    ("get_set", ("",)), ("get_instance", ("M1", "abc")), ("get_bib_xml", ("99 1",)),
-])
+@pytest.mark.parametrize(
+    ("call", "args"),
+    [
+        ("get_job", ("48401",)),
+        ("get_job", ("M48401/../x",)),
+        ("get_set", ("75934665600O4641",)),
+        ("get_set", ("",)),
+        ("get_instance", ("M1", "abc")),
+        ("get_bib_xml", ("99 1",)),
+    ],
+)
 def test_impossible_ids_fail_before_any_request(call, args) -> None:
     fake = FakeAlma()
     with pytest.raises(AlmaInvalidId) as info:
@@ -206,10 +257,16 @@ def test_run_job_refuses_bad_set_or_job_locally() -> None:
 
 
 def test_set_members_are_read_in_pages_of_100() -> None:
-    pages = [{"member": [{"id": str(i), "description": f"d{i}", "link": "x"} for i in range(100)],
-              "total_record_count": 150},
-             {"member": [{"id": str(i), "description": f"d{i}"} for i in range(100, 150)],
-              "total_record_count": 150}]
+    pages = [
+        {
+            "member": [{"id": str(i), "description": f"d{i}", "link": "x"} for i in range(100)],
+            "total_record_count": 150,
+        },
+        {
+            "member": [{"id": str(i), "description": f"d{i}"} for i in range(100, 150)],
+            "total_record_count": 150,
+        },
+    ]
     fake = FakeAlma().on("GET", "/conf/sets/7/members", *pages)
     members = list(make_client(fake).iter_set_members("7"))
     assert len(members) == 150 and members[0] == {"id": "0", "description": "d0"}
@@ -251,16 +308,24 @@ def test_get_bibs_chunks_by_100_and_keeps_input_order() -> None:
 
 def test_bib_xml_get_and_put_use_xml_and_the_reference_parameters() -> None:
     doc = '<?xml version="1.0" encoding="UTF-16"?><bib><mms_id>991</mms_id><record/></bib>'
-    fake = (FakeAlma().on("GET", "/bibs/991", httpx.Response(200, text=doc))
-            .on("PUT", "/bibs/991", lambda r: httpx.Response(200, content=r.content)))
+    fake = (
+        FakeAlma()
+        .on("GET", "/bibs/991", httpx.Response(200, text=doc))
+        .on("PUT", "/bibs/991", lambda r: httpx.Response(200, content=r.content))
+    )
     client = make_client(fake)
     assert client.get_bib_xml("991") == doc
     assert fake.requests[0].headers["Accept"] == "application/xml"
     echoed = client.put_bib_xml("991", doc)
     put = fake.requests[1]
     assert put.headers["Content-Type"] == "application/xml; charset=utf-8"
-    assert dict(put.url.params) == {"validate": "true", "override_warning": "true", "override_lock": "true",
-                                    "stale_version_check": "false", "check_match": "false"}
+    assert dict(put.url.params) == {
+        "validate": "true",
+        "override_warning": "true",
+        "override_lock": "true",
+        "stale_version_check": "false",
+        "check_match": "false",
+    }
     assert put.content.startswith(b'<?xml version="1.0" encoding="UTF-8"?><bib>')
     assert "<mms_id>991</mms_id>" in echoed
 
@@ -275,7 +340,9 @@ def test_put_bib_xml_refuses_broken_xml_before_sending() -> None:
 def test_the_api_key_never_appears_in_repr_errors_or_logs(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
     # given a server that echoes the Authorization header in its error text, and a flaky one
-    echo = FakeAlma().on("GET", "/conf/sets/5", lambda r: alma_error(400, "60107", r.headers["Authorization"]))
+    echo = FakeAlma().on(
+        "GET", "/conf/sets/5", lambda r: alma_error(400, "60107", r.headers["Authorization"])
+    )
     flaky = FakeAlma().on("POST", "/conf/jobs/M1", httpx.ConnectError("down"), alma_error(503, "X"))
     flaky.on("GET", "/conf/jobs/M1/instances", alma_error(500, "Y"))
     client, other = make_client(echo), make_client(flaky)

@@ -61,14 +61,19 @@ def test_alma_error_bodies_map_to_their_class(shape, status, code, cls) -> None:
     err = info.value
     assert type(err) is cls
     assert (err.status_code, err.error_code, err.error_message, err.tracking_id) == (
-        status, code, "it went wrong", "E01-42")
+        status,
+        code,
+        "it went wrong",
+        "E01-42",
+    )
     assert "GET /conf/jobs/M1" in str(err) and code in str(err) and "\n" not in str(err)
 
 
 def test_daily_threshold_is_flagged_daily_and_per_second_is_not() -> None:
     daily = make_client(lambda r: alma_error(429, "DAILY_THRESHOLD"), retry=NO_RETRY)
-    per_second = make_client(lambda r: alma_error(429, "PER_SECOND_THRESHOLD", headers={"Retry-After": "2"}),
-                             retry=NO_RETRY)
+    per_second = make_client(
+        lambda r: alma_error(429, "PER_SECOND_THRESHOLD", headers={"Retry-After": "2"}), retry=NO_RETRY
+    )
     with pytest.raises(AlmaRateLimited) as d:
         daily.get_job("M1")
     with pytest.raises(AlmaRateLimited) as s:
@@ -77,13 +82,16 @@ def test_daily_threshold_is_flagged_daily_and_per_second_is_not() -> None:
     assert s.value.daily is False and s.value.retry_after == 2.0
 
 
-@pytest.mark.parametrize(("status", "text", "cls"), [
-    (502, "<html><body>Bad gateway</body></html>", AlmaUnavailable),
-    (500, "", AlmaUnavailable),
-    (404, "<html>not here</html>", AlmaNotFound),
-    (401, "", AlmaAuthError),
-    (400, "{not json", AlmaApiError),
-])
+@pytest.mark.parametrize(
+    ("status", "text", "cls"),
+    [
+        (502, "<html><body>Bad gateway</body></html>", AlmaUnavailable),
+        (500, "", AlmaUnavailable),
+        (404, "<html>not here</html>", AlmaNotFound),
+        (401, "", AlmaAuthError),
+        (400, "{not json", AlmaApiError),
+    ],
+)
 def test_html_or_empty_bodies_still_give_a_typed_error(status, text, cls) -> None:
     client = make_client(lambda r: httpx.Response(status, text=text), retry=NO_RETRY)
     with pytest.raises(cls) as info:
@@ -92,14 +100,17 @@ def test_html_or_empty_bodies_still_give_a_typed_error(status, text, cls) -> Non
     assert str(status) in str(info.value)
 
 
-@pytest.mark.parametrize(("exc", "cls", "landed"), [
-    (httpx.ConnectError("refused"), AlmaConnectError, False),
-    (httpx.ConnectTimeout("slow connect"), AlmaConnectError, False),
-    (httpx.ReadTimeout("slow read"), AlmaTimeout, True),
-    (httpx.WriteTimeout("slow write"), AlmaTimeout, True),
-    (httpx.RemoteProtocolError("Server disconnected"), AlmaTransportError, True),
-    (httpx.ReadError("reset"), AlmaTransportError, True),
-])
+@pytest.mark.parametrize(
+    ("exc", "cls", "landed"),
+    [
+        (httpx.ConnectError("refused"), AlmaConnectError, False),
+        (httpx.ConnectTimeout("slow connect"), AlmaConnectError, False),
+        (httpx.ReadTimeout("slow read"), AlmaTimeout, True),
+        (httpx.WriteTimeout("slow write"), AlmaTimeout, True),
+        (httpx.RemoteProtocolError("Server disconnected"), AlmaTransportError, True),
+        (httpx.ReadError("reset"), AlmaTransportError, True),
+    ],
+)
 def test_httpx_exceptions_are_translated_and_chained(exc, cls, landed) -> None:
     def boom(request: httpx.Request) -> httpx.Response:
         raise exc
@@ -118,4 +129,7 @@ def test_parse_error_body_tolerates_junk() -> None:
     assert parse_error_body("<html><p>errorList</p>") == (None, None, None)
     assert parse_error_body('{"errorList": {"error": []}}') == (None, None, None)
     assert parse_error_body('{"errorList": {"error": {"errorCode": "1", "errorMessage": "m"}}}') == (
-        "1", "m", None)
+        "1",
+        "m",
+        None,
+    )

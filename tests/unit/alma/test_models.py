@@ -8,19 +8,29 @@ import pytest
 import alma
 from alma import Bib, JobInstance
 
-REAL = {"id": "9563643080000561", "name": "run 1", "progress": 100,
-        "status": {"value": "COMPLETED_SUCCESS", "desc": "Completed Successfully"},
-        "submit_time": "2025-10-05T09:11:32.592Z", "end_time": "2025-10-05T09:11:36.463Z",
-        "submitted_by": {"value": "API", "desc": "API"},
-        "alert": [{"value": "alert_general_success", "desc": "The job completed successfully."}],
-        "counter": [{"type": {"value": "import_research_assets_files.asset_failed", "desc": "failed"},
-                     "value": "1"}]}
+REAL = {
+    "id": "9563643080000561",
+    "name": "run 1",
+    "progress": 100,
+    "status": {"value": "COMPLETED_SUCCESS", "desc": "Completed Successfully"},
+    "submit_time": "2025-10-05T09:11:32.592Z",
+    "end_time": "2025-10-05T09:11:36.463Z",
+    "submitted_by": {"value": "API", "desc": "API"},
+    "alert": [{"value": "alert_general_success", "desc": "The job completed successfully."}],
+    "counter": [
+        {"type": {"value": "import_research_assets_files.asset_failed", "desc": "failed"}, "value": "1"}
+    ],
+}
 
 
 def test_real_instance_json_is_read() -> None:
     inst = JobInstance.from_alma(REAL)
     assert (inst.id, inst.status, inst.status_desc, inst.progress) == (
-        "9563643080000561", "COMPLETED_SUCCESS", "Completed Successfully", 100)
+        "9563643080000561",
+        "COMPLETED_SUCCESS",
+        "Completed Successfully",
+        100,
+    )
     assert inst.counters == {"import_research_assets_files.asset_failed": "1"}
     assert inst.alerts == ["alert_general_success"]
     assert inst.submitted_by == "API" and inst.end_time is not None and inst.start_time is None
@@ -28,18 +38,21 @@ def test_real_instance_json_is_read() -> None:
     assert "raw" not in repr(inst)
 
 
-@pytest.mark.parametrize(("status", "end", "terminal", "success", "failure"), [
-    ("RUNNING", None, False, False, False),
-    ("QUEUED", None, False, False, False),
-    ("FINALIZING", "2025-10-05T09:11:36Z", False, False, False),
-    ("COMPLETED_WARNING", None, True, True, False),
-    ("COMPLETED_NO_BULKS", None, True, True, False),
-    ("COMPLETED_FAILED", None, True, False, True),
-    ("FAILED", None, True, False, True),
-    ("SYSTEM_ABORTED", None, True, False, True),
-    ("SOMETHING_NEW", None, False, False, False),
-    ("SOMETHING_NEW", "2025-10-05T09:11:36Z", True, False, True),
-])
+@pytest.mark.parametrize(
+    ("status", "end", "terminal", "success", "failure"),
+    [
+        ("RUNNING", None, False, False, False),
+        ("QUEUED", None, False, False, False),
+        ("FINALIZING", "2025-10-05T09:11:36Z", False, False, False),
+        ("COMPLETED_WARNING", None, True, True, False),
+        ("COMPLETED_NO_BULKS", None, True, True, False),
+        ("COMPLETED_FAILED", None, True, False, True),
+        ("FAILED", None, True, False, True),
+        ("SYSTEM_ABORTED", None, True, False, True),
+        ("SOMETHING_NEW", None, False, False, False),
+        ("SOMETHING_NEW", "2025-10-05T09:11:36Z", True, False, True),
+    ],
+)
 def test_status_groups(status, end, terminal, success, failure) -> None:
     inst = JobInstance.from_alma({"id": "1", "status": {"value": status}, "end_time": end})
     assert (inst.is_terminal, inst.is_success, inst.is_failure) == (terminal, success, failure)

@@ -47,8 +47,10 @@ def test_two_clients_on_real_redis_share_the_budget(redis_url: str) -> None:
 
     # given two clients (think: two worker processes) sharing Redis at 20 requests/second
     conns = [redis_lib.Redis.from_url(redis_url) for _ in range(2)]
-    clients = [make_client(FakeAlma().on("GET", "/conf/sets/1", {"id": "1"}),
-                           limiter=RateLimiter(20, redis=c)) for c in conns]
+    clients = [
+        make_client(FakeAlma().on("GET", "/conf/sets/1", {"id": "1"}), limiter=RateLimiter(20, redis=c))
+        for c in conns
+    ]
     # when they make 21 calls together
     start = time.monotonic()
     for i in range(21):
@@ -71,8 +73,9 @@ def test_redis_failure_falls_back_to_local_pacing(caplog: pytest.LogCaptureFixtu
 
 def test_quota_floor_refuses_calls_before_sending() -> None:
     # given Alma reporting 40 calls left while the floor is 50
-    fake = FakeAlma().on("GET", "/conf/sets/1", httpx.Response(200, json={"id": "1"},
-                                                               headers={"X-Exl-Api-Remaining": "40"}))
+    fake = FakeAlma().on(
+        "GET", "/conf/sets/1", httpx.Response(200, json={"id": "1"}, headers={"X-Exl-Api-Remaining": "40"})
+    )
     client = make_client(fake, quota=QuotaGuard(50, redis=fakeredis.FakeRedis()))
     client.get_set("1")
     # when the next call is attempted
@@ -85,8 +88,9 @@ def test_quota_floor_refuses_calls_before_sending() -> None:
 
 
 def test_quota_floor_zero_is_off_and_above_floor_passes() -> None:
-    fake = FakeAlma().on("GET", "/conf/sets/1", httpx.Response(200, json={"id": "1"},
-                                                               headers={"X-Exl-Api-Remaining": "3"}))
+    fake = FakeAlma().on(
+        "GET", "/conf/sets/1", httpx.Response(200, json={"id": "1"}, headers={"X-Exl-Api-Remaining": "3"})
+    )
     client = make_client(fake, quota=QuotaGuard(0))
     client.get_set("1")
     client.get_set("1")

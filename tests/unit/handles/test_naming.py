@@ -18,10 +18,19 @@ from handles.naming import (
 LLGC = r"^[A-Za-z][\w.-]*:(?P<suffix>\d+)$"
 
 
-@pytest.mark.parametrize(("dsid", "suffix"), [
-    (None, "21"), ("METS", "21-0"), ("DC", "21-1"), ("rels-ext", "21-2"), ("ARCHIVE", "21-10"),
-    ("REFERENCE", "21-11"), ("12", "21-12"), (22, "21-22"),
-])
+@pytest.mark.parametrize(
+    ("dsid", "suffix"),
+    [
+        (None, "21"),
+        ("METS", "21-0"),
+        ("DC", "21-1"),
+        ("rels-ext", "21-2"),
+        ("ARCHIVE", "21-10"),
+        ("REFERENCE", "21-11"),
+        ("12", "21-12"),
+        (22, "21-22"),
+    ],
+)
 def test_seed_002_examples_for_llgc_id_21(dsid, suffix):
     assert pid_datastream_suffix("llgc-id:21", dsid, pattern=LLGC) == suffix
 

@@ -24,8 +24,12 @@ class Counting:
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
         self.sent.append((request.method, request.url.path))
-        r = self.http.request(request.method, request.url.raw_path.decode(), headers=dict(request.headers),
-                              content=request.content)
+        r = self.http.request(
+            request.method,
+            request.url.raw_path.decode(),
+            headers=dict(request.headers),
+            content=request.content,
+        )
         return httpx.Response(r.status_code, headers=r.headers, content=r.content)
 
 
@@ -35,8 +39,12 @@ def counter(http) -> Counting:
 
 
 def make_client(counter: Counting, secret: str = SECRET) -> HandleServerClient:
-    return HandleServerClient("http://testserver/handle-server", auth_id=AUTH_ID, secret=secret,
-                              transport=httpx.MockTransport(counter))
+    return HandleServerClient(
+        "http://testserver/handle-server",
+        auth_id=AUTH_ID,
+        secret=secret,
+        transport=httpx.MockTransport(counter),
+    )
 
 
 @pytest.fixture
@@ -68,19 +76,23 @@ def test_create_runs_once_and_records_the_answer(engine, client, settings, regis
     assert (again.status, again.attempts) == ("success", 1)
 
 
-@pytest.mark.parametrize(("op", "handle", "url", "reason"), [
-    ("create", "99", "https://t.example/", "no prefix/suffix"),
-    ("create", "11084/a\x01b", "https://t.example/", "control characters"),
-    ("create", "11084/a b", "https://t.example/", "white space"),
-    ("create", "10107/1", "https://t.example/", "not under prefix 11084"),
-    ("create", "11084/1", "ftp://t.example/", "http:// or https://"),
-    ("update", "11084/1", "javascript:alert(1)", "http:// or https://"),
-    ("update", "11084/1", None, "needs a URL"),
-    ("delete", "11084/1", "https://t.example/", "takes no URL"),
-    ("rename", "11084/1", "https://t.example/", "unknown op"),
-])
-def test_bad_input_is_stored_as_error_and_never_sent(engine, client, settings, counter, op, handle, url,
-                                                     reason):
+@pytest.mark.parametrize(
+    ("op", "handle", "url", "reason"),
+    [
+        ("create", "99", "https://t.example/", "no prefix/suffix"),
+        ("create", "11084/a\x01b", "https://t.example/", "control characters"),
+        ("create", "11084/a b", "https://t.example/", "white space"),
+        ("create", "10107/1", "https://t.example/", "not under prefix 11084"),
+        ("create", "11084/1", "ftp://t.example/", "http:// or https://"),
+        ("update", "11084/1", "javascript:alert(1)", "http:// or https://"),
+        ("update", "11084/1", None, "needs a URL"),
+        ("delete", "11084/1", "https://t.example/", "takes no URL"),
+        ("rename", "11084/1", "https://t.example/", "unknown op"),
+    ],
+)
+def test_bad_input_is_stored_as_error_and_never_sent(
+    engine, client, settings, counter, op, handle, url, reason
+):
     rid = queue(engine, settings, op, handle, url)
     row = run(engine, client, settings, rid)
     assert row.status == "error" and reason in row.error and row.attempts == 0
@@ -88,7 +100,8 @@ def test_bad_input_is_stored_as_error_and_never_sent(engine, client, settings, c
 
 
 def test_create_fails_when_the_handle_exists_elsewhere_but_is_idempotent_for_the_same_url(
-        engine, client, settings, registry):
+    engine, client, settings, registry
+):
     run(engine, client, settings, queue(engine, settings, "create", "11084/5", "https://t.example/5"))
     same = run(engine, client, settings, queue(engine, settings, "create", "11084/5", "https://t.example/5"))
     assert same.status == "success" and "nothing was changed" in same.response
@@ -97,9 +110,12 @@ def test_create_fails_when_the_handle_exists_elsewhere_but_is_idempotent_for_the
     assert registry.get("11084/5").url() == "https://t.example/5"
 
 
-def test_update_and_delete_fail_when_missing_or_deleted_and_the_record_is_kept(engine, client, settings,
-                                                                              registry):
-    missing = run(engine, client, settings, queue(engine, settings, "update", "11084/m", "https://t.example/"))
+def test_update_and_delete_fail_when_missing_or_deleted_and_the_record_is_kept(
+    engine, client, settings, registry
+):
+    missing = run(
+        engine, client, settings, queue(engine, settings, "update", "11084/m", "https://t.example/")
+    )
     assert missing.status == "error" and "missing or deleted" in missing.error
     run(engine, client, settings, queue(engine, settings, "create", "11084/d", "https://t.example/d"))
     deleted = run(engine, client, settings, queue(engine, settings, "delete", "11084/d"))

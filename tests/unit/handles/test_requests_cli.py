@@ -26,7 +26,12 @@ def test_create_prints_the_id_and_enqueues_it(sent):
     result = invoke("request", "create", "11084/99", "https://t.example/99")
     assert result.exit_code == 0 and result.stdout.strip() == "1" and sent == [1]
     shown = json.loads(invoke("request", "status", "1", "--json").stdout)
-    assert (shown["op"], shown["handle"], shown["status"], shown["attempts"]) == ("create", "11084/99", "queued", 0)
+    assert (shown["op"], shown["handle"], shown["status"], shown["attempts"]) == (
+        "create",
+        "11084/99",
+        "queued",
+        0,
+    )
 
 
 def test_bad_input_is_refused_stored_and_not_enqueued(sent):

@@ -31,12 +31,20 @@ def client(registry) -> HandleServerClient:
     http = TestClient(Starlette(routes=[Mount("/hs", routes=routes)]))
 
     def forward(request: httpx.Request) -> httpx.Response:
-        r = http.request(request.method, request.url.raw_path.decode(), headers=dict(request.headers),
-                         content=request.content)
+        r = http.request(
+            request.method,
+            request.url.raw_path.decode(),
+            headers=dict(request.headers),
+            content=request.content,
+        )
         return httpx.Response(r.status_code, headers=r.headers, content=r.content)
 
-    return HandleServerClient("http://testserver/hs", auth_id="300:0.NA/11084", secret=SECRET,
-                              transport=httpx.MockTransport(forward))
+    return HandleServerClient(
+        "http://testserver/hs",
+        auth_id="300:0.NA/11084",
+        secret=SECRET,
+        transport=httpx.MockTransport(forward),
+    )
 
 
 @pytest.fixture
@@ -45,16 +53,42 @@ def run_id(engine) -> int:
         run = Run(set_id="7593466560004641")
         session.add(run)
         session.flush()
-        session.add_all([
-            Record(run_id=run.id, position=0, mms_id=MMS_99, expected_handle="11084/99",
-                   alma_handle="11084/1742400039", outcome=Outcome.CONFLICT),
-            Record(run_id=run.id, position=1, mms_id=MMS_32100, expected_handle="11084/32100",
-                   alma_handle="11084/1742400245", outcome=Outcome.CONFLICT),
-            Record(run_id=run.id, position=2, mms_id=MMS_88, expected_handle="11084/88",
-                   alma_handle="11084/88", outcome=Outcome.ALREADY_MIGRATED),
-            Record(run_id=run.id, position=3, mms_id="990000000000004641", expected_handle="10107/1",
-                   alma_handle="11084/1742400300", outcome=Outcome.CONFLICT),
-        ])
+        session.add_all(
+            [
+                Record(
+                    run_id=run.id,
+                    position=0,
+                    mms_id=MMS_99,
+                    expected_handle="11084/99",
+                    alma_handle="11084/1742400039",
+                    outcome=Outcome.CONFLICT,
+                ),
+                Record(
+                    run_id=run.id,
+                    position=1,
+                    mms_id=MMS_32100,
+                    expected_handle="11084/32100",
+                    alma_handle="11084/1742400245",
+                    outcome=Outcome.CONFLICT,
+                ),
+                Record(
+                    run_id=run.id,
+                    position=2,
+                    mms_id=MMS_88,
+                    expected_handle="11084/88",
+                    alma_handle="11084/88",
+                    outcome=Outcome.ALREADY_MIGRATED,
+                ),
+                Record(
+                    run_id=run.id,
+                    position=3,
+                    mms_id="990000000000004641",
+                    expected_handle="10107/1",
+                    alma_handle="11084/1742400300",
+                    outcome=Outcome.CONFLICT,
+                ),
+            ]
+        )
         return run.id
 
 
@@ -85,8 +119,10 @@ def test_apply_queues_once_and_the_requests_fix_the_handles(engine, client, regi
         again = svc.plan_conflict_repairs(session=session, run_id=run_id, client=client, settings=settings)
     assert {i.action for i in again if i.mms_id in (MMS_99, MMS_32100)} == {"queued"}
     for row in queued:
-        assert svc.run_request(engine=engine, request_id=row.id, client=client,
-                               settings=settings).status == "success"
+        assert (
+            svc.run_request(engine=engine, request_id=row.id, client=client, settings=settings).status
+            == "success"
+        )
     assert registry.get("11084/99").url() == settings.target_url(MMS_99)
     assert registry.get("11084/32100").url() == settings.target_url(MMS_32100)
     with session_scope(engine) as session:

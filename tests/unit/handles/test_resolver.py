@@ -16,9 +16,14 @@ URL = "https://primo.example/discovery/fulldisplay/alma99/V"
 
 
 def ok_body(handle: str, url: str = URL) -> dict:
-    return {"responseCode": 1, "handle": handle,
-            "values": [{"index": 100, "type": "HS_ADMIN", "data": {"format": "admin", "value": {}}},
-                       {"index": 1, "type": "URL", "data": {"format": "string", "value": url}}]}
+    return {
+        "responseCode": 1,
+        "handle": handle,
+        "values": [
+            {"index": 100, "type": "HS_ADMIN", "data": {"format": "admin", "value": {}}},
+            {"index": 1, "type": "URL", "data": {"format": "string", "value": url}},
+        ],
+    }
 
 
 def client_for(handler, **kw) -> ResolverClient:
@@ -31,6 +36,7 @@ def check(handler, handle: str = "11084/99", **kw):
     async def go():
         async with client_for(handler, **kw) as client:
             return await client.check(handle)
+
     return asyncio.run(go())
 
 
@@ -61,11 +67,14 @@ def test_handle_is_percent_encoded_where_needed() -> None:
     assert seen[0].startswith("/api/handles/11084/a%20b%3Fc%23d%25%C3%A9/x?")
 
 
-@pytest.mark.parametrize("response", [
-    httpx.Response(404, json={"responseCode": 100, "handle": "11084/99"}),
-    httpx.Response(404, text="<html>Not found</html>"),
-    httpx.Response(200, json={"responseCode": 100, "handle": "11084/99"}),
-])
+@pytest.mark.parametrize(
+    "response",
+    [
+        httpx.Response(404, json={"responseCode": 100, "handle": "11084/99"}),
+        httpx.Response(404, text="<html>Not found</html>"),
+        httpx.Response(200, json={"responseCode": 100, "handle": "11084/99"}),
+    ],
+)
 def test_not_found(response: httpx.Response) -> None:
     res = check(lambda request: response)
     assert res.status == "not_found" and res.attempts == 1
@@ -76,13 +85,16 @@ def test_values_not_found_is_ok_without_url() -> None:
     assert res.status == "ok" and res.url is None
 
 
-@pytest.mark.parametrize("response", [
-    httpx.Response(500, json={"responseCode": 2, "message": "Cannot connect to server"}),
-    httpx.Response(503, json={"responseCode": 3}),
-    httpx.Response(502, text="bad gateway"),
-    httpx.Response(429, text="slow down"),
-    httpx.Response(200, json={"responseCode": 2}),
-])
+@pytest.mark.parametrize(
+    "response",
+    [
+        httpx.Response(500, json={"responseCode": 2, "message": "Cannot connect to server"}),
+        httpx.Response(503, json={"responseCode": 3}),
+        httpx.Response(502, text="bad gateway"),
+        httpx.Response(429, text="slow down"),
+        httpx.Response(200, json={"responseCode": 2}),
+    ],
+)
 def test_transient_failures_are_retried_then_error_never_not_found(response: httpx.Response) -> None:
     calls = []
 
@@ -116,11 +128,14 @@ def test_connect_errors_end_as_error() -> None:
     assert res.status == "error" and res.detail.startswith("transport")
 
 
-@pytest.mark.parametrize("response", [
-    httpx.Response(400, json={"responseCode": 102, "message": "Invalid handle"}),
-    httpx.Response(200, text="not json"),
-    httpx.Response(405, json={"responseCode": 4}),
-])
+@pytest.mark.parametrize(
+    "response",
+    [
+        httpx.Response(400, json={"responseCode": 102, "message": "Invalid handle"}),
+        httpx.Response(200, text="not json"),
+        httpx.Response(405, json={"responseCode": 4}),
+    ],
+)
 def test_other_answers_are_errors_without_retry(response: httpx.Response) -> None:
     calls = []
 

@@ -21,16 +21,31 @@ from handles.server import (
 )
 
 SECRET = "s3cret-value"
-RECORD = {"responseCode": 1, "handle": "11084/99", "values": [
-    {"index": 100, "type": "HS_ADMIN", "data": {"format": "admin", "value": {
-        "handle": "0.NA/11084", "index": 200, "permissions": "011111111111"}}},
-    {"index": 1, "type": "URL", "data": {"format": "string", "value": "https://old.example/99"}},
-]}
+RECORD = {
+    "responseCode": 1,
+    "handle": "11084/99",
+    "values": [
+        {
+            "index": 100,
+            "type": "HS_ADMIN",
+            "data": {
+                "format": "admin",
+                "value": {"handle": "0.NA/11084", "index": 200, "permissions": "011111111111"},
+            },
+        },
+        {"index": 1, "type": "URL", "data": {"format": "string", "value": "https://old.example/99"}},
+    ],
+}
 
 
 def make(handler, **kwargs) -> HandleServerClient:
-    return HandleServerClient("https://hs.example:8000", auth_id="300:0.NA/11084", secret=SECRET,
-                              transport=httpx.MockTransport(handler), **kwargs)
+    return HandleServerClient(
+        "https://hs.example:8000",
+        auth_id="300:0.NA/11084",
+        secret=SECRET,
+        transport=httpx.MockTransport(handler),
+        **kwargs,
+    )
 
 
 def test_username_is_percent_encoded():
@@ -73,7 +88,8 @@ def test_update_replaces_only_the_url_value_keeping_hs_admin():
     put = seen[-1]
     assert put.method == "PUT" and put.url.params["index"] == "1"
     assert json.loads(put.content)["values"] == [
-        {"index": 1, "type": "URL", "data": {"format": "string", "value": "https://new.example/99"}}]
+        {"index": 1, "type": "URL", "data": {"format": "string", "value": "https://new.example/99"}}
+    ]
     assert body["previous_url"] == "https://old.example/99"
 
 
@@ -89,16 +105,19 @@ def test_special_characters_in_the_suffix_are_encoded():
     assert seen[0].url.raw_path == b"/api/handles/11084/a%3Fb%23c%20d"
 
 
-@pytest.mark.parametrize(("status", "rc", "kind"), [
-    (409, 101, HandleExists),
-    (404, 100, HandleNotFound),
-    (401, 402, HandleAuthError),
-    (403, 403, HandleAuthError),
-    (400, 102, HandleRequestInvalid),
-    (500, 2, HandleServerUnavailable),
-    (503, 3, HandleServerUnavailable),
-    (501, 5, HandleServerError),
-])
+@pytest.mark.parametrize(
+    ("status", "rc", "kind"),
+    [
+        (409, 101, HandleExists),
+        (404, 100, HandleNotFound),
+        (401, 402, HandleAuthError),
+        (403, 403, HandleAuthError),
+        (400, 102, HandleRequestInvalid),
+        (500, 2, HandleServerUnavailable),
+        (503, 3, HandleServerUnavailable),
+        (501, 5, HandleServerError),
+    ],
+)
 def test_response_codes_map_to_typed_errors(status, rc, kind):
     def handler(request: httpx.Request) -> httpx.Response:
         return httpx.Response(status, json={"responseCode": rc, "message": "nope"})

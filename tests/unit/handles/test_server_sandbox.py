@@ -19,12 +19,20 @@ from tests.unit.handles.conftest import AUTH_ID, SECRET
 
 def client_for(http: TestClient, secret: str = SECRET) -> HandleServerClient:
     def forward(request: httpx.Request) -> httpx.Response:
-        r = http.request(request.method, request.url.raw_path.decode(), headers=dict(request.headers),
-                         content=request.content)
+        r = http.request(
+            request.method,
+            request.url.raw_path.decode(),
+            headers=dict(request.headers),
+            content=request.content,
+        )
         return httpx.Response(r.status_code, headers=r.headers, content=r.content)
 
-    return HandleServerClient("http://testserver/handle-server", auth_id=AUTH_ID, secret=secret,
-                              transport=httpx.MockTransport(forward))
+    return HandleServerClient(
+        "http://testserver/handle-server",
+        auth_id=AUTH_ID,
+        secret=secret,
+        transport=httpx.MockTransport(forward),
+    )
 
 
 def test_create_then_409_on_second_create(http, registry):
@@ -61,8 +69,11 @@ def test_delete_then_update_and_delete_fail_but_the_record_is_kept(http, registr
     client = client_for(http)
     client.create("11084/7", "https://t.example/7")
     client.delete("11084/7")
-    for call in (lambda: client.delete("11084/7"), lambda: client.update("11084/7", "https://t.example/8"),
-                 lambda: client.get("11084/7")):
+    for call in (
+        lambda: client.delete("11084/7"),
+        lambda: client.update("11084/7", "https://t.example/8"),
+        lambda: client.get("11084/7"),
+    ):
         with pytest.raises(HandleNotFound):
             call()
     assert registry.get_any("11084/7").deleted
@@ -83,8 +94,11 @@ def test_unauthenticated_write_gets_401_rc_402(http):
 
 
 def test_unencoded_username_is_refused(http):
-    r = http.put("/handle-server/api/handles/11084/9", auth=(AUTH_ID, SECRET),
-                 json={"values": [{"index": 1, "type": "URL", "data": {"format": "string", "value": "x"}}]})
+    r = http.put(
+        "/handle-server/api/handles/11084/9",
+        auth=(AUTH_ID, SECRET),
+        json={"values": [{"index": 1, "type": "URL", "data": {"format": "string", "value": "x"}}]},
+    )
     assert r.status_code == 403 and r.json()["responseCode"] == 403
 
 
@@ -103,8 +117,9 @@ def test_put_rejects_duplicate_indexes_and_non_json(http):
     value = {"index": 1, "type": "URL", "data": {"format": "string", "value": "https://x/"}}
     r = http.put("/handle-server/api/handles/11084/d", auth=auth, json=[value, value])
     assert r.status_code == 409 and r.json()["responseCode"] == 201
-    r = http.put("/handle-server/api/handles/11084/d", auth=auth, content=b"x",
-                 headers={"content-type": "text/plain"})
+    r = http.put(
+        "/handle-server/api/handles/11084/d", auth=auth, content=b"x", headers={"content-type": "text/plain"}
+    )
     assert r.status_code == 400
 
 

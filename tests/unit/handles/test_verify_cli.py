@@ -23,8 +23,11 @@ def write(tmp_path: Path, text: str, name: str = "in.txt") -> Path:
 
 
 def test_plain_file_all_forms_and_bad_lines(tmp_path: Path) -> None:
-    path = write(tmp_path, "11084/99\nhdl:11084/100\n\n# comment\nhttp://hdl.handle.net/11084/101\n"
-                           "not-a-handle\n20.500.1/7\n11084/a b\n")
+    path = write(
+        tmp_path,
+        "11084/99\nhdl:11084/100\n\n# comment\nhttp://hdl.handle.net/11084/101\n"
+        "not-a-handle\n20.500.1/7\n11084/a b\n",
+    )
     source = cli_verify.read_file(path, prefix="11084")
     assert [i.handle for i in source.items] == ["11084/99", "11084/100", "11084/101"]
     assert all(i.mms_id is None for i in source.items)
@@ -36,11 +39,18 @@ def test_plain_file_all_forms_and_bad_lines(tmp_path: Path) -> None:
 
 
 def test_csv_with_handle_and_mms_columns(tmp_path: Path) -> None:
-    path = write(tmp_path, "mms_id,handle,title\n991,11084/1,A\n992,hdl:11084/2,B\nxyz,11084/3,C\n"
-                           "993,99999/4,D\n994\n,11084/5,E\n", "in.csv")
+    path = write(
+        tmp_path,
+        "mms_id,handle,title\n991,11084/1,A\n992,hdl:11084/2,B\nxyz,11084/3,C\n"
+        "993,99999/4,D\n994\n,11084/5,E\n",
+        "in.csv",
+    )
     source = cli_verify.read_file(path, prefix="11084")
-    assert [(i.handle, i.mms_id) for i in source.items] == [("11084/1", "991"), ("11084/2", "992"),
-                                                           ("11084/5", None)]
+    assert [(i.handle, i.mms_id) for i in source.items] == [
+        ("11084/1", "991"),
+        ("11084/2", "992"),
+        ("11084/5", None),
+    ]
     assert [p.split(":")[0] for p in source.problems] == ["line 4", "line 5", "line 6"]
     assert source.notes == []
 
@@ -51,11 +61,14 @@ def test_csv_without_mms_column_checks_resolution_only(tmp_path: Path) -> None:
     assert "no mms_id column" in source.notes[0]
 
 
-@pytest.mark.parametrize(("text", "message"), [
-    ("", "the file is empty"),
-    ("\n  \n# only a comment\n", "the file is empty"),
-    ("mms_id,title\n991,A\n", "no 'handle' column"),
-])
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("", "the file is empty"),
+        ("\n  \n# only a comment\n", "the file is empty"),
+        ("mms_id,title\n991,A\n", "no 'handle' column"),
+    ],
+)
 def test_unusable_files_are_one_line_errors(tmp_path: Path, text: str, message: str) -> None:
     with pytest.raises(common.CliError) as info:
         cli_verify.read_file(write(tmp_path, text), prefix="11084")
@@ -84,13 +97,23 @@ def fake_resolver(monkeypatch: pytest.MonkeyPatch):
             return httpx.Response(500, json={"responseCode": 2})
         if handle not in registry:
             return httpx.Response(404, json={"responseCode": 100})
-        return httpx.Response(200, json={"responseCode": 1, "handle": handle, "values": [
-            {"index": 1, "type": "URL", "data": {"format": "string", "value": registry[handle]}}]})
+        return httpx.Response(
+            200,
+            json={
+                "responseCode": 1,
+                "handle": handle,
+                "values": [
+                    {"index": 1, "type": "URL", "data": {"format": "string", "value": registry[handle]}}
+                ],
+            },
+        )
 
     original = service.make_client
 
     def make_client(settings, *, transport=None, **kw):
-        return original(settings, transport=httpx.MockTransport(handler), backoff=0, rate_per_host=0, retries=1)
+        return original(
+            settings, transport=httpx.MockTransport(handler), backoff=0, rate_per_host=0, retries=1
+        )
 
     monkeypatch.setattr(service, "make_client", make_client)
     monkeypatch.setenv("HANDLE_TARGET_TEMPLATE", TEMPLATE)
@@ -103,14 +126,17 @@ def run_cli(args: list[str]) -> int:
     return info.value.code
 
 
-@pytest.mark.parametrize(("lines", "status"), [
-    ("handle,mms_id\n11084/1,1\n", 0),
-    ("11084/1\n11084/2\n", 0),                  # no MMS ids: resolving is enough
-    ("handle,mms_id\n11084/1,1\n11084/2,2\n", 1),  # wrong target
-    ("11084/1\n11084/404\n", 1),                # not found
-    ("11084/1\nbad\n", 1),                      # a bad line, the rest still checked
-    ("11084/1\n11084/err\n", 2),                # the resolver failed: incomplete
-])
+@pytest.mark.parametrize(
+    ("lines", "status"),
+    [
+        ("handle,mms_id\n11084/1,1\n", 0),
+        ("11084/1\n11084/2\n", 0),  # no MMS ids: resolving is enough
+        ("handle,mms_id\n11084/1,1\n11084/2,2\n", 1),  # wrong target
+        ("11084/1\n11084/404\n", 1),  # not found
+        ("11084/1\nbad\n", 1),  # a bad line, the rest still checked
+        ("11084/1\n11084/err\n", 2),  # the resolver failed: incomplete
+    ],
+)
 def test_cli_exit_statuses(tmp_path, fake_resolver, capsys, lines: str, status: int) -> None:
     path = write(tmp_path, lines, "in.csv" if lines.startswith("handle") else "in.txt")
     assert run_cli(["verify", "--file", str(path), "--json"]) == status
@@ -122,8 +148,15 @@ def test_cli_json_and_history_and_regression(tmp_path, fake_resolver, capsys) ->
     path = write(tmp_path, "handle,mms_id\n11084/1,1\n11084/2,2\n11084/404,3\n", "in.csv")
     assert run_cli(["verify", "--file", str(path), "--json"]) == 1
     out = json.loads(capsys.readouterr().out)
-    assert out["summary"] | {} == {"ok": 1, "wrong_target": 1, "not_found": 1, "error": 0, "total": 3,
-                                   "no_target": 0, "regressions": 0}
+    assert out["summary"] | {} == {
+        "ok": 1,
+        "wrong_target": 1,
+        "not_found": 1,
+        "error": 0,
+        "total": 3,
+        "no_target": 0,
+        "regressions": 0,
+    }
     verdicts = {r["handle"]: r["verification"] for r in out["results"]}
     assert verdicts == {"11084/1": "ok", "11084/2": "wrong_target", "11084/404": "not_found"}
     from sqlmodel import Session, select

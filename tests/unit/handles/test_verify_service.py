@@ -46,8 +46,14 @@ class FakeProxy:
         url = self.registry[handle]
         if url is None:
             return httpx.Response(500, json={"responseCode": 2, "handle": handle})
-        return httpx.Response(200, json={"responseCode": 1, "handle": handle, "values": [
-            {"index": 1, "type": "URL", "data": {"format": "string", "value": url}}]})
+        return httpx.Response(
+            200,
+            json={
+                "responseCode": 1,
+                "handle": handle,
+                "values": [{"index": 1, "type": "URL", "data": {"format": "string", "value": url}}],
+            },
+        )
 
     @property
     def transport(self) -> httpx.MockTransport:
@@ -82,17 +88,30 @@ def run_verify(engine, run_id, settings, proxy):
         original = service.make_client
         service.make_client = fast_client
         try:
-            return verify_run(session=session, run_id=run_id, settings=settings, transport=proxy.transport,
-                              batch_size=2)
+            return verify_run(
+                session=session, run_id=run_id, settings=settings, transport=proxy.transport, batch_size=2
+            )
         finally:
             service.make_client = original
 
 
 def test_verify_items_judges_each_path(settings) -> None:
-    proxy = FakeProxy({"11084/1": target("1"), "11084/2": target("999"), "11084/3": None,
-                       "11084/4": "http://PRIMO.example/discovery/fulldisplay?docid=alma4&vid=01GCL_INST:GCL"})
-    items = [VerifyItem("11084/1", "1"), VerifyItem("11084/2", "2"), VerifyItem("11084/3", "3"),
-             VerifyItem("11084/4", "4"), VerifyItem("11084/5", "5"), VerifyItem("11084/1")]
+    proxy = FakeProxy(
+        {
+            "11084/1": target("1"),
+            "11084/2": target("999"),
+            "11084/3": None,
+            "11084/4": "http://PRIMO.example/discovery/fulldisplay?docid=alma4&vid=01GCL_INST:GCL",
+        }
+    )
+    items = [
+        VerifyItem("11084/1", "1"),
+        VerifyItem("11084/2", "2"),
+        VerifyItem("11084/3", "3"),
+        VerifyItem("11084/4", "4"),
+        VerifyItem("11084/5", "5"),
+        VerifyItem("11084/1"),
+    ]
 
     async def go():
         async with make_client(settings, transport=proxy.transport, retries=1, **FAST) as client:
@@ -135,8 +154,15 @@ def test_verify_run_updates_records_and_writes_history(engine, settings) -> None
     run_id = make_run(engine, [("1", "11084/1"), ("2", "11084/2"), ("3", "11084/3"), ("4", None)])
     proxy = FakeProxy({"11084/1": target("1"), "11084/2": target("7")})
     summary = run_verify(engine, run_id, settings, proxy)
-    assert summary.as_dict() | {} == {"ok": 1, "wrong_target": 1, "not_found": 1, "error": 0, "total": 3,
-                                      "no_target": 0, "regressions": 0}
+    assert summary.as_dict() | {} == {
+        "ok": 1,
+        "wrong_target": 1,
+        "not_found": 1,
+        "error": 0,
+        "total": 3,
+        "no_target": 0,
+        "regressions": 0,
+    }
     with Session(engine) as session:
         records = {r.mms_id: r for r in session.exec(select(Record))}
         assert records["1"].verification == "ok" and records["1"].target_url == target("1")
@@ -146,7 +172,10 @@ def test_verify_run_updates_records_and_writes_history(engine, settings) -> None
         assert records["4"].verification is None
         checks = session.exec(select(HandleCheck).order_by(HandleCheck.handle)).all()
         assert [(c.handle, c.verification, c.run_id) for c in checks] == [
-            ("11084/1", "ok", run_id), ("11084/2", "wrong_target", run_id), ("11084/3", "not_found", run_id)]
+            ("11084/1", "ok", run_id),
+            ("11084/2", "wrong_target", run_id),
+            ("11084/3", "not_found", run_id),
+        ]
         assert checks[0].latency_ms is not None and checks[1].expected_target == target("2")
 
 
@@ -164,7 +193,9 @@ def test_regression_detected_and_logged(engine, settings, caplog) -> None:
     with Session(engine) as session:
         found = regressions(session, since=before)
         assert sorted((c.handle, c.verification) for c in found) == [
-            ("11084/1", "not_found"), ("11084/2", "wrong_target")]
+            ("11084/1", "not_found"),
+            ("11084/2", "wrong_target"),
+        ]
         assert regressions(session, since=utcnow() + timedelta(hours=1)) == []
     # an error after ok is no evidence: the next not_found of 3 is still a regression
     proxy.registry = {"11084/1": target("1"), "11084/2": target("2")}
@@ -190,12 +221,17 @@ def test_verify_known_slice_checks_only_its_slice(engine, settings, monkeypatch)
     proxy = FakeProxy({f"11084/{i:02d}": target(str(i)) for i in range(10)})
     from handles import verify as service
 
-    monkeypatch.setattr(service, "make_client",
-                        lambda s, *, transport=None, **kw: service.ResolverClient(
-                            s.handle_resolver_url, transport=transport, backoff=0, rate_per_host=0))
+    monkeypatch.setattr(
+        service,
+        "make_client",
+        lambda s, *, transport=None, **kw: service.ResolverClient(
+            s.handle_resolver_url, transport=transport, backoff=0, rate_per_host=0
+        ),
+    )
     with Session(engine) as session:
-        summary = verify_known_slice(session=session, settings=settings, offset=4, limit=3,
-                                     transport=proxy.transport)
+        summary = verify_known_slice(
+            session=session, settings=settings, offset=4, limit=3, transport=proxy.transport
+        )
         handles = sorted(c.handle for c in session.exec(select(HandleCheck)))
         records = session.exec(select(Record).where(Record.verification == "ok")).all()
     assert summary.total == 3 and handles == ["11084/04", "11084/05", "11084/06"]

@@ -14,14 +14,17 @@ from handles.resolver import BlockingResolver
 from store.models import HandleCheck, Record, Run
 
 
-@pytest.mark.parametrize(("expr", "now", "slot"), [
-    ("0 2 * * *", datetime(2025, 3, 10, 2, 0, 30), "2025-03-10T02:00Z"),
-    ("0 2 * * *", datetime(2025, 3, 10, 2, 7), "2025-03-10T02:00Z"),      # a late second beat: same slot
-    ("0 2 * * *", datetime(2025, 3, 10, 1, 59), "2025-03-09T02:00Z"),
-    ("*/15 * * * *", datetime(2025, 3, 10, 9, 44, tzinfo=UTC), "2025-03-10T09:30Z"),
-    ("30 3 * * 0", datetime(2025, 3, 12, 12, 0), "2025-03-09T03:30Z"),    # Sundays
-    ("0 0 1 1 *", datetime(2025, 3, 12), "2025-01-01T00:00Z"),
-])
+@pytest.mark.parametrize(
+    ("expr", "now", "slot"),
+    [
+        ("0 2 * * *", datetime(2025, 3, 10, 2, 0, 30), "2025-03-10T02:00Z"),
+        ("0 2 * * *", datetime(2025, 3, 10, 2, 7), "2025-03-10T02:00Z"),  # a late second beat: same slot
+        ("0 2 * * *", datetime(2025, 3, 10, 1, 59), "2025-03-09T02:00Z"),
+        ("*/15 * * * *", datetime(2025, 3, 10, 9, 44, tzinfo=UTC), "2025-03-10T09:30Z"),
+        ("30 3 * * 0", datetime(2025, 3, 12, 12, 0), "2025-03-09T03:30Z"),  # Sundays
+        ("0 0 1 1 *", datetime(2025, 3, 12), "2025-01-01T00:00Z"),
+    ],
+)
 def test_schedule_slot(expr: str, now: datetime, slot: str) -> None:
     from tasks.verify import schedule_slot
 
@@ -48,12 +51,21 @@ def world(monkeypatch: pytest.MonkeyPatch):
         handle = request.url.path.removeprefix("/api/handles/")
         lookups.append(handle)
         url = template.replace("{mms_id}", handle.split("/")[1])
-        return httpx.Response(200, json={"responseCode": 1, "handle": handle, "values": [
-            {"index": 1, "type": "URL", "data": {"format": "string", "value": url}}]})
+        return httpx.Response(
+            200,
+            json={
+                "responseCode": 1,
+                "handle": handle,
+                "values": [{"index": 1, "type": "URL", "data": {"format": "string", "value": url}}],
+            },
+        )
 
     settings = resources.settings()
-    resolver = BlockingResolver(lambda: service.ResolverClient(
-        settings.handle_resolver_url, transport=httpx.MockTransport(handler), backoff=0, rate_per_host=0))
+    resolver = BlockingResolver(
+        lambda: service.ResolverClient(
+            settings.handle_resolver_url, transport=httpx.MockTransport(handler), backoff=0, rate_per_host=0
+        )
+    )
     monkeypatch.setattr(resources, "resolver", lambda: resolver)
     fake = fakeredis.FakeRedis()
     monkeypatch.setattr(resources, "redis_client", lambda: fake)

@@ -11,7 +11,12 @@ SEED_RECORDS = [
     # mms_id, pid, expected_handle, metadata_problem
     ("991011589491704641", "grinnell:88", "11084/88", None),
     ("991011507293904641", "grinnell:99", "11084/99", None),
-    ("991011507142104641", "grinnell:32100", "11084/32100", 'malformed: dc:identifier has xsi:type="dcterms:URI"'),
+    (
+        "991011507142104641",
+        "grinnell:32100",
+        "11084/32100",
+        'malformed: dc:identifier has xsi:type="dcterms:URI"',
+    ),
 ]
 
 
@@ -23,7 +28,15 @@ def seeded(engine):  # type: ignore[no-untyped-def]
         session.add(run)
         session.flush()
         for position, (mms, pid, handle, problem) in enumerate(SEED_RECORDS):
-            session.add(Record(run_id=run.id, position=position, mms_id=mms, pid=pid,
-                               expected_handle=handle, metadata_problem=problem))
+            session.add(
+                Record(
+                    run_id=run.id,
+                    position=position,
+                    mms_id=mms,
+                    pid=pid,
+                    expected_handle=handle,
+                    metadata_problem=problem,
+                )
+            )
         run_id = run.id
     return engine, run_id

@@ -12,8 +12,10 @@ from store.db import session_scope
 from store.models import EventLine, Record, Run
 from workers import resources
 
-A = ("Record 991011507293904641 was skipped. Reason: BIB record MMS ID 991011507293904641 already has "
-     "a handle identifier 11084/1742400039")
+A = (
+    "Record 991011507293904641 was skipped. Reason: BIB record MMS ID 991011507293904641 already has "
+    "a handle identifier 11084/1742400039"
+)
 
 
 @pytest.fixture
@@ -23,8 +25,9 @@ def run_id():  # type: ignore[no-untyped-def]
         run = Run(set_id="7593466560004641")
         session.add(run)
         session.flush()
-        for position, (mms, handle) in enumerate([("991011589491704641", "11084/88"),
-                                                  ("991011507293904641", "11084/99")]):
+        for position, (mms, handle) in enumerate(
+            [("991011589491704641", "11084/88"), ("991011507293904641", "11084/99")]
+        ):
             session.add(Record(run_id=run.id, position=position, mms_id=mms, expected_handle=handle))
         return run.id
 
@@ -45,18 +48,25 @@ def test_import_then_report(run_id, tmp_path, capsys):
     out = tmp_path / "report.csv"
     assert cli("report", str(run_id), "--output", str(out)) == 0
     rows = list(csv.DictReader(io.StringIO(out.read_text())))
-    assert [(r["mms_id"], r["outcome"]) for r in rows] == [("991011589491704641", "unknown"),
-                                                           ("991011507293904641", "conflict")]
+    assert [(r["mms_id"], r["outcome"]) for r in rows] == [
+        ("991011589491704641", "unknown"),
+        ("991011507293904641", "conflict"),
+    ]
 
 
-@pytest.mark.parametrize("content, message", [
-    (b"", "empty"),
-    (b"\x00\x01\x02\x03", "binary"),
-    (b"mms_id,title\n1,x\n", "not an Events Report"),
-    (b"Event Description\n" + A.replace("991011507293904641", "991000000000004641").encode() + b"\n",
-     "not about a record of run|none of its 1 event lines"),
-    (b"Severity,Event Description\nInformation,\"" + A.encode() + b"\"\nInformation\n", "line 3"),
-])
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (b"", "empty"),
+        (b"\x00\x01\x02\x03", "binary"),
+        (b"mms_id,title\n1,x\n", "not an Events Report"),
+        (
+            b"Event Description\n" + A.replace("991011507293904641", "991000000000004641").encode() + b"\n",
+            "not about a record of run|none of its 1 event lines",
+        ),
+        (b'Severity,Event Description\nInformation,"' + A.encode() + b'"\nInformation\n', "line 3"),
+    ],
+)
 def test_bad_files_one_line_nothing_stored(run_id, tmp_path, capsys, content, message):
     path = tmp_path / "bad"
     path.write_bytes(content)

@@ -8,10 +8,18 @@ from hypothesis import strategies as st
 from outcomes.events import fingerprint, parse_event
 
 SEED_000 = [
-    ("Record 991011507293904641 was skipped. Reason: BIB record MMS ID 991011507293904641 already has "
-     "a handle identifier 11084/1742400039", "991011507293904641", "11084/1742400039"),
-    ("Record 991011507142104641 was skipped. Reason: BIB record MMS ID 991011507142104641 already has "
-     "a handle identifier 11084/1742400245", "991011507142104641", "11084/1742400245"),
+    (
+        "Record 991011507293904641 was skipped. Reason: BIB record MMS ID 991011507293904641 already has "
+        "a handle identifier 11084/1742400039",
+        "991011507293904641",
+        "11084/1742400039",
+    ),
+    (
+        "Record 991011507142104641 was skipped. Reason: BIB record MMS ID 991011507142104641 already has "
+        "a handle identifier 11084/1742400245",
+        "991011507142104641",
+        "11084/1742400245",
+    ),
 ]
 
 
@@ -23,22 +31,28 @@ def test_seed_000_lines_are_already_has_with_the_handle():
 
 
 def test_seed_001_glued_date_and_row_number():
-    event = parse_event("1 Record 991011592644004641 was skipped. Reason: BIB record MMS ID "
-                        "991011592644004641 already has a handle identifier 11084/34662 05/08/2025")
+    event = parse_event(
+        "1 Record 991011592644004641 was skipped. Reason: BIB record MMS ID "
+        "991011592644004641 already has a handle identifier 11084/34662 05/08/2025"
+    )
     assert (event.kind, event.mms_id, event.handle) == ("already_has", "991011592644004641", "11084/34662")
     assert event.text.startswith("Record 991011592644004641")
 
 
 def test_wrapped_text_with_crlf_and_extra_spaces():
-    event = parse_event("Record 991011592643604641 was skipped. Reason: BIB record MMS ID\r\n"
-                        "991011592643604641   already has a handle identifier\t11084/34664\r\n")
+    event = parse_event(
+        "Record 991011592643604641 was skipped. Reason: BIB record MMS ID\r\n"
+        "991011592643604641   already has a handle identifier\t11084/34664\r\n"
+    )
     assert (event.kind, event.handle) == ("already_has", "11084/34664")
     assert "\n" not in event.text and "  " not in event.text
 
 
 def test_does_not_have_a_handle():
-    event = parse_event("Record 991011589491704641 was skipped. Reason: BIB record MMS ID 991011589491704641 "
-                        "does not have a handle identifier")
+    event = parse_event(
+        "Record 991011589491704641 was skipped. Reason: BIB record MMS ID 991011589491704641 "
+        "does not have a handle identifier"
+    )
     assert (event.kind, event.mms_id, event.handle) == ("no_handle", "991011589491704641", None)
 
 
@@ -54,8 +68,10 @@ def test_other_text_kept_verbatim():
 
 
 def test_already_has_resolver_url_form_is_normalized():
-    event = parse_event("Record 123456 was skipped. Reason: BIB record MMS ID 123456 already has a handle "
-                        "identifier http://hdl.handle.net/11084/99.")
+    event = parse_event(
+        "Record 123456 was skipped. Reason: BIB record MMS ID 123456 already has a handle "
+        "identifier http://hdl.handle.net/11084/99."
+    )
     assert event.handle == "11084/99"
 
 

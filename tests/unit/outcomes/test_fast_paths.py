@@ -40,12 +40,16 @@ def old_clean(text: str) -> str:
 
 
 usual = st.builds(
-    lambda pre, mms, tail, post: f"{pre}Record {mms} was skipped. Reason: BIB record MMS ID {mms} {tail}{post}",
+    lambda pre, mms, tail, post: (
+        f"{pre}Record {mms} was skipped. Reason: BIB record MMS ID {mms} {tail}{post}"
+    ),
     st.sampled_from(["", " ", "1 ", '"']),
     st.from_regex(r"\A\d{3,20}\Z"),
-    st.sampled_from(["does not have a handle identifier"]) | st.builds(
+    st.sampled_from(["does not have a handle identifier"])
+    | st.builds(
         "already has a handle identifier {}".format,
-        st.from_regex(r"\A[0-9A-Za-z.]{1,6}/[0-9A-Za-z._-]{0,8}[.,;)]?\Z") | st.text(max_size=12)),
+        st.from_regex(r"\A[0-9A-Za-z.]{1,6}/[0-9A-Za-z._-]{0,8}[.,;)]?\Z") | st.text(max_size=12),
+    ),
     st.sampled_from(["", " ", ".", " 05/08/2025", "\n", '"', "x"]),
 )
 
@@ -57,8 +61,12 @@ def test_exact_match_agrees_with_the_tolerant_path(text):
 
 
 @settings(max_examples=400, deadline=None)
-@given(st.text(alphabet=st.sampled_from(list(" \t\n\r\x0b\x0c\x1c\x1f\x85\xa0\u2028\u3000\"1aR\x00é")), max_size=20)
-       | st.text(max_size=40))
+@given(
+    st.text(
+        alphabet=st.sampled_from(list(' \t\n\r\x0b\x0c\x1c\x1f\x85\xa0\u2028\u3000"1aR\x00é')), max_size=20
+    )
+    | st.text(max_size=40)
+)
 def test_clean_description_agrees_with_the_regex_test(text):
     assert events.clean_description(text) == old_clean(text)
 
@@ -75,7 +83,9 @@ def test_fingerprint_is_blake2b_of_step_and_casefolded_text():
 def openpyxl_rows(path):
     wb = load_workbook(path, read_only=True, data_only=True)
     try:
-        return [["" if v is None else str(v) for v in row] for row in wb.worksheets[0].iter_rows(values_only=True)]
+        return [
+            ["" if v is None else str(v) for v in row] for row in wb.worksheets[0].iter_rows(values_only=True)
+        ]
     finally:
         wb.close()
 
@@ -101,7 +111,9 @@ def test_xlsx_values_match_openpyxl(tmp_path):
     wb = Workbook()
     sheet = wb.active
     sheet.append(["Event Description", "Event Date", "n", "f", "b", "d"])
-    sheet.append([f"Record {MMS} failed", "09/30/2025 11:35:50 CDT", 5, 2.5, True, datetime(2025, 5, 8, 13, 21)])
+    sheet.append(
+        [f"Record {MMS} failed", "09/30/2025 11:35:50 CDT", 5, 2.5, True, datetime(2025, 5, 8, 13, 21)]
+    )
     sheet.append([None, None, None])
     sheet.cell(row=6, column=3, value="gap before")
     sheet.append(["x005F_escaped é <&>", "  spaced  "])
@@ -124,25 +136,44 @@ def shared_strings_workbook(path, rows, *, sheet_prolog=""):
     rel = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
     types = "application/vnd.openxmlformats-officedocument.spreadsheetml"
     with zipfile.ZipFile(path, "w") as z:
-        z.writestr("[Content_Types].xml",
-                   '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
-                   '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
-                   '<Default Extension="xml" ContentType="application/xml"/>'
-                   f'<Override PartName="/xl/workbook.xml" ContentType="{types}.sheet.main+xml"/>'
-                   f'<Override PartName="/xl/worksheets/sheet1.xml" ContentType="{types}.worksheet+xml"/>'
-                   f'<Override PartName="/xl/sharedStrings.xml" ContentType="{types}.sharedStrings+xml"/></Types>')
-        z.writestr("_rels/.rels", f'<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
-                   f'<Relationship Id="rId1" Type="{rel}/officeDocument" Target="xl/workbook.xml"/></Relationships>')
-        z.writestr("xl/workbook.xml", f'<workbook xmlns="{main}" xmlns:r="{rel}"><sheets>'
-                   '<sheet name="E" sheetId="1" r:id="rId1"/></sheets></workbook>')
-        z.writestr("xl/_rels/workbook.xml.rels",
-                   '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
-                   f'<Relationship Id="rId1" Type="{rel}/worksheet" Target="worksheets/sheet1.xml"/>'
-                   f'<Relationship Id="rId2" Type="{rel}/sharedStrings" Target="sharedStrings.xml"/></Relationships>')
-        z.writestr("xl/worksheets/sheet1.xml", f'{sheet_prolog}<worksheet xmlns="{main}"><sheetData>'
-                   f'{"".join(cells)}</sheetData></worksheet>')
-        z.writestr("xl/sharedStrings.xml", f'<sst xmlns="{main}">' + "".join(
-            f"<si><t>{s[:3]}</t><r><t>{s[3:]}</t></r><rPh sb='0' eb='1'><t>ignored</t></rPh></si>" for s in strings) + "</sst>")
+        z.writestr(
+            "[Content_Types].xml",
+            '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
+            '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
+            '<Default Extension="xml" ContentType="application/xml"/>'
+            f'<Override PartName="/xl/workbook.xml" ContentType="{types}.sheet.main+xml"/>'
+            f'<Override PartName="/xl/worksheets/sheet1.xml" ContentType="{types}.worksheet+xml"/>'
+            f'<Override PartName="/xl/sharedStrings.xml" ContentType="{types}.sharedStrings+xml"/></Types>',
+        )
+        z.writestr(
+            "_rels/.rels",
+            f'<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+            f'<Relationship Id="rId1" Type="{rel}/officeDocument" Target="xl/workbook.xml"/></Relationships>',
+        )
+        z.writestr(
+            "xl/workbook.xml",
+            f'<workbook xmlns="{main}" xmlns:r="{rel}"><sheets>'
+            '<sheet name="E" sheetId="1" r:id="rId1"/></sheets></workbook>',
+        )
+        z.writestr(
+            "xl/_rels/workbook.xml.rels",
+            '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+            f'<Relationship Id="rId1" Type="{rel}/worksheet" Target="worksheets/sheet1.xml"/>'
+            f'<Relationship Id="rId2" Type="{rel}/sharedStrings" Target="sharedStrings.xml"/></Relationships>',
+        )
+        z.writestr(
+            "xl/worksheets/sheet1.xml",
+            f'{sheet_prolog}<worksheet xmlns="{main}"><sheetData>{"".join(cells)}</sheetData></worksheet>',
+        )
+        z.writestr(
+            "xl/sharedStrings.xml",
+            f'<sst xmlns="{main}">'
+            + "".join(
+                f"<si><t>{s[:3]}</t><r><t>{s[3:]}</t></r><rPh sb='0' eb='1'><t>ignored</t></rPh></si>"
+                for s in strings
+            )
+            + "</sst>",
+        )
     return path
 
 
@@ -157,8 +188,11 @@ def test_xlsx_shared_strings_with_rich_text_match_openpyxl(tmp_path):
 
 
 def test_xlsx_with_a_document_type_declaration_is_refused(tmp_path):
-    path = shared_strings_workbook(tmp_path / "dtd.xlsx", [["Event Description"], ["Record 123 failed"]],
-                                   sheet_prolog='<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "aaaa">]>')
+    path = shared_strings_workbook(
+        tmp_path / "dtd.xlsx",
+        [["Event Description"], ["Record 123 failed"]],
+        sheet_prolog='<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "aaaa">]>',
+    )
     with pytest.raises(EventsFileError, match="document type declaration"):
         list(read_events(path)[1])
 

@@ -10,10 +10,14 @@ from openpyxl import Workbook
 from outcomes.events import parse_event
 from outcomes.importer import EventsFileError, read_events
 
-A = ("Record 991011507293904641 was skipped. Reason: BIB record MMS ID 991011507293904641 already has "
-     "a handle identifier 11084/1742400039")
-B = ("Record 991011507142104641 was skipped. Reason: BIB record MMS ID 991011507142104641 already has "
-     "a handle identifier 11084/1742400245")
+A = (
+    "Record 991011507293904641 was skipped. Reason: BIB record MMS ID 991011507293904641 already has "
+    "a handle identifier 11084/1742400039"
+)
+B = (
+    "Record 991011507142104641 was skipped. Reason: BIB record MMS ID 991011507142104641 already has "
+    "a handle identifier 11084/1742400245"
+)
 DATE = "09/30/2025 11:35:50 CDT"
 
 
@@ -36,10 +40,12 @@ def test_csv_plain(tmp_path):
 
 
 def test_csv_bom_crlf_quoted_reordered_spaces(tmp_path):
-    text = (f'\ufeffSeverity,"Event Description" ,Creator,Event Date,Module\r\n'
-            f'Information,"  {A}  ",System,{DATE},Repository\r\n'
-            f'\r\n'
-            f'Information,"{B.replace("MMS ID", "MMS ID,")}",System,{DATE},Repository\r\n')
+    text = (
+        f'\ufeffSeverity,"Event Description" ,Creator,Event Date,Module\r\n'
+        f'Information,"  {A}  ",System,{DATE},Repository\r\n'
+        f"\r\n"
+        f'Information,"{B.replace("MMS ID", "MMS ID,")}",System,{DATE},Repository\r\n'
+    )
     fmt, rows = read(write(tmp_path, "e.csv", text.encode("utf-8")))
     assert fmt == "csv"
     assert rows[0].description == A and rows[0].date == DATE and rows[0].severity == "Information"
@@ -98,7 +104,9 @@ def test_copied_page_text_seed_001(tmp_path):
     fmt, rows = read(write(tmp_path, "e.txt", text.encode()))
     assert fmt == "text"
     assert [(r.line, r.description, r.date, r.severity) for r in rows] == [
-        (4, A, DATE, "Information"), (5, B, DATE, "Information")]
+        (4, A, DATE, "Information"),
+        (5, B, DATE, "Information"),
+    ]
 
 
 def test_copied_page_text_wrapped_without_tabs(tmp_path):
@@ -118,13 +126,16 @@ def test_copied_page_text_wrapped_without_tabs(tmp_path):
     assert [parse_event(r.description).handle for r in rows] == ["11084/34662", "11084/34664"]
 
 
-@pytest.mark.parametrize("data, message", [
-    (b"", "empty"),
-    (b"\xef\xbb\xbf\r\n  \n", "empty"),
-    (b"\x00\x01\x02binary\xff", "binary"),
-    (b"mms_id,title\n991,Some title\n", "not an Events Report"),
-    (b"PK\x03\x04not really a zip", "not a readable XLSX"),
-])
+@pytest.mark.parametrize(
+    "data, message",
+    [
+        (b"", "empty"),
+        (b"\xef\xbb\xbf\r\n  \n", "empty"),
+        (b"\x00\x01\x02binary\xff", "binary"),
+        (b"mms_id,title\n991,Some title\n", "not an Events Report"),
+        (b"PK\x03\x04not really a zip", "not a readable XLSX"),
+    ],
+)
 def test_bad_files_give_one_clear_line(tmp_path, data, message):
     with pytest.raises(EventsFileError, match=message) as info:
         read(write(tmp_path, "bad", data))

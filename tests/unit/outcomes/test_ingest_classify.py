@@ -17,12 +17,18 @@ from outcomes.report import COLUMNS, iter_rows, write_csv, write_json
 from store.db import session_scope
 from store.models import EventLine, Record, Verification
 
-A = ("Record 991011507293904641 was skipped. Reason: BIB record MMS ID 991011507293904641 already has "
-     "a handle identifier 11084/1742400039")
-SAME = ("Record 991011589491704641 was skipped. Reason: BIB record MMS ID 991011589491704641 already has "
-        "a handle identifier 11084/88")
-NO = ("Record 991011507142104641 was skipped. Reason: BIB record MMS ID 991011507142104641 does not "
-      "have a handle identifier")
+A = (
+    "Record 991011507293904641 was skipped. Reason: BIB record MMS ID 991011507293904641 already has "
+    "a handle identifier 11084/1742400039"
+)
+SAME = (
+    "Record 991011589491704641 was skipped. Reason: BIB record MMS ID 991011589491704641 already has "
+    "a handle identifier 11084/88"
+)
+NO = (
+    "Record 991011507142104641 was skipped. Reason: BIB record MMS ID 991011507142104641 does not "
+    "have a handle identifier"
+)
 DATE = "09/30/2025 11:35:50 CDT"
 
 
@@ -77,8 +83,12 @@ def test_reimport_identical_changes_nothing(seeded, tmp_path):
         count = len(session.exec(select(EventLine)).all())
     # the same report, as copied page text this time
     text = tmp_path / "events.txt"
-    text.write_text("".join(f"{i} {line}\t{DATE}\tInformation\tRepository\tSystem\n"
-                            for i, line in enumerate([A, SAME, NO], 1)))
+    text.write_text(
+        "".join(
+            f"{i} {line}\t{DATE}\tInformation\tRepository\tSystem\n"
+            for i, line in enumerate([A, SAME, NO], 1)
+        )
+    )
     summary = run_import(engine, run_id, text)
     assert (summary.new, summary.duplicates) == (0, 3)
     assert records(engine, run_id) == before  # updated_at too
@@ -101,7 +111,7 @@ def test_malformed_file_stores_nothing(seeded, tmp_path):
     run_import(engine, run_id, events_csv(tmp_path, A))
     before = records(engine, run_id)
     path = tmp_path / "bad.csv"
-    path.write_text(f"Severity,Event Description\nInformation,\"{SAME}\"\nInformation\n")
+    path.write_text(f'Severity,Event Description\nInformation,"{SAME}"\nInformation\n')
     with pytest.raises(EventsFileError, match="line"):
         run_import(engine, run_id, path)
     with session_scope(engine) as session:

@@ -7,14 +7,16 @@ import pytest
 from alma.dc import parse_dc
 from outcomes.repair import NotRepairable, canonical_record, repair_bib_xml
 
-HEAD = ('<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<bib>\n  <mms_id>991011507142104641</mms_id>\n'
-        '  <record_format>dcap01</record_format>\n'
-        '  <record xmlns="http://alma.exlibrisgroup.com/dc/01GCL_INST" xmlns:dc="http://purl.org/dc/elements/1.1/" '
-        'xmlns:dcterms="http://purl.org/dc/terms/" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">\n'
-        '    <dc:title>Isotoma &amp; friends</dc:title>\n'
-        '    <dcterms:subject xsi:type="dcterms:LCSH">Collembola</dcterms:subject>\n'
-        '    <dc:identifier>grinnell:32100</dc:identifier>\n')
-TAIL = '    <dginfo>kept</dginfo>\n  </record>\n</bib>'
+HEAD = (
+    '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<bib>\n  <mms_id>991011507142104641</mms_id>\n'
+    "  <record_format>dcap01</record_format>\n"
+    '  <record xmlns="http://alma.exlibrisgroup.com/dc/01GCL_INST" xmlns:dc="http://purl.org/dc/elements/1.1/" '
+    'xmlns:dcterms="http://purl.org/dc/terms/" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">\n'
+    "    <dc:title>Isotoma &amp; friends</dc:title>\n"
+    '    <dcterms:subject xsi:type="dcterms:LCSH">Collembola</dcterms:subject>\n'
+    "    <dc:identifier>grinnell:32100</dc:identifier>\n"
+)
+TAIL = "    <dginfo>kept</dginfo>\n  </record>\n</bib>"
 
 
 def bib(*identifiers: str) -> str:
@@ -26,14 +28,17 @@ def usable(xml: str) -> str | None:
     return record.expected_handle("11084") if record.problem("11084") is None else None
 
 
-@pytest.mark.parametrize("identifier", [
-    '<dc:identifier xsi:type="dcterms:URI">http://hdl.handle.net/11084/32100</dc:identifier>',
-    "<dc:identifier xsi:type='dcterms:URI' >http://hdl.handle.net/11084/32100</dc:identifier>",
-    "<dc:identifier>https://hdl.handle.net/11084/32100</dc:identifier>",
-    "<dc:identifier>hdl:11084/32100</dc:identifier>",
-    "<dc:identifier>  http://hdl.handle.net/11084/ 32100 </dc:identifier>",
-    "<dc:identifier>http://hdl.handle.net/11084/32100\n</dc:identifier>",
-])
+@pytest.mark.parametrize(
+    "identifier",
+    [
+        '<dc:identifier xsi:type="dcterms:URI">http://hdl.handle.net/11084/32100</dc:identifier>',
+        "<dc:identifier xsi:type='dcterms:URI' >http://hdl.handle.net/11084/32100</dc:identifier>",
+        "<dc:identifier>https://hdl.handle.net/11084/32100</dc:identifier>",
+        "<dc:identifier>hdl:11084/32100</dc:identifier>",
+        "<dc:identifier>  http://hdl.handle.net/11084/ 32100 </dc:identifier>",
+        "<dc:identifier>http://hdl.handle.net/11084/32100\n</dc:identifier>",
+    ],
+)
 def test_malformed_forms_become_the_plain_url(identifier):
     original = bib(identifier)
     assert usable(original) is None or "https" in identifier  # Alma's reader takes https too
@@ -46,13 +51,21 @@ def test_malformed_forms_become_the_plain_url(identifier):
 
 
 def test_missing_handle_added_from_dcterms_identifier():
-    original = bib('<dcterms:identifier xsi:type="dcterms:URI">http://hdl.handle.net/11084/777</dcterms:identifier>')
+    original = bib(
+        '<dcterms:identifier xsi:type="dcterms:URI">http://hdl.handle.net/11084/777</dcterms:identifier>'
+    )
     repair = repair_bib_xml(original, prefix="11084")
     assert repair.handle == "11084/777"
-    assert repair.changes == ("added dc:identifier http://hdl.handle.net/11084/777 "
-                              "(from dcterms:identifier http://hdl.handle.net/11084/777)",)
-    assert repair.xml.replace("    <dc:identifier>http://hdl.handle.net/11084/777</dc:identifier>\n", "", 1) \
-        .replace("</dcterms:identifier>\n", "</dcterms:identifier>\n", 1) == original
+    assert repair.changes == (
+        "added dc:identifier http://hdl.handle.net/11084/777 "
+        "(from dcterms:identifier http://hdl.handle.net/11084/777)",
+    )
+    assert (
+        repair.xml.replace(
+            "    <dc:identifier>http://hdl.handle.net/11084/777</dc:identifier>\n", "", 1
+        ).replace("</dcterms:identifier>\n", "</dcterms:identifier>\n", 1)
+        == original
+    )
     assert usable(repair.xml) == "11084/777"
 
 
@@ -62,11 +75,14 @@ def test_missing_handle_derived_from_pid_by_the_configured_rule():
     assert repair.handle == "11084/32100"
     assert "(from PID grinnell:32100)" in repair.changes[0]
     assert usable(repair.xml) == "11084/32100"
-    other = repair_bib_xml(original, prefix="11084", pid="grinnell:32100",
-                           pid_pattern=r"^grinnell:(?P<suffix>\d+)$")
+    other = repair_bib_xml(
+        original, prefix="11084", pid="grinnell:32100", pid_pattern=r"^grinnell:(?P<suffix>\d+)$"
+    )
     assert other.handle == "11084/32100"
     with pytest.raises(NotRepairable, match="HANDLE_PID_PATTERN"):
-        repair_bib_xml(original, prefix="11084", pid="grinnell:abc", pid_pattern=r"^grinnell:(?P<suffix>\d+)$")
+        repair_bib_xml(
+            original, prefix="11084", pid="grinnell:abc", pid_pattern=r"^grinnell:(?P<suffix>\d+)$"
+        )
 
 
 def test_good_record_needs_no_change():

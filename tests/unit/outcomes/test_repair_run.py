@@ -12,11 +12,15 @@ from store.db import session_scope
 from store.models import BibBackup, Record, Run
 
 MMS = "991011507142104641"
-NS = ('xmlns="http://alma.exlibrisgroup.com/dc/01GCL_INST" xmlns:dc="http://purl.org/dc/elements/1.1/" '
-      'xmlns:dcterms="http://purl.org/dc/terms/" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"')
-ORIGINAL = (f'<bib><mms_id>{MMS}</mms_id><record {NS}><dc:title>T</dc:title>'
-            '<dc:identifier xsi:type="dcterms:URI">http://hdl.handle.net/11084/32100</dc:identifier>'
-            '</record></bib>')
+NS = (
+    'xmlns="http://alma.exlibrisgroup.com/dc/01GCL_INST" xmlns:dc="http://purl.org/dc/elements/1.1/" '
+    'xmlns:dcterms="http://purl.org/dc/terms/" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"'
+)
+ORIGINAL = (
+    f"<bib><mms_id>{MMS}</mms_id><record {NS}><dc:title>T</dc:title>"
+    '<dc:identifier xsi:type="dcterms:URI">http://hdl.handle.net/11084/32100</dc:identifier>'
+    "</record></bib>"
+)
 
 
 class FakeAlma:
@@ -57,10 +61,25 @@ def run(engine):  # type: ignore[no-untyped-def]
         parent = Run(set_id="7593466560004641")
         session.add(parent)
         session.flush()
-        session.add(Record(run_id=parent.id, mms_id=MMS, pid="grinnell:32100", expected_handle="11084/32100",
-                           outcome="malformed_identifier"))
-        session.add(Record(run_id=parent.id, position=1, mms_id="991011507293904641", outcome="conflict",
-                           expected_handle="11084/99", alma_handle="11084/1742400039"))
+        session.add(
+            Record(
+                run_id=parent.id,
+                mms_id=MMS,
+                pid="grinnell:32100",
+                expected_handle="11084/32100",
+                outcome="malformed_identifier",
+            )
+        )
+        session.add(
+            Record(
+                run_id=parent.id,
+                position=1,
+                mms_id="991011507293904641",
+                outcome="conflict",
+                expected_handle="11084/99",
+                alma_handle="11084/1742400039",
+            )
+        )
         return engine, parent.id
 
 
@@ -76,11 +95,17 @@ def test_backup_is_saved_before_the_put_and_reused_after_a_failure(run):
     assert alma.bibs[MMS] == ORIGINAL
     started: list[int] = []
     with session_scope(engine) as session:
-        result = apply_repairs(session=session, run_id=run_id, alma=alma, settings=settings,
-                               create_child=create_child, enqueue=started.append)
+        result = apply_repairs(
+            session=session,
+            run_id=run_id,
+            alma=alma,
+            settings=settings,
+            create_child=create_child,
+            enqueue=started.append,
+        )
     assert result.repaired == [MMS] and started == [result.child_run_id]
     assert alma.sets[result.set_id] == [MMS]
-    assert 'xsi:type' not in alma.bibs[MMS]
+    assert "xsi:type" not in alma.bibs[MMS]
     with session_scope(engine) as session:
         backups = session.exec(select(BibBackup)).all()
         assert len(backups) == 1 and backups[0].original_xml == ORIGINAL and backups[0].applied_at

@@ -8,13 +8,23 @@ from store.db import session_scope
 from store.models import Record, RunState
 
 
-def _run_with(session, set_id: str, records: dict[str, str], parent: int | None = None, state=RunState.SUCCEEDED):  # type: ignore[no-untyped-def]
+def _run_with(
+    session, set_id: str, records: dict[str, str], parent: int | None = None, state=RunState.SUCCEEDED
+):  # type: ignore[no-untyped-def]
     run = create_run(session=session, set_id=set_id, parent_run_id=parent)
     run.state = state
     session.add(run)
     for position, (mms, outcome) in enumerate(records.items()):
-        session.add(Record(run_id=run.id, mms_id=mms, position=position, outcome=outcome,
-                           expected_handle=f"11084/{position}", detail=f"{outcome} evidence"))
+        session.add(
+            Record(
+                run_id=run.id,
+                mms_id=mms,
+                position=position,
+                outcome=outcome,
+                expected_handle=f"11084/{position}",
+                detail=f"{outcome} evidence",
+            )
+        )
     session.flush()
     return run
 

@@ -28,15 +28,18 @@ def test_copy_carries_attributes_and_does_not_duplicate() -> None:
     assert copied.startswith('<record xmlns="http://alma.exlibrisgroup.com/dc/01GCL_INST"')
 
 
-@pytest.mark.parametrize(("text", "xsi", "usable"), [
-    ("http://hdl.handle.net/11084/7", None, "11084/7"),
-    ("https://hdl.handle.net/11084/7", None, "11084/7"),
-    ("http://hdl.handle.net/11084/7", "dcterms:URI", None),
-    ("hdl:11084/7", None, None),
-    ("http://hdl.handle.net/ 11084/7", None, None),
-    ("http//hdl.handle.net/11084/7", None, None),
-    ("http://hdl.handle.net/10000/7", None, None),
-])
+@pytest.mark.parametrize(
+    ("text", "xsi", "usable"),
+    [
+        ("http://hdl.handle.net/11084/7", None, "11084/7"),
+        ("https://hdl.handle.net/11084/7", None, "11084/7"),
+        ("http://hdl.handle.net/11084/7", "dcterms:URI", None),
+        ("hdl:11084/7", None, None),
+        ("http://hdl.handle.net/ 11084/7", None, None),
+        ("http//hdl.handle.net/11084/7", None, None),
+        ("http://hdl.handle.net/10000/7", None, None),
+    ],
+)
 def test_usable_handle(text: str, xsi: str | None, usable: str | None) -> None:
     assert dc.usable_handle(record(dc.Identifier("dc:identifier", text, xsi)), "11084") == usable
 
@@ -86,8 +89,17 @@ def test_config_validation() -> None:
 
 
 def _instance() -> Instance:
-    inst = Instance(id="7601000010004641", job=JOBS_BY_ID["M48402"], name="n", set_id="1", parameters=[],
-                    submitted_by={"value": "API"}, via_api=True, submit_time=1759250149.0, duration=1)
+    inst = Instance(
+        id="7601000010004641",
+        job=JOBS_BY_ID["M48402"],
+        name="n",
+        set_id="1",
+        parameters=[],
+        submitted_by={"value": "API"},
+        via_api=True,
+        submit_time=1759250149.0,
+        duration=1,
+    )
     inst.events = [Event("1", "991", "Record 991 was skipped. Reason: x, y", 1759250150.0)]
     return inst
 
@@ -96,10 +108,13 @@ def test_reports() -> None:
     inst = _instance()
     assert reports.ui_date(1759250150.0) == "09/30/2025 11:35:50 CDT"
     csv_text = reports.as_csv(inst).decode("utf-8-sig").splitlines()
-    assert csv_text == ["Event Description,Event Date,Severity,Module,Creator",
-                        '"Record 991 was skipped. Reason: x, y",09/30/2025 11:35:50 CDT,Information,Repository,System']
+    assert csv_text == [
+        "Event Description,Event Date,Severity,Module,Creator",
+        '"Record 991 was skipped. Reason: x, y",09/30/2025 11:35:50 CDT,Information,Repository,System',
+    ]
     assert reports.as_text(inst).decode().splitlines()[1] == (
-        "1 Record 991 was skipped. Reason: x, y\t09/30/2025 11:35:50 CDT\tInformation\tRepository\tSystem")
+        "1 Record 991 was skipped. Reason: x, y\t09/30/2025 11:35:50 CDT\tInformation\tRepository\tSystem"
+    )
     from openpyxl import load_workbook
 
     rows = list(load_workbook(io.BytesIO(reports.as_xlsx(inst))).active.iter_rows(values_only=True))
@@ -113,6 +128,6 @@ def test_seed_is_deterministic_and_lazy() -> None:
     assert seed.generated_record("123") is None
     sets = {s.id: s for s in seed.seed_sets()}
     first, every = sets[seed.FIRST_BATCH_SET_ID].members, sets[seed.ALL_DIGITAL_SET_ID].members
-    assert every[:len(first)] == first
+    assert every[: len(first)] == first
     handles = [h for h, _ in seed.preexisting_handles()]
     assert len(handles) == len(set(handles))

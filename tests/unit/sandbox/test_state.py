@@ -84,7 +84,10 @@ def test_seed_000_in_order(state: SandboxState, clock: Clock) -> None:
     ]
     finish(state, clock, PROFILE)
     assert state.registry.get("11084/99") is None  # the conflict: the expected handle never resolves
-    assert state.registry.get("11084/88").url() == "http://sb/discovery/fulldisplay/alma991011589491704641/01GCL_INST:GCL"
+    assert (
+        state.registry.get("11084/88").url()
+        == "http://sb/discovery/fulldisplay/alma991011589491704641/01GCL_INST:GCL"
+    )
     minted = state.record(seed.SEED_32100).alma_handle
     assert minted and minted.startswith("11084/17424")
     assert state.registry.get(minted).url().endswith("alma991011507142104641/01GCL_INST:GCL")
@@ -128,7 +131,13 @@ def test_demo_outcomes(state: SandboxState, clock: Clock) -> None:
     migration = finish(state, clock, MIGRATION, seed.DEMO_SET_ID)
     by_case: dict[str, set[str]] = {}
     for e in migration.events:
-        kind = "has" if "already has" in e.description else "not" if "does not have" in e.description else "failed"
+        kind = (
+            "has"
+            if "already has" in e.description
+            else "not"
+            if "does not have" in e.description
+            else "failed"
+        )
         by_case.setdefault(state.record(e.mms_id).case, set()).add(kind)
     assert by_case["needs_copy_typed"] == {"not"}
     for case in ("missing", "hdl_form", "spaces", "bad_url"):
