@@ -202,9 +202,9 @@ def status(
     ),
 ) -> None:
     """A run's state, each step's Alma job instance and status, and counts per outcome."""
-    from pipeline.errors import RunNotFound
     from pipeline.runs import recent_runs
     from store.db import session_scope
+    from store.runs import RunNotFound
 
     engine = ready_database()
     if regressions:
