@@ -8,11 +8,12 @@ from typing import Any
 from sqlalchemy import update
 from sqlmodel import col
 
+from pipeline.context import PipelineContext
 from pipeline.profile_set import ingest_api_events
-from pipeline.runs import get_run, outcome_counts, run_steps
-from pipeline.steps import PipelineContext
+from pipeline.runs import outcome_counts
 from store.db import session_scope
 from store.models import Record, RunState, Step, StepKind, StepStatus, utcnow
+from store.runs import get_run, step_of
 
 log = logging.getLogger("handles.pipeline")
 
@@ -30,7 +31,7 @@ def finish_run(*, ctx: PipelineContext, run_id: int, verify: Any = None, classif
         run = get_run(session, run_id)
         if run.state in (RunState.SUCCEEDED, RunState.FAILED):
             return
-        step = {s.kind: s for s in run_steps(session, run_id)}[StepKind.VERIFY]
+        step = step_of(session, run_id, StepKind.VERIFY)
         session.execute(
             update(Step)
             .where(col(Step.id) == step.id, col(Step.status) == StepStatus.PENDING)
@@ -43,7 +44,7 @@ def finish_run(*, ctx: PipelineContext, run_id: int, verify: Any = None, classif
         summary = verify(session=session, run_id=run_id, settings=ctx.settings)
     with session_scope(ctx.engine) as session:
         classify(session=session, run_id=run_id, settings=ctx.settings)
-        step = {s.kind: s for s in run_steps(session, run_id)}[StepKind.VERIFY]
+        step = step_of(session, run_id, StepKind.VERIFY)
         step.status, step.ended_at = StepStatus.SUCCEEDED, utcnow()
         session.add(step)
         run = get_run(session, run_id)

@@ -16,9 +16,11 @@ from typing import Any
 from sqlalchemy.engine import Engine
 from sqlmodel import col, select
 
-from pipeline.runs import check_set, fail_run, get_run, run_steps
+from pipeline.errors import SetNotUsable
+from pipeline.runs import check_set, fail_run
 from store.db import session_scope
 from store.models import Outcome, Record, RunState, StepKind, StepStatus, utcnow
+from store.runs import get_run, step_of
 
 log = logging.getLogger("handles.pipeline")
 
@@ -75,8 +77,6 @@ def read_metadata(bib: Any, prefix: str, pid_pattern: str | None = None) -> dict
 
 def preflight(*, engine: Engine, alma: Any, settings: Any, run_id: int) -> PreflightSummary:
     """Check the set, store one Record per member, decide on ``--skip-copy``. Fails the run if unusable."""
-    from pipeline.errors import SetNotUsable
-
     with session_scope(engine) as session:
         run = get_run(session, run_id)
         if run.state not in (RunState.QUEUED, RunState.PREFLIGHT):
@@ -139,7 +139,7 @@ def preflight(*, engine: Engine, alma: Any, settings: Any, run_id: int) -> Prefl
         run.set_name = info.get("name") or run.set_name
         run.set_content = (info.get("content") or {}).get("value") or run.set_content
         run.member_count = summary["members"]
-        copy = {s.kind: s for s in run_steps(session, run_id)}[StepKind.COPY]
+        copy = step_of(session, run_id, StepKind.COPY)
         if run.skip_copy and copy.status == StepStatus.PENDING:
             if summary["needs_copy"] == 0:
                 copy.status, copy.error = (

@@ -15,10 +15,11 @@ from typing import Any
 
 from sqlmodel import col, select
 
-from pipeline.runs import get_run, run_steps
-from pipeline.steps import PipelineContext
+from pipeline.context import PipelineContext
+from pipeline.preflight import read_metadata
 from store.db import session_scope
 from store.models import EventLine, Record, StepKind, utcnow
+from store.runs import get_run, step_of
 
 log = logging.getLogger("handles.pipeline")
 
@@ -42,7 +43,7 @@ def ingest_api_events(ctx: PipelineContext, run_id: int) -> str:
     from outcomes.ingest import import_api_events
 
     with session_scope(ctx.engine) as session:
-        step = {s.kind: s for s in run_steps(session, run_id)}[StepKind.MIGRATION]
+        step = step_of(session, run_id, StepKind.MIGRATION)
         job_id, instance_id, note = step.alma_job_id, step.instance_id, step.error
     if note and note.startswith("events"):
         return note
@@ -65,7 +66,7 @@ def ingest_api_events(ctx: PipelineContext, run_id: int) -> str:
     else:
         note = f"events: read from Alma's API: {summary.describe()}"
     with session_scope(ctx.engine) as session:
-        step = {s.kind: s for s in run_steps(session, run_id)}[StepKind.MIGRATION]
+        step = step_of(session, run_id, StepKind.MIGRATION)
         step.error = note
         session.add(step)
     return note
@@ -93,7 +94,7 @@ def events_hold_reason(ctx: PipelineContext, run_id: int) -> str | None:
     """
     with session_scope(ctx.engine) as session:
         run = get_run(session, run_id)
-        migration = {s.kind: s for s in run_steps(session, run_id)}[StepKind.MIGRATION]
+        migration = step_of(session, run_id, StepKind.MIGRATION)
         failed = exceptions_reported(migration.counters)
         if failed == 0 or run.events_waived_at is not None:
             return None
@@ -113,8 +114,6 @@ def events_hold_reason(ctx: PipelineContext, run_id: int) -> str | None:
 
 def _refresh_flagged(ctx: PipelineContext, run_id: int) -> None:
     """Re-read the bibs preflight flagged: the copy job has changed them since."""
-    from pipeline.preflight import read_metadata
-
     with session_scope(ctx.engine) as session:
         flagged = [
             r.mms_id

@@ -14,11 +14,12 @@ import logging
 from celery import chain
 
 from alma.errors import AlmaQuotaLow, AlmaRateLimited, AlmaTransportError, AlmaUnavailable
+from config.settings import Settings
 from pipeline import finish, preflight, steps
+from pipeline.context import Next
 from pipeline.errors import PipelineError
-from pipeline.runs import ALMA_STEPS, get_run, run_steps
-from store.models import RunState, StepStatus
-from store.runs import RunNotFound
+from store.models import RunState
+from store.runs import RunNotFound, get_run, remaining_steps
 from workers import resources
 from workers.app import app
 
@@ -32,14 +33,28 @@ class RunStopped(Exception):
     """The run cannot go on (a failed or refused step, an unusable set); the reason is recorded."""
 
 
-def _transient_countdown(exc: Exception) -> float:
-    settings = resources.settings()
+def transient_countdown(exc: Exception, settings: Settings) -> float:
+    """How long to wait after a transient Alma error: its Retry-After, 15 min on a low quota, else the max poll."""
     retry_after = getattr(exc, "retry_after", None)
     if isinstance(exc, AlmaQuotaLow):
         return 15 * 60.0
     if retry_after:
         return float(retry_after)
     return settings.poll_max_seconds
+
+
+def _transient_countdown(exc: Exception) -> float:
+    return transient_countdown(exc, resources.settings())
+
+
+def retry_countdown(nxt: Next, run_id: int) -> float | None:
+    """What a step visit's answer means for the task: None = return (the chain goes on), a number =
+    retry in that many seconds; :class:`RunStopped` is raised when the run cannot go on."""
+    if nxt.action == "continue":
+        return None
+    if nxt.action == "retry":
+        return nxt.countdown
+    raise RunStopped(f"run {run_id}: {nxt.reason}")
 
 
 @app.task(name="handles.preflight", bind=True, max_retries=None, acks_late=True, throws=(RunStopped,))
@@ -67,11 +82,9 @@ def run_step(self, run_id: int, kind: str) -> None:  # type: ignore[no-untyped-d
     except TRANSIENT as exc:
         log.warning("run %s: %s: Alma unavailable (%s); trying again", run_id, kind, exc)
         raise self.retry(countdown=_transient_countdown(exc), exc=exc) from None
-    if nxt.action == "continue":
-        return
-    if nxt.action == "retry":
-        raise self.retry(countdown=nxt.countdown)
-    raise RunStopped(f"run {run_id}: {nxt.reason}")
+    countdown = retry_countdown(nxt, run_id)
+    if countdown is not None:
+        raise self.retry(countdown=countdown)
 
 
 @app.task(name="handles.finish_run", bind=True, max_retries=None, acks_late=True, throws=(RunStopped,))
@@ -90,15 +103,11 @@ def build_chain(run_id: int):  # type: ignore[no-untyped-def]
     with resources.session_scope() as session:
         run = get_run(session, run_id)
         state = run.state
-        done = {
-            s.kind
-            for s in run_steps(session, run_id)
-            if s.status in (StepStatus.SUCCEEDED, StepStatus.SKIPPED)
-        }
+        remaining = remaining_steps(session, run_id)
     links = []
     if state in (RunState.QUEUED, RunState.PREFLIGHT):
         links.append(preflight_task.si(run_id))
-    links += [run_step.si(run_id, kind.value) for kind in ALMA_STEPS if kind not in done]
+    links += [run_step.si(run_id, kind.value) for kind in remaining]
     links.append(finish_run.si(run_id))
     return chain(*links)
 

@@ -1,0 +1,100 @@
+"""Operator mode: step 3 run by a person in Alma's UI, found in the job's instance list.
+
+Ex Libris documents no API to run an integration profile, so where ``op=run`` is not used the run
+pauses before step 3 with instructions (``handles status`` shows them), adopts the first new
+instance of the profile's job after the pause, or goes on after ``handles confirm``. The same
+command waives the Events Report hold (:func:`pipeline.profile_set.events_hold_reason`).
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from sqlmodel import Session
+
+from config.settings import Settings
+from pipeline.context import Next, PipelineContext, touch_run
+from pipeline.errors import NotWaiting
+from store.models import Run, RunState, Step, StepStatus, Submission, utcnow
+from store.runs import get_run
+
+log = logging.getLogger("handles.pipeline")
+
+__all__ = ["confirm_operator", "operator_instructions", "operator_wait"]
+
+
+def operator_instructions(settings: Settings, run: Run) -> str:
+    return (
+        f"waiting for the operator: in Alma, open Configuration > General > Integration Profiles > "
+        f"'{settings.alma_profile_name}' > Edit > Actions; set Set name = "
+        f"'{f'handles run {run.id} profile set' if run.profile_set_id else (run.set_name or run.set_id)}' "
+        f"(set {run.profile_set_id or run.set_id}), Action = 'Create and Update', DC metadata Upon Create = 'Do not add to "
+        f"metadata'; click Run. The run goes on when the new run of job {settings.alma_profile_job_id} "
+        f"appears, or after `handles confirm {run.id}`."
+    )
+
+
+def operator_wait(ctx: PipelineContext, session: Session, run: Run, step: Step) -> Next:
+    """Operator mode: pause with instructions; adopt the profile run the operator starts in Alma."""
+    settings = ctx.settings
+    now = ctx.now()
+    if run.operator_paused_at is None:
+        run.operator_paused_at = now
+        step.alma_job_id = settings.alma_profile_job_id
+        session.add(step)
+        log.info("run %s: %s", run.id, operator_instructions(settings, run))
+    touch_run(session, run, RunState.WAITING_OPERATOR, operator_instructions(settings, run))
+    session.commit()
+    paused_at = run.operator_paused_at
+    found = None
+    for instance in ctx.alma.list_instances(settings.alma_profile_job_id, submitted_since=paused_at.date()):
+        submitted = instance.submit_time.replace(tzinfo=None) if instance.submit_time else None
+        if submitted and submitted >= paused_at - timedelta(seconds=5):
+            found = instance
+            break
+    if found is not None:
+        step.status, step.instance_id, step.submitted_at = StepStatus.RUNNING, found.id, now
+        session.add(step)
+        session.add(
+            Submission(
+                run_id=run.id,  # type: ignore[arg-type]  # stored row: SQLModel types its id as Optional
+                step_id=step.id,  # type: ignore[arg-type]  # stored row: SQLModel types its id as Optional
+                alma_job_id=settings.alma_profile_job_id,
+                set_id=run.set_id,
+                job_name=found.name or "",
+                result="adopted",
+                instance_id=found.id,
+                finished_at=now,
+                detail=f"run in Alma's UI by {found.submitted_by or 'an operator'}",
+            )
+        )
+        touch_run(session, run, RunState.RUNNING)
+        log.info("run %s: the operator's profile run found: instance %s", run.id, found.id)
+        return Next.retry(settings.poll_min_seconds)
+    if run.operator_confirmed_at is not None:
+        step.status, step.ended_at = StepStatus.SUCCEEDED, now
+        step.error = "confirmed by the operator (no instance found to follow)"
+        session.add(step)
+        touch_run(session, run, RunState.RUNNING)
+        log.info("run %s: profile run confirmed by the operator", run.id)
+        return Next.cont()
+    return Next.retry(settings.poll_max_seconds, "waiting for the operator")
+
+
+def confirm_operator(session: Session, run_id: int) -> str:
+    """``handles confirm``: the operator ran the profile in Alma's UI, or waives the Events Report.
+
+    Returns what was confirmed, in words.
+    """
+    run = get_run(session, run_id)
+    if run.state != RunState.WAITING_OPERATOR:
+        raise NotWaiting(f"run {run_id} is {run.state}, not waiting for the operator")
+    if (run.wait_reason or "").startswith("waiting for the Events Report"):
+        run.events_waived_at = utcnow()
+        what = "going on without the Events Report"
+    else:
+        run.operator_confirmed_at = utcnow()
+        what = "the profile was run in Alma's UI"
+    session.add(run)
+    return what
