@@ -1,0 +1,127 @@
+"""The pipeline tasks' mapping of a visit's answer to return / retry / stop, without a broker."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from sqlmodel import Session
+
+from alma.errors import AlmaQuotaLow, AlmaRateLimited, AlmaTimeout
+from config.settings import get_settings
+from pipeline.context import Next
+from pipeline.runs import create_run
+from store.models import RunState, StepKind, StepStatus
+from store.runs import step_of
+
+
+def test_continue_returns_retry_waits_and_stop_raises() -> None:
+    from tasks.pipeline import RunStopped, retry_countdown
+
+    assert retry_countdown(Next.cont(), 3) is None
+    assert retry_countdown(Next.retry(42.5, "waiting"), 3) == 42.5
+    with pytest.raises(RunStopped, match=r"^run 3: copy waits for nothing$"):
+        retry_countdown(Next.stop("copy waits for nothing"), 3)
+
+
+def test_transient_errors_wait_as_alma_asks() -> None:
+    from tasks.pipeline import transient_countdown
+
+    settings = get_settings()
+    limited = AlmaRateLimited(429, "PER_SECOND_THRESHOLD", "slow down", retry_after=7)
+    assert transient_countdown(limited, settings) == 7.0
+    assert transient_countdown(AlmaQuotaLow(10, 100), settings) == 15 * 60.0
+    assert transient_countdown(AlmaTimeout("read timed out"), settings) == settings.poll_max_seconds
+
+
+class Retried(Exception):
+    """Stands in for celery.exceptions.Retry: what ``self.retry`` raises."""
+
+
+@pytest.fixture
+def observed(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    """run_step with its visit and its self.retry replaced: what it asked for is recorded."""
+    import tasks.pipeline as module
+
+    seen: dict[str, Any] = {"answer": Next.cont()}
+
+    def drive(ctx: Any, *, run_id: int, kind: str) -> Next:
+        seen["visit"] = (run_id, kind)
+        answer = seen["answer"]
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    def retry(countdown: float, exc: Exception | None = None, **_: Any) -> Exception:
+        seen["retry"] = countdown
+        return Retried()
+
+    monkeypatch.setattr(module.steps, "drive_step", drive)
+    monkeypatch.setattr(module.resources, "pipeline_context", lambda: None)
+    monkeypatch.setattr(module.run_step, "retry", retry)
+    return seen
+
+
+def test_run_step_returns_when_the_step_is_done(observed: dict[str, Any]) -> None:
+    from tasks.pipeline import run_step
+
+    assert run_step.run(5, "copy") is None
+    assert observed["visit"] == (5, "copy") and "retry" not in observed
+
+
+def test_run_step_retries_after_the_countdown_asked_for(observed: dict[str, Any]) -> None:
+    from tasks.pipeline import run_step
+
+    observed["answer"] = Next.retry(12.0)
+    with pytest.raises(Retried):
+        run_step.run(5, "migration")
+    assert observed["retry"] == 12.0
+
+
+def test_run_step_retries_on_a_transient_alma_error(observed: dict[str, Any]) -> None:
+    from tasks.pipeline import run_step
+
+    observed["answer"] = AlmaQuotaLow(10, 100)
+    with pytest.raises(Retried):
+        run_step.run(5, "copy")
+    assert observed["retry"] == 15 * 60.0
+
+
+def test_run_step_stops_the_chain_with_the_reason(observed: dict[str, Any]) -> None:
+    from tasks.pipeline import RunStopped, run_step
+
+    observed["answer"] = Next.stop("profile step refused")
+    with pytest.raises(RunStopped, match="run 5: profile step refused"):
+        run_step.run(5, "profile")
+    assert "retry" not in observed
+
+
+def test_the_chain_leaves_out_what_is_done() -> None:
+    from tasks.pipeline import build_chain
+    from workers import resources
+
+    resources.ensure_schema()
+    with Session(resources.engine()) as session:
+        fresh = create_run(session=session, set_id="123")
+        started = create_run(session=session, set_id="456")
+        started.state = RunState.RUNNING
+        assert fresh.id is not None and started.id is not None
+        step_of(session, started.id, StepKind.COPY).status = StepStatus.SKIPPED
+        step_of(session, started.id, StepKind.MIGRATION).status = StepStatus.SUCCEEDED
+        session.commit()
+        fresh_id, started_id = fresh.id, started.id
+
+    def links(run_id: int) -> list[tuple[str, tuple[Any, ...]]]:
+        return [(sig.task, tuple(sig.args)) for sig in build_chain(run_id).tasks]
+
+    assert links(fresh_id) == [
+        ("handles.preflight", (fresh_id,)),
+        ("handles.run_step", (fresh_id, "copy")),
+        ("handles.run_step", (fresh_id, "migration")),
+        ("handles.run_step", (fresh_id, "profile")),
+        ("handles.finish_run", (fresh_id,)),
+    ]
+    assert links(started_id) == [
+        ("handles.run_step", (started_id, "profile")),
+        ("handles.finish_run", (started_id,)),
+    ]
