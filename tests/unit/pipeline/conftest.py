@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -69,6 +70,9 @@ class World:
             now=lambda: self.clock[0],
         )
 
+    def use_budget(self, budget: LocalJobBudget) -> None:
+        self.budget = self.ctx.budget = budget
+
     def advance(self, seconds: float) -> None:
         self.clock[0] += timedelta(seconds=seconds)
 
@@ -122,7 +126,7 @@ class World:
 
 
 @pytest.fixture
-def world(tmp_path) -> World:
+def world(tmp_path) -> Iterator[World]:
     engine = make_engine(f"sqlite:///{tmp_path / 'pipeline.db'}")
     SQLModel.metadata.create_all(engine)
     yield World(engine=engine, fake=FakeAlma(), settings=get_settings(), budget=LocalJobBudget())

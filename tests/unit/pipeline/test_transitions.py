@@ -56,8 +56,7 @@ def test_pending_step_is_submitted_once_with_its_unique_name(world: World) -> No
 
 
 def test_a_running_step_holds_its_budget_slot_until_it_ends(world: World) -> None:
-    world.budget = LocalJobBudget(max_running=1)
-    world.__post_init__()
+    world.use_budget(LocalJobBudget(max_running=1))
     run_id = world.new_run()
     world.fake.on("POST", f"/conf/jobs/{world.job(COPY)}", posted("5551"))
     drive_step(world.ctx, run_id=run_id, kind=COPY)
@@ -74,8 +73,7 @@ def test_a_running_step_holds_its_budget_slot_until_it_ends(world: World) -> Non
 
 
 def test_no_budget_slot_leaves_the_step_pending_and_says_why(world: World) -> None:
-    world.budget = LocalJobBudget(max_running=0)
-    world.__post_init__()
+    world.use_budget(LocalJobBudget(max_running=0))
     run_id = world.new_run()
 
     nxt = drive_step(world.ctx, run_id=run_id, kind=COPY)
@@ -111,8 +109,7 @@ def test_a_step_another_worker_is_submitting_is_not_posted_again(world: World) -
 def test_alma_saying_not_now_puts_the_step_back_to_pending(
     world: World, answer: httpx.Response, words: str
 ) -> None:
-    world.budget = LocalJobBudget(max_running=1)
-    world.__post_init__()
+    world.use_budget(LocalJobBudget(max_running=1))
     run_id = world.new_run()
     world.fake.on("POST", f"/conf/jobs/{world.job(COPY)}", answer)
 
