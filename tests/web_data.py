@@ -108,7 +108,9 @@ def small_database(engine: Engine) -> Built:
                     alma_handle="11084/1742400039" if outcome == "conflict" else handle,
                     outcome=outcome,
                     verification="wrong_target" if outcome == "conflict" else "ok",
-                    detail="already has a handle identifier 11084/1742400039" if outcome == "conflict" else None,
+                    detail="already has a handle identifier 11084/1742400039"
+                    if outcome == "conflict"
+                    else None,
                 )
             )
             session.add(
@@ -138,7 +140,9 @@ def small_database(engine: Engine) -> Built:
         )
         waiting = create_run(session=session, set_id=SEED_SET, profile_mode="operator")
         waiting.state = RunState.WAITING_OPERATOR
-        waiting.wait_reason = "waiting for the operator: in Alma, open Configuration > General > Integration Profiles"
+        waiting.wait_reason = (
+            "waiting for the operator: in Alma, open Configuration > General > Integration Profiles"
+        )
         session.add(waiting)
         finished_id, waiting_id = run.id, waiting.id
     assert waiting_id is not None

@@ -44,6 +44,10 @@ def waiting_text(run: Run, steps: list[Step]) -> str:
         return f"ended: {run.error or 'failed'}"
     if run.state == RunState.SUCCEEDED:
         return ""
+    if run.state == RunState.WAITING_OPERATOR and (run.wait_reason or "").startswith(
+        "waiting for the operator"
+    ):
+        return f"you: run the Handle profile in Alma's UI (run {run.id}'s page says how), then `handles confirm {run.id}`"
     if run.wait_reason:
         return run.wait_reason
     if run.state == RunState.QUEUED:
@@ -162,7 +166,9 @@ class RecordFilter:
         return urlencode({k: v for k, v in values.items() if v})
 
 
-def filtered_rows(session: Session, run_id: int, settings: Any, flt: RecordFilter) -> Iterator[dict[str, str]]:
+def filtered_rows(
+    session: Session, run_id: int, settings: Any, flt: RecordFilter
+) -> Iterator[dict[str, str]]:
     """The report's rows that pass ``flt`` (all pages), in the set's order."""
     return (row for row in iter_rows(session=session, run_id=run_id, settings=settings) if flt.keep(row))
 
