@@ -39,10 +39,11 @@ def register(app: typer.Typer) -> None:
 
         from store.db import make_engine
         from web.app import create_app
-        from web.auth import AuthNotConfigured
+        from web.auth import AuthNotConfigured, parse_credentials
 
         settings = common.settings()
         try:
+            parse_credentials(settings.handles_web_auth)  # the password first: never start open
             _existing_database(settings.database_url)
             engine = make_engine(settings.database_url)
             application = create_app(settings=settings, engine=engine)

@@ -25,7 +25,7 @@ from sqlmodel import Session
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import Response, StreamingResponse
+from starlette.responses import Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
@@ -137,8 +137,8 @@ def create_app(*, settings: Any, engine: Engine) -> Starlette:
             (write_csv if fmt == "csv" else write_json)(rows, out)
         media = "text/csv; charset=utf-8" if fmt == "csv" else "application/json"
         name = f"run-{run_id}-records.{fmt}"
-        return StreamingResponse(
-            iter([out.getvalue()]),
+        return Response(  # built in memory: 12,000 records make about 1.5 MB
+            out.getvalue(),
             media_type=media,
             headers={"Content-Disposition": f'attachment; filename="{name}"'},
         )
