@@ -100,7 +100,7 @@ def create_app(*, settings: Any, engine: Engine) -> Starlette:
                 run=run,
                 steps=steps,
                 line=views.run_line(run, steps),
-                summary=views.outcome_summary(db, run_id, settings),
+                summary=views.outcome_summary(db, run_id, settings, ended=RunState(run.state).is_terminal),
                 children=views.child_runs(db, run_id),
                 operator_waiting=run.state == RunState.WAITING_OPERATOR,
             )

@@ -16,7 +16,7 @@ from sqlmodel import Session, col, func, select
 
 from outcomes.next_steps import MEANINGS, next_step
 from outcomes.report import iter_rows
-from store.models import HandleCheck, Run, RunState, Step, StepKind, StepStatus
+from store.models import HandleCheck, Run, RunState, Step, StepStatus
 from store.runs import ALMA_STEPS, run_steps
 
 __all__ = ["RecordFilter", "filtered_rows", "outcome_summary", "run_line", "runs_overview", "waiting_text"]
@@ -96,8 +96,12 @@ def child_runs(session: Session, run_id: int) -> list[Run]:
     return list(session.exec(select(Run).where(Run.parent_run_id == run_id).order_by(col(Run.id))))
 
 
-def outcome_summary(session: Session, run_id: int, settings: Any) -> dict[str, Any]:
-    """Counts per outcome (each with its meaning and next step) and per verification."""
+def outcome_summary(session: Session, run_id: int, settings: Any, *, ended: bool = True) -> dict[str, Any]:
+    """Counts per outcome (each with its meaning and next step) and per verification.
+
+    While the run goes on (``ended`` false), records without evidence yet are waited for, not
+    imported for: the run settles every outcome when it ends.
+    """
     outcomes: Counter[str] = Counter()
     verifications: Counter[str] = Counter()
     for row in iter_rows(session=session, run_id=run_id, settings=settings):
@@ -111,7 +115,11 @@ def outcome_summary(session: Session, run_id: int, settings: Any) -> dict[str, A
                 "outcome": name,
                 "count": outcomes[name],
                 "meaning": MEANINGS.get(name, ""),
-                "next_step": next_step(name, run_id),
+                "next_step": (
+                    next_step(name, run_id)
+                    if ended or name != "unknown"
+                    else "wait: the run settles every record's outcome when it ends."
+                ),
             }
             for name in order
         ],
@@ -217,7 +225,3 @@ def checks(
 def step_rows(session: Session, run_id: int) -> list[Step]:
     """The run's steps in order (copy, migration, profile, verify)."""
     return run_steps(session, run_id)
-
-
-def is_alma_step(step: Step) -> bool:
-    return step.kind in (StepKind.COPY, StepKind.MIGRATION, StepKind.PROFILE)

@@ -191,7 +191,7 @@ def test_runs_page_shows_each_run_state_set_and_why_it_waits(served, browser) ->
     finished = text_of(browser, f'tr[data-run="{built.finished_run}"]')
     waiting = text_of(browser, f'tr[data-run="{built.waiting_run}"]')
     assert "succeeded" in finished and "7600000000004641" in finished and "3 of 3 Alma jobs done" in finished
-    assert "waiting operator" in waiting and "7593466560004641" in waiting
+    assert "waiting for the operator" in waiting and "7593466560004641" in waiting
     assert (
         "2 of 3 Alma jobs done" in waiting
         and "run the Handle profile in Alma" in waiting
@@ -234,6 +234,8 @@ def test_waiting_run_tells_the_operator_what_to_do(served, browser) -> None:  # 
     browser.get(f"{url}/runs/{built.waiting_run}")
     instructions = text_of(browser, "#operator")
     assert "Integration Profiles" in instructions and f"handles confirm {built.waiting_run}" in instructions
+    # its records are not classified until it ends: the page says to wait, not to import a report
+    assert "settles every record's outcome" in text_of(browser, 'tr[data-outcome="unknown"]')
 
 
 def test_records_filter_narrows_and_search_finds_a_full_mms_id(served, browser) -> None:  # type: ignore[no-untyped-def]
