@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import UTC, datetime, tzinfo
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -108,6 +110,14 @@ class Settings(BaseSettings):
     )
     log_level: str = "INFO"
 
+    # --- The web page (handles web) ---------------------------------------------------------
+    handles_web_auth: SecretStr | None = Field(
+        None, description="user:password for `handles web`; the page refuses to start without it"
+    )
+    handles_timezone: str | None = Field(
+        None, description="the time zone operators read times in, e.g. America/Chicago; default the machine's"
+    )
+
     @field_validator("alma_copy_job_id", "alma_migration_job_id", "alma_profile_job_id")
     @classmethod
     def _job_id(cls, value: str) -> str:
@@ -162,6 +172,17 @@ class Settings(BaseSettings):
             raise ValueError("must contain {mms_id}")
         return value
 
+    @field_validator("handles_timezone")
+    @classmethod
+    def _timezone(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        try:
+            ZoneInfo(value.strip())
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"{value!r} is not a time zone name such as America/Chicago") from None
+        return value.strip()
+
     @field_validator("handle_pid_pattern")
     @classmethod
     def _pid_pattern(cls, value: str) -> str:
@@ -206,6 +227,13 @@ class Settings(BaseSettings):
 
     def target_url(self, mms_id: str) -> str:
         return self.handle_target_template.replace("{mms_id}", mms_id)
+
+    def timezone(self) -> tzinfo:
+        """The operators' time zone: ``HANDLES_TIMEZONE``, else the machine's local zone."""
+        if self.handles_timezone:
+            return ZoneInfo(self.handles_timezone)
+        local = datetime.now().astimezone().tzinfo
+        return local if local is not None else UTC
 
 
 def _one_line(exc: ValidationError) -> str:
