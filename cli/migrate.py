@@ -22,7 +22,6 @@ def _alma():  # type: ignore[no-untyped-def]
 
 def _alma_failure(exc: Exception, what: str) -> CliError:
     from alma.errors import AlmaAuthError, AlmaTransportError
-
     from config.redact import mask_url
 
     s = settings()

@@ -93,7 +93,9 @@ class Settings(BaseSettings):
     verify_concurrency: int = Field(8, ge=1, le=128)
     verify_rate_per_host: float = Field(50.0, gt=0)
     verify_timeout_seconds: float = Field(20.0, gt=0)
-    verify_schedule: str = Field(DEFAULT_VERIFY_SCHEDULE, description="crontab for the nightly re-verification")
+    verify_schedule: str = Field(
+        DEFAULT_VERIFY_SCHEDULE, description="crontab for the nightly re-verification"
+    )
     verify_slice_size: int = Field(500, ge=1)
 
     # --- Workers ----------------------------------------------------------------------------

@@ -44,7 +44,12 @@ def test_a_bad_setting_is_one_line_naming_it_without_its_password(monkeypatch, n
         ("LOG_LEVEL", "debug", "log_level", "DEBUG"),
         ("VERIFY_SCHEDULE", "30 1 * * mon-fri", "verify_schedule", "30 1 * * mon-fri"),
         ("CELERY_BROKER_URL", "sqla+sqlite:///var/b.db", "celery_broker_url", "sqla+sqlite:///var/b.db"),
-        ("CELERY_BROKER_URL", "redis://a:1/0;redis://b:2/0", "celery_broker_url", "redis://a:1/0;redis://b:2/0"),
+        (
+            "CELERY_BROKER_URL",
+            "redis://a:1/0;redis://b:2/0",
+            "celery_broker_url",
+            "redis://a:1/0;redis://b:2/0",
+        ),
         ("CELERY_BROKER_URL", "amqp://guest@rabbit//", "celery_broker_url", "amqp://guest@rabbit//"),
     ],
 )
