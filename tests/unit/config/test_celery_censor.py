@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from types import SimpleNamespace
 
 from celery import Celery
 
@@ -21,6 +22,11 @@ def test_inspect_conf_shows_no_password(monkeypatch) -> None:
     assert "brokerpw1" not in shown and "redbeatpw2" not in shown
     assert "redbeat_redis_url" in shown  # the setting is there, without its password
     assert app.conf.humanize(with_defaults=True).count("redbeatpw2") == 0
+    # the worker's own reply to `celery inspect conf`, which Flower's config tab renders
+    from celery.worker import control
+
+    reply = json.dumps(control.conf(SimpleNamespace(app=app), with_defaults=True), default=str)
+    assert "redbeat_redis_url" in reply and "redbeatpw2" not in reply and "brokerpw1" not in reply
     # and RedBeat still gets the password it needs
     assert conf["redbeat_redis_url"] == "redis://beatuser@127.0.0.1:6379/11"
     assert conf["redbeat_redis_options"] == {"password": "redbeatpw2"}
