@@ -14,6 +14,10 @@ Flower can revoke tasks and shut workers down, so it never starts open:
   an ephemeral view, the audit trail is the database.
 * ``address`` is 127.0.0.1 unless given (``--address=0.0.0.0`` in docker-compose, where the port
   is published on the host's loopback only).
+* Flower's own log lines (its banner, and its settings at DEBUG) go through
+  ``config.logging.RedactSecrets``: URL passwords, keys and the configured secrets are masked. The
+  workers' configuration that Flower shows comes from ``celery inspect conf``, censored by Celery
+  (``config.celery.redbeat_redis`` keeps RedBeat's password where Celery censors it).
 """
 
 from __future__ import annotations
@@ -64,3 +68,27 @@ if _options.max_tasks == _FLOWER_DEFAULT_MAX_TASKS:
 
 if not _options.address:
     address = "127.0.0.1"
+
+
+def _redact_flower_logs() -> None:
+    import logging
+
+    from config.logging import RedactSecrets
+
+    for name in (
+        "flower",
+        "flower.command",
+        "flower.app",
+        "flower.events",
+        "flower.inspector",
+        "flower.api.control",
+        "flower.views",
+        "flower.views.workers",
+        "flower.utils.broker",
+    ):
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, RedactSecrets) for f in logger.filters):
+            logger.addFilter(RedactSecrets())
+
+
+_redact_flower_logs()

@@ -19,6 +19,9 @@ AlmaError
 ```
 Alma error bodies are read from JSON (``errorList.error[0]``) or XML (``web_service_result`` in
 ``http://com/exlibris/urm/general/xmlbeans``); HTML or empty bodies give a message from the status.
+Alma's ``errorCode``, ``errorMessage`` and ``trackingId`` came from outside: they are scrubbed
+(:func:`config.redact.scrub`: secrets masked, controls removed, length capped) before they are kept
+on an exception, and so before anything stores or prints them.
 """
 
 from __future__ import annotations
@@ -33,6 +36,8 @@ from xml.etree.ElementTree import ParseError
 import httpx
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import fromstring
+
+from config.redact import scrub as _scrub
 
 __all__ = [
     "AlmaApiError",
@@ -58,6 +63,15 @@ XML_NS = "http://com/exlibris/urm/general/xmlbeans"
 NOT_FOUND_CODES = frozenset({"402215", "402216", "402218", "402219", "60107", "402203", "402204", "401861"})
 JOB_THRESHOLD_CODES = frozenset({"402222", "402223"})
 AUTH_CODES = frozenset({"UNAUTHORIZED", "INVALID_API_KEY", "API_KEY_INVALID", "FORBIDDEN"})
+CODE_LIMIT, MESSAGE_LIMIT, TRACKING_LIMIT = 60, 300, 80
+
+
+def _clean(value: object, limit: int, secrets: tuple[str, ...] = ()) -> str | None:
+    """Alma's text made safe to keep and print; None for nothing."""
+    if value is None:
+        return None
+    text = _scrub(value, limit=limit, secrets=secrets)
+    return text or None
 
 
 class AlmaError(Exception):
@@ -93,15 +107,18 @@ class AlmaApiError(AlmaError):
         operation: str = "",
     ) -> None:
         self.status_code = status_code
-        self.error_code = error_code
-        self.error_message = error_message
-        self.tracking_id = tracking_id
-        self.operation = operation
-        where = f"{operation}: " if operation else ""
-        code = f" {error_code}" if error_code else ""
-        text = f": {error_message}" if error_message else ""
-        track = f" (tracking id {tracking_id})" if tracking_id else ""
-        super().__init__(f"{where}Alma answered HTTP {status_code}{code}{text}{track}")
+        self.error_code = _clean(error_code, CODE_LIMIT)
+        self.error_message = _clean(error_message, MESSAGE_LIMIT)
+        self.tracking_id = _clean(tracking_id, TRACKING_LIMIT)
+        self.operation = _clean(operation, MESSAGE_LIMIT) or ""
+        super().__init__(self._line())
+
+    def _line(self) -> str:
+        where = f"{self.operation}: " if self.operation else ""
+        code = f" {self.error_code}" if self.error_code else ""
+        text = f": {self.error_message}" if self.error_message else ""
+        track = f" (tracking id {self.tracking_id})" if self.tracking_id else ""
+        return f"{where}Alma answered HTTP {self.status_code}{code}{text}{track}"
 
 
 class AlmaRateLimited(AlmaApiError):
@@ -145,7 +162,23 @@ class AlmaInvalidId(AlmaNotFound, ValueError):
 
 
 class AlmaAuthError(AlmaApiError):
-    """The API key is missing, wrong, or not allowed to use this API."""
+    """The API key is missing, wrong, or not allowed to use this API.
+
+    Retrying cannot help: a run that meets it stops, and ``str()`` is one line that names the
+    setting to fix (``ALMA_API_KEY``).
+    """
+
+    SETTING = "ALMA_API_KEY"
+
+    def _line(self) -> str:
+        where = f"{self.operation}: " if self.operation else ""
+        said = f" {self.error_code}" if self.error_code else ""
+        said += f": {self.error_message}" if self.error_message else ""
+        track = f"; tracking id {self.tracking_id}" if self.tracking_id else ""
+        return (
+            f"{where}{self.SETTING} refused by Alma (HTTP {self.status_code}{said}{track}): "
+            "check the key and its API areas/permissions"
+        )
 
 
 class AlmaUnavailable(AlmaApiError):
@@ -228,8 +261,10 @@ def error_from_response(
     code, message, tracking = parse_error_body(response.text)
     if message is None and response.status_code >= 400:
         message = response.reason_phrase or None
-    if scrub and message:
-        message = message.replace(scrub, "***")
+    secrets = (scrub,) if scrub else ()
+    code = _clean(code, CODE_LIMIT, secrets)
+    message = _clean(message, MESSAGE_LIMIT, secrets)
+    tracking = _clean(tracking, TRACKING_LIMIT, secrets)
     status = response.status_code
     args = (status, code, message, tracking)
     if status == 429 or code in {"PER_SECOND_THRESHOLD", "DAILY_THRESHOLD"}:
@@ -258,14 +293,14 @@ def map_transport_errors(operation: str) -> Iterator[None]:
     except httpx.ConnectTimeout as exc:
         raise AlmaConnectError(f"{operation}: timed out connecting to Alma") from exc
     except httpx.ConnectError as exc:
-        raise AlmaConnectError(f"{operation}: cannot connect to Alma ({exc})") from exc
+        raise AlmaConnectError(f"{operation}: cannot connect to Alma ({_scrub(exc, limit=200)})") from exc
     except httpx.PoolTimeout as exc:
         raise AlmaConnectError(f"{operation}: no free connection to Alma") from exc
     except httpx.TimeoutException as exc:
         raise AlmaTimeout(f"{operation}: Alma did not answer in time ({type(exc).__name__})") from exc
     except httpx.TransportError as exc:
         raise AlmaTransportError(
-            f"{operation}: connection to Alma failed ({type(exc).__name__}: {exc})"
+            f"{operation}: connection to Alma failed ({type(exc).__name__}: {_scrub(exc, limit=200)})"
         ) from exc
     except httpx.HTTPError as exc:
-        raise AlmaError(f"{operation}: {type(exc).__name__}: {exc}") from exc
+        raise AlmaError(f"{operation}: {type(exc).__name__}: {_scrub(exc, limit=200)}") from exc

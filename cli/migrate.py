@@ -22,10 +22,11 @@ def _alma():  # type: ignore[no-untyped-def]
 
 def _alma_failure(exc: Exception, what: str) -> CliError:
     from alma.errors import AlmaAuthError, AlmaTransportError
+    from config.redact import mask_url
 
     s = settings()
     if isinstance(exc, AlmaTransportError):
-        return CliError(f"cannot reach Alma at {s.alma_api_base_url} while {what}: {exc}")
+        return CliError(f"cannot reach Alma at {mask_url(s.alma_api_base_url)} while {what}: {exc}")
     if isinstance(exc, AlmaAuthError):
         return CliError(f"Alma refused the API key while {what} (check ALMA_API_KEY and its permissions)")
     return CliError(f"Alma error while {what}: {exc}")
@@ -57,6 +58,7 @@ def migrate(
         set_id = validate_set_id(set_id)
     except PipelineError as exc:
         raise CliError(str(exc), code=2) from None
+    _check_broker(s, set_id)
     try:
         info = check_set(_alma(), set_id)
     except PipelineError as exc:
@@ -79,6 +81,19 @@ def migrate(
     err_console.print(f"run {run_id}: set {set_id} ({info.get('name')}) queued", highlight=False)
     if wait:
         raise typer.Exit(watch(run_id))
+
+
+def _check_broker(s: Any, set_id: str) -> None:
+    """Refuse before recording a run that no worker could be sent (it would start unexpectedly later)."""
+    from config.celery import broker_reachable, broker_url
+    from config.redact import mask_url
+
+    url = broker_url(s)
+    if not broker_reachable(url, timeout=2.0):
+        raise CliError(
+            f"the task broker {mask_url(url)} cannot be reached (CELERY_BROKER_URL): no run recorded; "
+            f"start it and run 'handles migrate {set_id}' again"
+        )
 
 
 def _enqueue(run_id: int) -> None:

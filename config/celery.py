@@ -9,10 +9,11 @@ from __future__ import annotations
 import socket
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
+from urllib.parse import unquote, urlparse
 
 from celery.schedules import crontab
 
+from config.redact import mask_url
 from config.settings import Settings
 
 DEFAULT_REDIS = "redis://127.0.0.1:6379/0"
@@ -28,6 +29,31 @@ def reachable(url: str, timeout: float = 0.3) -> bool:
             return True
     except OSError:
         return False
+
+
+_DEFAULT_PORTS = {"redis": 6379, "rediss": 6379, "amqp": 5672, "amqps": 5671, "pyamqp": 5672}
+_LOCAL_TRANSPORTS = ("sqla", "sqlalchemy", "memory", "filesystem")
+
+
+def broker_reachable(url: str, timeout: float = 2.0) -> bool:
+    """Whether the broker at ``url`` accepts connections (any of ``url1;url2`` failover URLs).
+
+    Brokers that need no server (the embedded SQLite broker, memory, filesystem) are reachable.
+    A URL that cannot be read is not.
+    """
+    for part in url.split(";"):
+        part = part.strip()
+        scheme = part.partition("://")[0].lower()
+        transport = scheme.split("+", 1)[0]
+        if transport in _LOCAL_TRANSPORTS:
+            return True
+        try:
+            port = urlparse(part).port or _DEFAULT_PORTS.get(transport, 6379)
+        except ValueError:
+            continue
+        if reachable(f"{scheme}://{urlparse(part).hostname or '127.0.0.1'}:{port}", timeout):
+            return True
+    return False
 
 
 def broker_url(settings: Settings) -> str:
@@ -82,7 +108,7 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "beat_schedule": beat_schedule(settings),
     }
     if broker.startswith(("redis://", "rediss://")):
-        conf["redbeat_redis_url"] = redis_url(settings) or broker
+        conf.update(redbeat_redis(redis_url(settings) or broker))
         conf["redbeat_key_prefix"] = "handles:redbeat"
         conf["redbeat_lock_timeout"] = 300
         conf["beat_scheduler"] = "redbeat.RedBeatScheduler"
@@ -90,6 +116,23 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         # kombu's SQLAlchemy transport hands its options to create_engine: give it none
         conf["broker_transport_options"] = {}
     return conf
+
+
+def redbeat_redis(url: str) -> dict[str, Any]:
+    """RedBeat's Redis settings with its password out of the URL.
+
+    Celery censors settings whose names look secret (``celery inspect conf``, Flower's worker
+    page), and ``redbeat_redis_url`` is not one of them; ``redbeat_redis_options`` is a mapping
+    whose ``password`` key is. So the URL keeps no password and the password travels in the options
+    (RedBeat hands them to ``redis.Redis.from_url``).
+    """
+    parsed = urlparse(url)
+    options: dict[str, Any] = {}
+    if parsed.password:
+        options["password"] = unquote(parsed.password)
+        user = f"{parsed.username}@" if parsed.username else ""
+        url = mask_url(url).replace("***@", user, 1)
+    return {"redbeat_redis_url": url, "redbeat_redis_options": options}
 
 
 def beat_schedule(settings: Settings) -> dict[str, Any]:

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import logging
-import re
 
-_SECRET = re.compile(r"(apikey[ =:]+|Authorization: *\S+ +|password=|secret=)([^\s&'\"]+)", re.IGNORECASE)
+from config.redact import redact
 
 
 class RedactSecrets(logging.Filter):
@@ -13,7 +12,7 @@ class RedactSecrets(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
-        redacted = _SECRET.sub(lambda m: m.group(1) + "***", message)
+        redacted = redact(message)
         if redacted != message:
             record.msg, record.args = redacted, ()
         return True

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from datetime import UTC, datetime, tzinfo
 from functools import lru_cache
 from pathlib import Path
@@ -18,6 +19,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from pydantic_settings import SettingsError as PydanticSettingsError
+
+from config.redact import mask_url, remember_secrets, scrub
 
 SANDBOX_URL = "http://127.0.0.1:8780"
 SANDBOX_API_KEY = "sandbox-key"
@@ -30,6 +33,10 @@ SANDBOX_TARGET_TEMPLATE = SANDBOX_URL + "/discovery/fulldisplay/alma{mms_id}/01G
 
 _JOB_ID = re.compile(r"^[MSO]\d+$")
 _PREFIX = re.compile(r"^[0-9A-Za-z][0-9A-Za-z.]*$")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+DEFAULT_VERIFY_SCHEDULE = "0 2 * * *"
+_CRON_FIELDS = ("minute", "hour", "day_of_month", "month_of_year", "day_of_week")
+_CRON_NAMES = ("minute", "hour", "day of month", "month", "day of week")
 
 
 class SettingsError(ValueError):
@@ -88,7 +95,9 @@ class Settings(BaseSettings):
     verify_concurrency: int = Field(8, ge=1, le=128)
     verify_rate_per_host: float = Field(50.0, gt=0)
     verify_timeout_seconds: float = Field(20.0, gt=0)
-    verify_schedule: str = Field("0 2 * * *", description="crontab for the nightly re-verification")
+    verify_schedule: str = Field(
+        DEFAULT_VERIFY_SCHEDULE, description="crontab for the nightly re-verification"
+    )
     verify_slice_size: int = Field(500, ge=1)
 
     # --- Workers ----------------------------------------------------------------------------
@@ -152,7 +161,7 @@ class Settings(BaseSettings):
     def _url(cls, value: str) -> str:
         value = value.strip().rstrip("/")
         if not re.match(r"^https?://[^/\s]+", value):
-            raise ValueError(f"{value!r} is not an http(s) URL")
+            raise ValueError(f"{_shown(value)} is not an http(s) URL")
         if value.endswith("/almaws/v1"):
             value = value[: -len("/almaws/v1")]
         return value
@@ -192,6 +201,57 @@ class Settings(BaseSettings):
             raise ValueError(f"not a regular expression: {exc}") from None
         if "suffix" not in compiled.groupindex:
             raise ValueError("needs a named group (?P<suffix>…)")
+        return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _log_level(cls, value: str) -> str:
+        level = value.strip().upper()
+        level = "WARNING" if level == "WARN" else level
+        if level not in LOG_LEVELS:
+            raise ValueError(f"{_shown(value)} is not a log level: use one of {', '.join(LOG_LEVELS)}")
+        return level
+
+    @field_validator("verify_schedule")
+    @classmethod
+    def _schedule(cls, value: str) -> str:
+        value = " ".join(value.split())
+        if value != DEFAULT_VERIFY_SCHEDULE:
+            check_crontab(value)
+        return value
+
+    @field_validator("celery_broker_url", "redis_url")
+    @classmethod
+    def _broker(cls, value: str | None, info: Any) -> str | None:
+        if value is None or not value.strip():
+            return None
+        value = value.strip()
+        redis_only = info.field_name == "redis_url"
+        for url in value.split(";"):  # kombu's failover form: url1;url2
+            scheme, sep, _ = url.strip().partition("://")
+            transport = scheme.split("+", 1)[0]
+            if redis_only and scheme.lower() not in ("redis", "rediss", "unix"):
+                raise ValueError(f"{_shown(url)} is not a Redis URL such as redis://host:6379/0")
+            if not redis_only and (not sep or transport not in _kombu_transports()):
+                raise ValueError(
+                    f"{_shown(url)} is not a broker URL Celery knows: use redis://host:6379/0 "
+                    "(or rediss://, amqp://, sqla+…)"
+                )
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _database(cls, value: str) -> str:
+        value = value.strip()
+        from sqlalchemy.engine import make_url
+        from sqlalchemy.exc import ArgumentError
+
+        try:
+            make_url(value)
+        except (ArgumentError, ValueError):
+            raise ValueError(
+                f"{_shown(value)} is not a database URL such as postgresql+psycopg://host/db"
+            ) from None
         return value
 
     @model_validator(mode="after")
@@ -236,6 +296,61 @@ class Settings(BaseSettings):
         return local if local is not None else UTC
 
 
+def _shown(value: object) -> str:
+    """A value for an error message: quoted, URL user information masked, scrubbed, short."""
+    return repr(scrub(mask_url(str(value)), limit=120))
+
+
+def check_crontab(expr: str) -> None:
+    """Raise ValueError (one line naming the field) unless ``expr`` is a five-field crontab."""
+    fields = expr.split()
+    hint = "expected five fields 'minute hour day-of-month month day-of-week', e.g. '0 2 * * *'"
+    if len(fields) != 5:
+        raise ValueError(f"{_shown(expr)}: {hint}")
+    from celery.schedules import crontab
+
+    for name, label, text in zip(_CRON_FIELDS, _CRON_NAMES, fields, strict=True):
+        try:
+            crontab(**{name: text})
+        except Exception as exc:  # noqa: BLE001 - celery's parser raises ValueError or ParseException
+            raise ValueError(f"{_shown(expr)}: {label} {text!r}: {scrub(exc, limit=80)}") from None
+
+
+@lru_cache(maxsize=1)
+def _kombu_transports() -> frozenset[str]:
+    from kombu.transport import TRANSPORT_ALIASES
+
+    return frozenset(TRANSPORT_ALIASES)
+
+
+def _secret_values(settings: Settings) -> list[str | None]:
+    """Every secret the settings hold, for :func:`config.redact.scrub` to mask wherever it shows."""
+    values: list[str | None] = []
+    for secret in (
+        settings.alma_api_key,
+        settings.handle_server_secret,
+        settings.flower_basic_auth,
+        settings.handles_web_auth,
+    ):
+        if secret is not None:
+            values.append(secret.get_secret_value())
+    for auth in (settings.flower_basic_auth, settings.handles_web_auth):
+        if auth is not None:
+            values.extend(pair.partition(":")[2] for pair in auth.get_secret_value().split(","))
+    for url in (
+        settings.alma_api_base_url,
+        settings.handle_resolver_url,
+        settings.handle_server_url,
+        settings.celery_broker_url,
+        settings.database_url,
+        settings.redis_url,
+    ):
+        match = re.match(r"^[A-Za-z][A-Za-z0-9+.\-]*://[^\s/?#@]*?:([^\s/?#]*)@", url or "")
+        if match and match.group(1):
+            values.append(match.group(1))
+    return values
+
+
 def _one_line(exc: ValidationError) -> str:
     err = exc.errors()[0]
     loc = [str(part) for part in err.get("loc", ()) if not isinstance(part, int)]
@@ -251,16 +366,31 @@ def _one_line(exc: ValidationError) -> str:
 def load_settings(**overrides: Any) -> Settings:
     """Build settings from the environment (and ``overrides``); one-line :class:`SettingsError` if bad."""
     try:
-        return Settings(**overrides)
+        loaded = Settings(**overrides)
     except ValidationError as exc:
-        raise SettingsError(_one_line(exc)) from None
+        raise SettingsError(scrub(_one_line(exc), limit=300)) from None
     except PydanticSettingsError as exc:  # pydantic-settings decodes list values as JSON itself
         field = re.search(r'field "(\w+)"', str(exc))
         name = field.group(1).upper() if field else "a setting"
         raise SettingsError(f"{name}: not valid JSON") from None
+    remember_secrets(_secret_values(loaded))
+    return loaded
 
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
     """The process-wide settings (cached). Tests call ``get_settings.cache_clear()`` after changing env."""
     return load_settings()
+
+
+def load_or_exit(program: str = "handles") -> Settings:
+    """The settings; a bad one prints one line naming the variable and exits with status 2.
+
+    For process start-up (``celery -A workers.app worker|beat``): call it before anything else
+    reads the settings, so an operator sees ``worker: setting LOG_LEVEL: …`` and not a traceback.
+    """
+    try:
+        return get_settings()
+    except SettingsError as exc:
+        print(f"{program}: setting {exc}", file=sys.stderr, flush=True)
+        raise SystemExit(2) from None

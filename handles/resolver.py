@@ -22,6 +22,8 @@ from urllib.parse import quote, urlsplit
 
 import httpx
 
+from config.redact import scrub
+
 __all__ = ["USER_AGENT", "BlockingResolver", "HostRateLimiter", "Resolution", "ResolverClient"]
 
 USER_AGENT = (
@@ -159,7 +161,8 @@ class ResolverClient:
         except httpx.TimeoutException as exc:
             raise _Retryable(_error(handle, started, f"timeout: {type(exc).__name__}")) from None
         except httpx.TransportError as exc:
-            raise _Retryable(_error(handle, started, f"transport: {type(exc).__name__}: {exc}")) from None
+            reason = scrub(f"transport: {type(exc).__name__}: {exc}", limit=300)
+            raise _Retryable(_error(handle, started, reason)) from None
         return _interpret(handle, response, started)
 
 
@@ -218,7 +221,7 @@ def _interpret(handle: str, response: httpx.Response, started: float) -> Resolut
             **extra,
         )
     detail = f"HTTP {status}" + (f", responseCode {code}" if code is not None else "")
-    detail += f": {message}" if message else ""
+    detail += f": {scrub(message, limit=300)}" if message else ""
     if status >= 500 or status == 429 or code in RETRYABLE_CODES:
         raise _Retryable(_error(handle, started, detail, **extra), _retry_after(response))
     return _error(handle, started, detail, **extra)

@@ -32,6 +32,7 @@ from urllib.parse import quote
 
 import httpx
 
+from config.redact import mask_url, scrub
 from handles.syntax import handle_key
 
 if TYPE_CHECKING:
@@ -208,7 +209,7 @@ class HandleServerClient:
         )
 
     def __repr__(self) -> str:
-        return f"HandleServerClient({self.base_url!r}, auth_id={self.auth_id!r})"
+        return f"HandleServerClient({mask_url(self.base_url)!r}, auth_id={self.auth_id!r})"
 
     def __enter__(self) -> HandleServerClient:
         return self
@@ -275,7 +276,7 @@ class HandleServerClient:
             response = self._http.request(method, _path(handle), **kwargs)
         except httpx.TransportError as exc:
             raise HandleServerUnavailable(
-                f"{what} {handle}: Handle server {self.base_url} unreachable ({type(exc).__name__})",
+                f"{what} {handle}: Handle server {mask_url(self.base_url)} unreachable ({type(exc).__name__})",
                 handle=handle,
             ) from None
         try:
@@ -291,7 +292,7 @@ class HandleServerClient:
             body["http_status"] = response.status_code
             return body
         kind = _classify(response.status_code, rc)
-        message = str(body.get("message") or response.reason_phrase or "")[:_MESSAGE_MAX]
+        message = scrub(body.get("message") or response.reason_phrase or "", limit=_MESSAGE_MAX)
         raise kind(
             f"{what} {handle}: HTTP {response.status_code}"
             + (f", responseCode {rc}" if rc is not None else "")

@@ -16,7 +16,14 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from config.settings import Settings
 
-__all__ = ["TargetRef", "expected_target", "matches_expected", "parse_target", "target_matches"]
+__all__ = [
+    "TargetRef",
+    "expected_target",
+    "matches_expected",
+    "parse_target",
+    "target_matches",
+    "url_problem",
+]
 
 _PATH_FORM = re.compile(r"/fulldisplay/alma(?P<mms>\d+)(?:/(?P<view>[^/?#]+))?/?$", re.IGNORECASE)
 _DOCID = re.compile(r"^alma(?P<mms>\d+)$", re.IGNORECASE)
@@ -44,11 +51,36 @@ def _host(netloc: str) -> str | None:
     return host or None
 
 
+def url_problem(url: str | None) -> str | None:
+    """Why ``url`` cannot be read as a URL at all (e.g. ``http://[x``), or None when it can.
+
+    A URL that can be read but is not a Primo page (``ftp://…``, another site) is no problem here:
+    it is a wrong target, not an unreadable one.
+    """
+    if not isinstance(url, str) or not url.strip():
+        return "no URL"
+    text = url.strip()
+    if re.search(r"[\x00-\x20\x7f]", text):
+        return "white space or control characters inside"
+    try:
+        parts = urlsplit(text)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number or out of range
+    except ValueError as exc:
+        return str(exc) or "not a URL"
+    return None
+
+
 def parse_target(url: str | None) -> TargetRef | None:
-    """Read host, MMS id and view from a Primo URL in either form; None when it is not a URL."""
+    """Read host, MMS id and view from a Primo URL in either form; None when it is not a URL.
+
+    Never raises: a value that cannot be read (``http://[x``) is not a URL.
+    """
     if not url or not isinstance(url, str):
         return None
-    parts = urlsplit(url.strip())
+    try:
+        parts = urlsplit(url.strip())
+    except ValueError:
+        return None
     if parts.scheme.lower() not in {"http", "https"} or not parts.netloc:
         return None
     host = _host(parts.netloc)

@@ -23,10 +23,11 @@ import httpx
 from sqlalchemy import func, update
 from sqlmodel import Session, col, select
 
+from config.redact import scrub
 from config.settings import Settings
 from handles.resolver import BlockingResolver, Resolution, ResolverClient
 from handles.syntax import handle_key
-from handles.targets import matches_expected
+from handles.targets import matches_expected, url_problem
 from store.models import HandleCheck, Record, Verification, utcnow
 
 __all__ = [
@@ -121,7 +122,11 @@ class VerifySummary:
 
 
 def judge(item: VerifyItem, resolution: Resolution, settings: Settings) -> VerifyResult:
-    """Turn the resolver's answer into ok / wrong_target / not_found / error."""
+    """Turn the resolver's answer into ok / wrong_target / not_found / error.
+
+    A URL value that cannot be read as a URL (``http://[x``) is this handle's ``error``, with the
+    reason; it never stops the check of the other handles.
+    """
     expected = settings.target_url(item.mms_id) if item.mms_id else None
     detail = resolution.detail
     if resolution.status == "not_found":
@@ -130,12 +135,15 @@ def judge(item: VerifyItem, resolution: Resolution, settings: Settings) -> Verif
         verdict = Verification.ERROR
     elif resolution.url is None:
         verdict, detail = Verification.WRONG_TARGET, "the handle has no URL value"
+    elif (problem := url_problem(resolution.url)) is not None:
+        verdict = Verification.ERROR
+        detail = f"its URL value cannot be read ({problem}): {scrub(resolution.url, limit=200)!r}"
     elif expected is None:
         verdict, detail = Verification.OK, NO_TARGET_NOTE
     elif matches_expected(resolution.url, expected):
         verdict = Verification.OK
     else:
-        verdict, detail = Verification.WRONG_TARGET, f"points to {resolution.url}"
+        verdict, detail = Verification.WRONG_TARGET, f"points to {scrub(resolution.url, limit=300)}"
     return VerifyResult(
         item=item,
         verification=verdict.value,
@@ -170,11 +178,15 @@ async def verify_items(
     pending: set[asyncio.Task[VerifyResult]] = set()
 
     async def one(item: VerifyItem) -> VerifyResult:
+        # each handle's verdict inside its own error boundary: one bad value is that handle's error
         try:
             resolution = await client.check(item.handle)
         except Exception as exc:  # noqa: BLE001 - one bad check must not stop the others
-            resolution = Resolution(handle=item.handle, status="error", detail=f"{type(exc).__name__}: {exc}")
-        return judge(item, resolution, settings)
+            resolution = Resolution(handle=item.handle, status="error", detail=_reason(exc))
+        try:
+            return judge(item, resolution, settings)
+        except Exception as exc:  # noqa: BLE001 - nor one answer that cannot be judged
+            return judge(item, Resolution(handle=item.handle, status="error", detail=_reason(exc)), settings)
 
     def fill() -> None:
         while len(pending) < window:
@@ -194,6 +206,10 @@ async def verify_items(
     finally:
         for task in pending:
             task.cancel()
+
+
+def _reason(exc: BaseException) -> str:
+    return scrub(f"{type(exc).__name__}: {exc}", limit=300)
 
 
 def _last_conclusive(session: Session, keys: Sequence[str]) -> dict[str, str]:

@@ -1,0 +1,162 @@
+"""The bad-input table (issue 13): each bad input through the real command line gives the expected
+exit status, one line on stderr (never a traceback, never a secret), and stores nothing it should not.
+
+Each case runs ``python -m cli.main …`` as a subprocess with an environment from
+:func:`tests.support.sandbox_env` (the sandbox over real HTTP, real Redis as the broker, a fresh
+SQLite database per case).
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import create_engine, inspect, text
+
+from tests.support import ROOT, free_port, sandbox_env
+
+pytestmark = pytest.mark.integration
+
+SECRET = "hunter22pw"
+SET_ID = "7593466560004641"
+GOOD = "7600000000004641"
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    args: list[str]
+    env: dict[str, str] = field(default_factory=dict)
+    code: int = 1
+    says: str = ""  # words the one line on stderr must hold
+    files: dict[str, str] = field(default_factory=dict)  # name → content, in the working directory
+    stored: dict[str, int] = field(default_factory=dict)  # table → rows expected afterwards (else none)
+    stdout_has: str = ""
+    retries_logged: bool = False  # the Alma client logs its retries on stderr before the error line
+
+
+def closed() -> str:
+    return f"127.0.0.1:{free_port()}"
+
+
+CASES = [
+    Case(
+        "verify --file: a handle whose URL value is http://[x, among good ones",
+        ["verify", "--file", "handles.csv"],
+        code=2,
+        files={"handles.csv": "handle,mms_id\n11084/bad1,991\n11084/bad2,992\n11084/bad3,993\n"},
+        stored={"handlecheck": 3},  # all three checked: two ok, one error
+        stdout_has="cannot be read",
+    ),
+    Case("status: LOG_LEVEL not a level", ["status"], {"LOG_LEVEL": "LOUD"}, 2, "LOG_LEVEL"),
+    Case(
+        "status: VERIFY_SCHEDULE minute 61",
+        ["status"],
+        {"VERIFY_SCHEDULE": "61 2 * * *"},
+        2,
+        "VERIFY_SCHEDULE",
+    ),
+    Case("status: VERIFY_SCHEDULE four fields", ["status"], {"VERIFY_SCHEDULE": "0 2 * *"}, 2, "five fields"),
+    Case(
+        "status: CELERY_BROKER_URL http:// with a password",
+        ["status"],
+        {"CELERY_BROKER_URL": f"http://user:{SECRET}@broker.example/0"},
+        2,
+        "CELERY_BROKER_URL",
+    ),
+    Case(
+        "status: REDIS_URL not Redis",
+        ["status"],
+        {"REDIS_URL": f"amqp://u:{SECRET}@rabbit//"},
+        2,
+        "REDIS_URL",
+    ),
+    Case(
+        "status: DATABASE_URL unreadable, with a password",
+        ["status"],
+        {"DATABASE_URL": f"postgresql://user:{SECRET}@db:notaport/x"},
+        2,
+        "DATABASE_URL",
+    ),
+    Case(
+        "migrate: ALMA_API_BASE_URL not http(s), with credentials",
+        ["migrate", SET_ID],
+        {"ALMA_API_BASE_URL": f"ftp://user:{SECRET}@alma.example"},
+        2,
+        "ALMA_API_BASE_URL",
+    ),
+    Case(
+        "migrate: credentials in ALMA_API_BASE_URL, Alma unreachable",
+        ["migrate", SET_ID],
+        {"ALMA_API_BASE_URL": f"http://user:{SECRET}@{closed()}", "ALMA_TIMEOUT_SECONDS": "2"},
+        1,
+        "cannot reach Alma at http://***@",
+        retries_logged=True,
+    ),
+    Case(
+        "migrate: broker unreachable → refused, no run stored",
+        ["migrate", GOOD],
+        {"CELERY_BROKER_URL": f"redis://:{SECRET}@{closed()}/0"},
+        1,
+        "no run recorded",
+    ),
+    Case("migrate: LOG_LEVEL not a level", ["migrate", GOOD], {"LOG_LEVEL": "chatty"}, 2, "LOG_LEVEL"),
+    Case("migrate: set id with letters", ["migrate", "75934x"], {}, 2, "not an Alma set id"),
+    Case("migrate: refused API key", ["migrate", GOOD], {"ALMA_API_KEY": SECRET}, 1, "ALMA_API_KEY"),
+]
+
+
+def _rows(db: Path) -> dict[str, int]:
+    if not db.exists():
+        return {}
+    engine = create_engine(f"sqlite:///{db}")
+    try:
+        tables = [t for t in inspect(engine).get_table_names() if t != "alembic_version"]
+        with engine.connect() as conn:
+            counts = {t: conn.execute(text(f'SELECT count(*) FROM "{t}"')).scalar_one() for t in tables}
+        return {t: n for t, n in counts.items() if n}
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def registered(sandbox_url: str) -> str:
+    """Three handles in the sandbox's resolver: 991 and 993 correct, 992 pointing to http://[x."""
+    template = sandbox_url + "/discovery/fulldisplay/alma{}/01GCL_INST:GCL"
+    for n, to in [(1, template.format(991)), (2, "http://[x"), (3, template.format(993))]:
+        body = {"handle": f"11084/bad{n}", "url": to}
+        httpx.post(f"{sandbox_url}/sandbox/registry", json=body, timeout=10).raise_for_status()
+    return sandbox_url
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+def test_bad_input(case: Case, registered: str, redis_url: str, tmp_path: Path) -> None:
+    db = tmp_path / "bad.db"
+    env = sandbox_env(registered, database_url=f"sqlite:///{db}", broker_url=redis_url, **case.env)
+    for name, content in case.files.items():
+        (tmp_path / name).write_text(content)
+    proc = subprocess.run(
+        [sys.executable, "-m", "cli.main", *case.args],
+        cwd=tmp_path,
+        env={**env, "PYTHONPATH": str(ROOT), "COLUMNS": "80"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    err_lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert proc.returncode == case.code, proc.stderr
+    assert "Traceback" not in proc.stderr + proc.stdout
+    assert SECRET not in proc.stderr + proc.stdout
+    if case.says:
+        # one error line, the last; a log line before it (the Alma client's retries) is allowed
+        errors = [line for line in err_lines if line.startswith("handles: error: ")]
+        assert errors == err_lines[-1:], proc.stderr
+        assert case.says in errors[0]
+        assert len(err_lines) == 1 or case.retries_logged, proc.stderr
+    if case.stdout_has:
+        assert case.stdout_has in proc.stdout
+    assert _rows(db) == case.stored
