@@ -7,11 +7,13 @@ Every variable of ``CONTRACT.md`` lives here, read from the process environment 
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -78,6 +80,9 @@ class Settings(BaseSettings):
     handle_server_cert: Path | None = None
     handle_server_key: Path | None = None
     handle_server_verify_tls: bool = True
+    handle_server_allow_http: bool = Field(
+        False, description="allow a plain-http HANDLE_SERVER_URL that is not loopback (compose's sandbox)"
+    )
     handle_suffix_rule: Literal["opaque", "pid-datastream"] = "opaque"
     handle_pid_pattern: str = Field(
         r"^[A-Za-z][\w.-]*:(?P<suffix>\d+)$",
@@ -180,6 +185,12 @@ class Settings(BaseSettings):
                 self.alma_api_key = SecretStr(SANDBOX_API_KEY)
             else:
                 raise ValueError("ALMA_API_KEY is required when ALMA_API_BASE_URL is not the sandbox")
+        if (
+            self.handle_server_url.lower().startswith("http://")
+            and not self.handle_server_allow_http
+            and not is_loopback_url(self.handle_server_url)
+        ):
+            raise ValueError("HANDLE_SERVER_URL use https:// (a Handle server ignores credentials over http)")
         if self.handle_server_secret is None and self.handle_server_url.startswith(SANDBOX_URL):
             self.handle_server_secret = SecretStr(SANDBOX_HANDLE_SERVER_SECRET)
         if self.poll_max_seconds < self.poll_min_seconds:
@@ -206,6 +217,20 @@ class Settings(BaseSettings):
 
     def target_url(self, mms_id: str) -> str:
         return self.handle_target_template.replace("{mms_id}", mms_id)
+
+
+def is_loopback_url(url: str) -> bool:
+    """True when ``url``'s host is this machine: ``localhost``, 127.0.0.0/8 or ``::1``."""
+    try:
+        host = urlsplit(url).hostname or ""
+    except ValueError:
+        return False
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _one_line(exc: ValidationError) -> str:

@@ -26,6 +26,7 @@ Errors (one root, :class:`HandleServerError`)::
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
@@ -286,12 +287,16 @@ class HandleServerClient:
             body = {}
         rc = body.get("responseCode")
         rc = rc if isinstance(rc, int) else None
-        if response.is_success and rc in (1, None):
+        # RC 200 (values not found) on a read is HTTP 200 with "values": []: a record, not an error
+        if response.is_success and (rc in (1, None) or (rc == 200 and method == "GET")):
             body.setdefault("handle", handle)
             body["http_status"] = response.status_code
             return body
         kind = _classify(response.status_code, rc)
-        message = str(body.get("message") or response.reason_phrase or "")[:_MESSAGE_MAX]
+        message = str(body.get("message") or _challenge_error(response) or response.reason_phrase or "")
+        if response.status_code == 403 and self.base_url.lower().startswith("http://"):
+            message += " (over plain http a Handle server ignores credentials: use https)"
+        message = message[:_MESSAGE_MAX]
         raise kind(
             f"{what} {handle}: HTTP {response.status_code}"
             + (f", responseCode {rc}" if rc is not None else "")
@@ -300,6 +305,15 @@ class HandleServerClient:
             response_code=rc,
             handle=handle,
         )
+
+
+def _challenge_error(response: httpx.Response) -> str | None:
+    """The ``error="…"`` of a HANDLE.NET 401's ``WWW-Authenticate: Handle`` challenge (its body is empty)."""
+    for challenge in response.headers.get_list("www-authenticate"):
+        match = re.search(r'\berror="([^"]*)"', challenge)
+        if challenge.startswith("Handle") and match:
+            return match.group(1)
+    return None
 
 
 def _url_value(url: str, index: int) -> dict[str, Any]:
