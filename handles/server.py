@@ -12,7 +12,14 @@ Endpoints (``shared/reference/handle-system.md`` §2.2):
 Authentication: HTTP Basic with the ``{index}:{handle}`` identity percent-encoded
 (``300%3A0.NA/11084``) and the HS_SECKEY secret, or a client certificate (HS_PUBKEY) with
 ``Authorization: Handle clientCert="true"``. The secret is kept inside the httpx auth object and
-never appears in a repr, a log line or an exception message.
+never appears in a repr, a log line or an exception message. HTTPS only in practice: over plain
+http a real server ignores credentials and answers 403 (the error says so; ``config.settings``
+refuses such a URL unless it is loopback or ``HANDLE_SERVER_ALLOW_HTTP`` is set).
+
+As HANDLE.NET 9 answers: wrong credentials are a 401 with an empty body, so the error quotes the
+``WWW-Authenticate: Handle … error="…"`` challenge instead; ``handle`` in answers echoes the handle
+as asked (compare with :func:`~handles.syntax.handle_key`); a read whose values are all hidden or
+filtered out is 200 / RC 200 with ``values: []`` and is returned as an empty record.
 
 Errors (one root, :class:`HandleServerError`)::
 

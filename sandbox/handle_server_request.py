@@ -116,6 +116,9 @@ def values_of(body: Any) -> list[dict[str, Any]]:
             raise Refused(400, 4, "com.google.gson.JsonParseException: a value index must be an integer")
         data = value["data"]
         data = data if isinstance(data, dict) else {"format": "string", "value": data}
+        admin = data.get("value") if data.get("format") == "admin" else None
+        if isinstance(admin, dict) and str(admin.get("index", "")).isdigit():  # the server reads ints
+            data = {**data, "value": {**admin, "index": int(admin["index"])}}
         stored = {"index": index, "type": value["type"], "data": data, "ttl": value.get("ttl", 86400)}
         if value.get("permissions") not in (None, "1110"):
             stored["permissions"] = str(value["permissions"])
