@@ -173,7 +173,7 @@ class _Api:
 
     def get(self, raw: str, params: Params, who: str) -> JSONResponse:
         if raw.upper() == f"0.NA/{self.prefix}".upper():
-            values = self._prefixvalues_of()
+            values = self._prefix_values()
         else:
             self.check_handle(raw)
             entry = self.registry.get(raw)
@@ -200,7 +200,7 @@ class _Api:
             return JSONResponse({"responseCode": 200, "handle": raw, "values": []})
         return JSONResponse({"responseCode": 1, "handle": raw, "values": shown})
 
-    def _prefixvalues_of(self) -> list[dict[str, Any]]:
+    def _prefix_values(self) -> list[dict[str, Any]]:
         na = f"0.NA/{self.prefix}"
         return [
             {**admin_value(self.prefix), "timestamp": "2000-01-01T00:00:00Z"},

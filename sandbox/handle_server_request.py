@@ -61,11 +61,13 @@ def bool_param(params: Params, name: str, default: bool) -> bool:
 def indexes_param(params: Params) -> set[int] | None:
     if "index" not in params:
         return None
-    try:
-        return {int(i) for i in params["index"]}
-    except ValueError:
-        bad = next(i for i in params["index"] if not i.lstrip("-").isdigit())
-        raise Refused(400, 4, f'java.lang.NumberFormatException: For input string: "{bad}"') from None
+    indexes = set()
+    for text in params["index"]:
+        try:
+            indexes.add(int(text))
+        except ValueError:
+            raise Refused(400, 4, f'java.lang.NumberFormatException: For input string: "{text}"') from None
+    return indexes
 
 
 def query_params(request: Request) -> Params:
