@@ -7,6 +7,7 @@ Every variable of ``CONTRACT.md`` lives here, read from the process environment 
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import re
 import sys
@@ -14,6 +15,7 @@ from datetime import UTC, datetime, tzinfo
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator, model_validator
@@ -87,6 +89,9 @@ class Settings(BaseSettings):
     handle_server_cert: Path | None = None
     handle_server_key: Path | None = None
     handle_server_verify_tls: bool = True
+    handle_server_allow_http: bool = Field(
+        False, description="allow a plain-http HANDLE_SERVER_URL that is not loopback (compose's sandbox)"
+    )
     handle_suffix_rule: Literal["opaque", "pid-datastream"] = "opaque"
     handle_pid_pattern: str = Field(
         r"^[A-Za-z][\w.-]*:(?P<suffix>\d+)$",
@@ -261,6 +266,12 @@ class Settings(BaseSettings):
                 self.alma_api_key = SecretStr(SANDBOX_API_KEY)
             else:
                 raise ValueError("ALMA_API_KEY is required when ALMA_API_BASE_URL is not the sandbox")
+        if (
+            self.handle_server_url.lower().startswith("http://")
+            and not self.handle_server_allow_http
+            and not is_loopback_url(self.handle_server_url)
+        ):
+            raise ValueError("HANDLE_SERVER_URL use https:// (a Handle server ignores credentials over http)")
         if self.handle_server_secret is None and self.handle_server_url.startswith(SANDBOX_URL):
             self.handle_server_secret = SecretStr(SANDBOX_HANDLE_SERVER_SECRET)
         if self.poll_max_seconds < self.poll_min_seconds:
@@ -349,6 +360,20 @@ def _secret_values(settings: Settings) -> list[str | None]:
         if match and match.group(1):
             values.append(match.group(1))
     return values
+
+
+def is_loopback_url(url: str) -> bool:
+    """True when ``url``'s host is this machine: ``localhost``, 127.0.0.0/8 or ``::1``."""
+    try:
+        host = urlsplit(url).hostname or ""
+    except ValueError:
+        return False
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _one_line(exc: ValidationError) -> str:

@@ -12,7 +12,14 @@ Endpoints (``shared/reference/handle-system.md`` §2.2):
 Authentication: HTTP Basic with the ``{index}:{handle}`` identity percent-encoded
 (``300%3A0.NA/11084``) and the HS_SECKEY secret, or a client certificate (HS_PUBKEY) with
 ``Authorization: Handle clientCert="true"``. The secret is kept inside the httpx auth object and
-never appears in a repr, a log line or an exception message.
+never appears in a repr, a log line or an exception message. HTTPS only in practice: over plain
+http a real server ignores credentials and answers 403 (the error says so; ``config.settings``
+refuses such a URL unless it is loopback or ``HANDLE_SERVER_ALLOW_HTTP`` is set).
+
+As HANDLE.NET 9 answers: wrong credentials are a 401 with an empty body, so the error quotes the
+``WWW-Authenticate: Handle … error="…"`` challenge instead; ``handle`` in answers echoes the handle
+as asked (compare with :func:`~handles.syntax.handle_key`); a read whose values are all hidden or
+filtered out is 200 / RC 200 with ``values: []`` and is returned as an empty record.
 
 Errors (one root, :class:`HandleServerError`)::
 
@@ -26,6 +33,7 @@ Errors (one root, :class:`HandleServerError`)::
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
@@ -287,12 +295,16 @@ class HandleServerClient:
             body = {}
         rc = body.get("responseCode")
         rc = rc if isinstance(rc, int) else None
-        if response.is_success and rc in (1, None):
+        # RC 200 (values not found) on a read is HTTP 200 with "values": []: a record, not an error
+        if response.is_success and (rc in (1, None) or (rc == 200 and method == "GET")):
             body.setdefault("handle", handle)
             body["http_status"] = response.status_code
             return body
         kind = _classify(response.status_code, rc)
-        message = scrub(body.get("message") or response.reason_phrase or "", limit=_MESSAGE_MAX)
+        message = str(body.get("message") or _challenge_error(response) or response.reason_phrase or "")
+        if response.status_code == 403 and self.base_url.lower().startswith("http://"):
+            message += " (over plain http a Handle server ignores credentials: use https)"
+        message = scrub(message, limit=_MESSAGE_MAX)
         raise kind(
             f"{what} {handle}: HTTP {response.status_code}"
             + (f", responseCode {rc}" if rc is not None else "")
@@ -301,6 +313,15 @@ class HandleServerClient:
             response_code=rc,
             handle=handle,
         )
+
+
+def _challenge_error(response: httpx.Response) -> str | None:
+    """The ``error="…"`` of a HANDLE.NET 401's ``WWW-Authenticate: Handle`` challenge (its body is empty)."""
+    for challenge in response.headers.get_list("www-authenticate"):
+        match = re.search(r'\berror="([^"]*)"', challenge)
+        if challenge.startswith("Handle") and match:
+            return match.group(1)
+    return None
 
 
 def _url_value(url: str, index: int) -> dict[str, Any]:

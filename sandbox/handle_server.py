@@ -1,53 +1,85 @@
-"""The sandbox's Handle server admin API (Handle.Net v9 JSON API), mounted under ``/handle-server``.
+"""The sandbox's Handle server admin API (HANDLE.NET 9 JSON API), mounted under ``/handle-server``.
 
 It writes the same :class:`~sandbox.registry.HandleRegistry` that the sandbox's proxy
-(``/api/handles/{handle}``) reads, so a handle created here resolves there at once.
+(``/api/handles/{handle}``) reads, so a handle created here resolves there at once. It answers as
+a HANDLE.NET 9.2 server does (``shared/reference/handle-system.md`` §1.3–1.4, §2, and the 9.2.0
+sources it cites); where those leave a gap, it guesses on the *unkind* side (marked GUESS).
 
-Behaviour follows ``shared/reference/handle-system.md`` §1.4 and §2.2:
+- The handle is the percent-decoded path, taken literally: no ``hdl:``/``doi:`` stripping, no URL
+  forms. ``hdl:11084/99`` names prefix ``hdl:11084``, which does not live here: 400, RC 301
+  (as pyhandle's notes on issue #49 report). Other prefixes: 400, RC 301. Empty: 400, RC 102.
+  GUESS: no ``/``, control characters or over 2048 bytes: 400, RC 102.
+- Every answer's ``handle`` echoes the handle **as it was asked** (case kept), although handles
+  are compared ASCII case-insensitively (``case_sensitive = no``, the default).
+- ``GET /api/handles/{h}`` (``index``, ``type`` filters; ``publicOnly``, default true when
+  anonymous, hides values without public read, e.g. HS_SECKEY ``1100``) → the values; 404 /
+  RC 100 when missing; when no value is left: 200, RC 200, ``values: []``. A non-integer
+  ``index`` is 400, RC 4. ``0.NA/<prefix>`` answers the prefix record (GUESS: as if the server
+  recursed to the GHR) so that clients may check their identity handle.
+- ``POST`` is a lookup, never a write: it is a ``GET`` whose parameters may come in a JSON body.
+- ``PUT /api/handles/{h}``: JSON only (else 400, RC 4); body a list of values, ``{"values": [...]}``
+  (whose optional ``handle`` must match, else RC 4) or one value. ``overwrite`` defaults to true;
+  given, only ``true`` (any case) is true, as Java's ``Boolean.parseBoolean``. Without ``index`` the
+  whole record is created (201) or replaced (200; a record without HS_ADMIN loses it; a new one
+  without HS_ADMIN gets the prefix's); ``overwrite=false`` on an existing handle: 409, RC 101.
+  ``index=N`` (repeatable; ``index=various`` = the body's) adds or replaces only those values: the
+  handle must exist (404, RC 100); the body's indexes must equal the query's, else **400, RC 4**;
+  with ``overwrite=false`` an existing index is 409, RC 201; 201 when nothing was replaced, else
+  200. Indexes must be > 0 (RC 202); a duplicate index is 409, RC 201. Unchanged values keep
+  their timestamps.
+- ``DELETE /api/handles/{h}`` (``index=N`` removes values; 400, RC 200 when absent) → 200; 404 /
+  RC 100 when missing. The registry keeps a deleted record (seed 003), which no longer resolves.
+- ``GET /api/handles?prefix=P`` lists handles; it needs authentication (401, RC 402). No prefix:
+  400, RC 102. ``page`` (zero-based) and ``pageSize`` page the list only when both are given;
+  ``pageSize=0`` answers only ``totalCount`` (a string). GUESS: handles are listed **upper-cased**,
+  as a case-insensitive server stores them.
+- Order of checks, as the servlet then the server make them: request syntax (RC 4), prefix
+  (RC 301), values (RC 202/201), then authentication: an anonymous write or list is 401, RC 402,
+  with the ``WWW-Authenticate`` challenge. Authentication itself: :mod:`sandbox.handle_server_auth`
+  (wrong credentials: a bare 401 before anything else). GUESS: the one identity is admin of every
+  handle (no per-handle HS_ADMIN permission check).
 
-- ``PUT /api/handles/{h}``: body a list of values, ``{"values": [...]}`` or one value; JSON only.
-  ``overwrite`` (default true): ``overwrite=false`` on an existing handle → 409, RC 101. Without
-  ``index`` the whole record is replaced (a record without HS_ADMIN loses it, as on the real
-  server); a new record without HS_ADMIN gets the prefix's admin value. ``index=N`` (repeatable;
-  ``index=various`` = the body's indexes) adds or replaces only those values, and the handle must
-  exist (404, RC 100). Created → 201, overwritten → 200; indexes must be > 0 and unique (RC 201).
-  Unchanged values keep their timestamps.
-- ``DELETE /api/handles/{h}`` (``index=N`` removes values) → 200, 404 / RC 100 when missing.
-  The registry keeps a deleted handle's record (seed 003) but it no longer resolves.
-- ``GET /api/handles/{h}`` (``index``, ``type`` filters) → the values, 404 / RC 100 when missing;
-  ``GET /api/handles?prefix=P`` lists handles.
-- Bad handles → 400, RC 102; a handle under another prefix → 400, RC 301.
-
-Authentication: HTTP Basic whose user is the percent-encoded identity (``300%3A0.NA/11084``) and
-whose password is the secret. Writes without credentials → 401, RC 402; wrong credentials → 403,
-RC 403 (also on reads that send them). The real server ignores authentication over plain HTTP and
-answers 403; **this sandbox accepts it over http** so tests need no TLS.
+Kinder than the real server, on purpose: plain http is accepted with credentials (the real server
+answers 403), so tests need no TLS.
 
 Fault switches for tests (no authentication): ``POST /_faults`` with ``fail_next`` (the next N
-admin requests answer ``fail_status``, default 500), ``delay_seconds`` (each write waits this long
-before it is applied); ``GET /_faults`` shows them; ``GET /_log`` lists every admin request
+authenticated writes answer ``fail_status``, default 500), ``delay_seconds`` (each write waits this
+long before it is applied); ``GET /_faults`` shows them; ``GET /_log`` lists every admin request
 (method, handle, status) in order; ``POST /_reset`` clears faults and log.
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
+import json
 import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import unquote
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from handles.syntax import HandleSyntaxError, handle_key, parse_handle
+from handles.syntax import handle_key
+from sandbox.handle_server_auth import ANONYMOUS, add_challenge, authenticate
+from sandbox.handle_server_request import (
+    Params,
+    Refused,
+    bool_param,
+    check_indexes,
+    indexes_param,
+    lookup_params,
+    query_params,
+    rc_answer,
+    stamp,
+    values_of,
+)
 from sandbox.registry import HandleRegistry, admin_value
 
 __all__ = ["HandleServerFaults", "handle_server_routes"]
+
+MAX_HANDLE_BYTES = 2048
 
 
 @dataclass
@@ -74,25 +106,6 @@ class HandleServerFaults:
             )
 
 
-def _now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _rc(status: int, rc: int, handle: str | None, message: str | None = None) -> JSONResponse:
-    body: dict[str, Any] = {"responseCode": rc}
-    if handle is not None:
-        body["handle"] = handle
-    if message:
-        body["message"] = message
-    return JSONResponse(body, status_code=status)
-
-
-def _bool(request: Request, name: str, default: bool) -> bool:
-    if name not in request.query_params:
-        return default
-    return request.query_params[name].strip().lower() in {"", "true", "yes"}
-
-
 class _Api:
     """The endpoint implementations, bound to one registry and identity."""
 
@@ -105,135 +118,197 @@ class _Api:
 
     # --- checks -----------------------------------------------------------------------------
 
-    def auth(self, request: Request, *, required: bool) -> JSONResponse | None:
-        header = request.headers.get("authorization", "")
-        if not header:
-            return _rc(401, 402, None, "Authentication needed") if required else None
-        scheme, _, token = header.partition(" ")
-        if scheme.lower() != "basic":
-            return _rc(403, 403, None, "Authentication failed: only Basic is supported by the sandbox")
-        try:
-            user, _, password = base64.b64decode(token.strip()).decode("utf-8").partition(":")
-        except (binascii.Error, UnicodeDecodeError):
-            return _rc(403, 403, None, "Authentication failed")
-        if unquote(user) != self.auth_id or password != self._secret:
-            return _rc(403, 403, None, "Authentication failed")
-        return None
+    def check_handle(self, raw: str) -> None:
+        """The handle as the server reads it: literal, under our prefix."""
+        if not raw:
+            raise Refused(400, 102, "Empty handle invalid")
+        if len(raw.encode("utf-8")) > MAX_HANDLE_BYTES or any(ord(c) < 32 or ord(c) == 127 for c in raw):
+            raise Refused(400, 102, "Invalid handle")
+        prefix, sep, _ = raw.partition("/")
+        if not sep:
+            raise Refused(400, 102, "Invalid handle")
+        if handle_key(prefix) != handle_key(self.prefix):
+            raise Refused(400, 301, "That prefix doesn't live here")
 
-    def handle(self, raw: str) -> tuple[str | None, JSONResponse | None]:
-        try:
-            handle = parse_handle(raw)
-        except HandleSyntaxError as exc:
-            return None, _rc(400, 102, raw, f"Invalid handle: {exc}")
-        if handle_key(handle.split("/", 1)[0]) != handle_key(self.prefix):
-            return None, _rc(400, 301, handle, "That prefix doesn't live here")
-        return handle, None
+    @staticmethod
+    def need_auth(who: str) -> None:
+        if who == ANONYMOUS:
+            raise Refused(401, 402, "Authentication needed")
+
+    def _answer(self, request: Request, exc: Refused, handle: str | None) -> JSONResponse:
+        response = rc_answer(exc.status, exc.rc, handle, exc.message)
+        if exc.status == 401:
+            add_challenge(response, request)
+        return response
 
     # --- endpoints --------------------------------------------------------------------------
 
-    async def dispatch(self, request: Request) -> JSONResponse:
+    async def dispatch(self, request: Request) -> Response:
         raw = request.path_params["handle"]
         method = request.method
-        denied = self.auth(request, required=method != "GET")
-        if denied is None and method != "GET":
-            status = self.faults.take_failure()
-            if status is not None:
-                denied = _rc(status, 2 if status >= 500 else 4, raw, "Sandbox fault switch")
-        if denied is None:
-            handle, denied = self.handle(raw)
-        if denied is not None:
-            self.faults.record(method, raw, denied.status_code)
-            return denied
-        assert handle is not None
-        if method == "GET":
-            response = self.get(request, handle)
-        elif method == "PUT":
-            if self.faults.delay_seconds:
-                await asyncio.sleep(self.faults.delay_seconds)
-            response = await self.put(request, handle)
-        else:
-            if self.faults.delay_seconds:
-                await asyncio.sleep(self.faults.delay_seconds)
-            response = self.delete(request, handle)
-        self.faults.record(method, handle, response.status_code)
+        who = authenticate(request, auth_id=self.auth_id, secret=self._secret)
+        if isinstance(who, Response):
+            self.faults.record(method, raw, who.status_code)
+            return who
+        response: Response
+        try:
+            if method in ("GET", "POST"):
+                response = self.get(raw, await lookup_params(request), who)
+            else:
+                status = self.faults.take_failure() if who != ANONYMOUS else None
+                if status is not None:
+                    raise Refused(status, 2 if status >= 500 else 4, "Sandbox fault switch")
+                if method == "PUT":
+                    response = await self.put(request, raw, who)
+                else:
+                    response = await self.delete(request, raw, who)
+        except Refused as exc:
+            response = self._answer(request, exc, raw)
+        self.faults.record(method, raw, response.status_code)
         return response
 
-    def get(self, request: Request, handle: str) -> JSONResponse:
-        entry = self.registry.get(handle)
-        if entry is None:
-            return _rc(404, 100, handle, "Handle Not Found")
-        indexes = {int(i) for i in request.query_params.getlist("index") if i.isdigit()}
-        types = request.query_params.getlist("type")
-        values = [
+    async def _delay(self) -> None:
+        if self.faults.delay_seconds:
+            await asyncio.sleep(self.faults.delay_seconds)
+
+    def get(self, raw: str, params: Params, who: str) -> JSONResponse:
+        if raw.upper() == f"0.NA/{self.prefix}".upper():
+            values = self._prefix_values()
+        else:
+            self.check_handle(raw)
+            entry = self.registry.get(raw)
+            if entry is None:
+                raise Refused(404, 100, "Handle Not Found")
+            values = entry.values
+        indexes = indexes_param(params) or set()
+        types = params.get("type", [])
+        public_only = bool_param(params, "publicOnly", who == ANONYMOUS)
+        shown = [
             v
-            for v in entry.values
-            if (not indexes and not types)
-            or v.get("index") in indexes
-            or any(
-                v.get("type") == t or (t.endswith(".") and str(v.get("type")).startswith(t)) for t in types
+            for v in values
+            if (not public_only or str(v.get("permissions", "1110"))[2:3] == "1")
+            and (
+                (not indexes and not types)
+                or v.get("index") in indexes
+                or any(
+                    v.get("type") == t or (t.endswith(".") and str(v.get("type")).startswith(t))
+                    for t in types
+                )
             )
         ]
-        return JSONResponse({"responseCode": 1, "handle": entry.handle, "values": values})
+        if not shown:
+            return JSONResponse({"responseCode": 200, "handle": raw, "values": []})
+        return JSONResponse({"responseCode": 1, "handle": raw, "values": shown})
 
-    async def put(self, request: Request, handle: str) -> JSONResponse:
-        if "json" not in request.headers.get("content-type", ""):
-            return _rc(400, 4, handle, "PUT needs Content-Type application/json")
+    def _prefix_values(self) -> list[dict[str, Any]]:
+        na = f"0.NA/{self.prefix}"
+        return [
+            {**admin_value(self.prefix), "timestamp": "2000-01-01T00:00:00Z"},
+            {
+                "index": 200,
+                "type": "HS_VLIST",
+                "data": {"format": "vlist", "value": [{"handle": na, "index": 300}]},
+                "ttl": 86400,
+                "timestamp": "2000-01-01T00:00:00Z",
+            },
+            {
+                "index": 300,
+                "type": "HS_SECKEY",
+                "data": {"format": "string", "value": "(hidden)"},
+                "ttl": 86400,
+                "permissions": "1100",
+                "timestamp": "2000-01-01T00:00:00Z",
+            },
+        ]
+
+    async def put(self, request: Request, raw: str, who: str) -> JSONResponse:
+        params = query_params(request)
+        content_type = request.headers.get("content-type", "").strip().lower()
+        if content_type != "application/json" and not content_type.startswith("application/json;"):
+            raise Refused(400, 4, f"java.lang.Exception: Unsupported media type {content_type or None}")
+        various = params.get("index", [None])[0] == "various"
+        indexes = None if various else indexes_param(params)
         try:
-            body = await request.json()
+            body = json.loads(await request.body())
         except ValueError:
-            return _rc(400, 4, handle, "The body is not JSON")
-        values, problem = _values(body)
-        if problem:
-            return _rc(400 if problem[0] != 201 else 409, problem[0], handle, problem[1])
-        existing = self.registry.get(handle)
-        index_params = request.query_params.getlist("index")
-        if index_params:
-            return self._put_indexes(handle, existing, values, index_params)
-        if existing is not None and not _bool(request, "overwrite", True):
-            return _rc(409, 101, handle, "Handle already exists")
+            raise Refused(400, 4, "com.google.gson.JsonSyntaxException: the body is not JSON") from None
+        if isinstance(body, dict) and "values" in body:
+            asked = body.get("handle")
+            if asked is not None and handle_key(str(asked)) != handle_key(raw):
+                raise Refused(400, 4, "java.lang.Exception: Mismatched handle in PUT request")
+        values = values_of(body)
+        if indexes is not None and indexes != {v["index"] for v in values}:
+            raise Refused(400, 4, "java.lang.Exception: Mismatched indexes in PUT request")
+        self.check_handle(raw)
+        check_indexes(values)
+        self.need_auth(who)
+        overwrite = params["overwrite"][0].strip().lower() == "true" if "overwrite" in params else True
+        await self._delay()
+        existing = self.registry.get(raw)
         old = {v["index"]: v for v in existing.values} if existing else {}
-        stamped = [_stamp(v, old.get(v["index"])) for v in values]
+        if various or indexes is not None:
+            if existing is None:
+                raise Refused(404, 100, "Handle Not Found")
+            shared = sorted(set(old) & {v["index"] for v in values})
+            if shared and not overwrite:
+                raise Refused(409, 201, f"Index conflict for {shared[0]}")
+            merged = {**old, **{v["index"]: stamp(v, old.get(v["index"])) for v in values}}
+            self.registry.put(raw, sorted(merged.values(), key=lambda v: v["index"]), source="server")
+            return rc_answer(200 if shared else 201, 1, raw)
+        if existing is not None and not overwrite:
+            raise Refused(409, 101, "Handle already exists")
+        stamped = [stamp(v, old.get(v["index"])) for v in values]
         if existing is None and not any(v["type"] == "HS_ADMIN" for v in stamped):
             stamped.append(admin_value(self.prefix))
-        _, created = self.registry.put(handle, stamped, source="server")
-        return _rc(201 if created else 200, 1, handle)
+        _, created = self.registry.put(raw, stamped, source="server")
+        return rc_answer(201 if created else 200, 1, raw)
 
-    def _put_indexes(
-        self, handle: str, existing: Any, values: list[dict[str, Any]], index_params: list[str]
-    ) -> JSONResponse:
-        if existing is None:
-            return _rc(404, 100, handle, "Handle Not Found")
-        wanted = {v["index"] for v in values}
-        if index_params != ["various"] and {int(i) for i in index_params if i.isdigit()} != wanted:
-            return _rc(400, 202, handle, "The body's indexes do not match the index parameters")
-        old = {v["index"]: v for v in existing.values}
-        merged = {**old, **{v["index"]: _stamp(v, old.get(v["index"])) for v in values}}
-        self.registry.put(existing.handle, sorted(merged.values(), key=lambda v: v["index"]), source="server")
-        return _rc(200, 1, handle)
-
-    def delete(self, request: Request, handle: str) -> JSONResponse:
-        entry = self.registry.get(handle)
+    async def delete(self, request: Request, raw: str, who: str) -> JSONResponse:
+        indexes = indexes_param(query_params(request))
+        self.check_handle(raw)
+        self.need_auth(who)
+        await self._delay()
+        entry = self.registry.get(raw)
         if entry is None:
-            return _rc(404, 100, handle, "Handle Not Found")
-        indexes = {int(i) for i in request.query_params.getlist("index") if i.isdigit()}
+            raise Refused(404, 100, None)
         if indexes:
+            if not indexes <= {v.get("index") for v in entry.values}:
+                raise Refused(400, 200, None)
             kept = [v for v in entry.values if v.get("index") not in indexes]
-            if len(kept) == len(entry.values):
-                return _rc(400, 200, handle, "Values not found")
             self.registry.put(entry.handle, kept, source="server")
         else:
-            self.registry.delete(handle)
-        return _rc(200, 1, handle)
+            self.registry.delete(raw)
+        return rc_answer(200, 1, raw)
 
-    async def list_handles(self, request: Request) -> JSONResponse:
-        denied = self.auth(request, required=False)
-        if denied is not None:
-            return denied
-        prefix = request.query_params.get("prefix", self.prefix)
-        handles = [e.handle for e in self.registry.list(prefix)]
-        return JSONResponse(
-            {"responseCode": 1, "prefix": prefix, "totalCount": str(len(handles)), "handles": handles}
-        )
+    async def list_handles(self, request: Request) -> Response:
+        who = authenticate(request, auth_id=self.auth_id, secret=self._secret)
+        if isinstance(who, Response):
+            return who
+        try:
+            params = await lookup_params(request)
+            if "prefix" not in params:
+                raise Refused(400, 102, "Empty handle invalid")
+            asked = params["prefix"][0]
+            bare = asked[5:] if asked.upper().startswith("0.NA/") else asked
+            if handle_key(bare) != handle_key(self.prefix):
+                raise Refused(400, 301, "That prefix doesn't live here")
+            try:
+                page = int(params.get("page", ["-1"])[0])
+                size = int(params.get("pageSize", ["-1"])[0])
+            except ValueError:
+                raise Refused(
+                    400, 4, "java.lang.NumberFormatException: page and pageSize are integers"
+                ) from None
+            self.need_auth(who)
+        except Refused as exc:
+            return self._answer(request, exc, None)
+        handles = [handle_key(e.handle) for e in self.registry.list(self.prefix)]
+        body: dict[str, Any] = {"responseCode": 1, "prefix": asked, "totalCount": str(len(handles))}
+        if page >= 0 and size >= 0:
+            handles = handles[page * size : (page + 1) * size]
+            body.update(page=page, pageSize=size)
+        body["handles"] = handles
+        return JSONResponse(body)
 
     # --- fault switches ---------------------------------------------------------------------
 
@@ -261,47 +336,12 @@ class _Api:
         return JSONResponse({"ok": True})
 
 
-def _values(body: Any) -> tuple[list[dict[str, Any]], tuple[int, str] | None]:
-    """The body's values, or (RC, message) when they are not acceptable."""
-    if isinstance(body, dict):
-        body = body["values"] if "values" in body else [body]
-    if not isinstance(body, list) or not body:
-        return [], (202, "Expected a list of values")
-    seen: set[int] = set()
-    out = []
-    for value in body:
-        if (
-            not isinstance(value, dict)
-            or not isinstance(value.get("type"), str)
-            or not isinstance(value.get("data"), dict | str)
-        ):
-            return [], (202, "Each value needs index, type and data")
-        index = value.get("index")
-        if not isinstance(index, int) or isinstance(index, bool) or index <= 0:
-            return [], (202, "Value indexes must be integers > 0")
-        if index in seen:
-            return [], (201, f"Duplicate index {index}")
-        seen.add(index)
-        data = (
-            value["data"] if isinstance(value["data"], dict) else {"format": "string", "value": value["data"]}
-        )
-        out.append({"index": index, "type": value["type"], "data": data, "ttl": value.get("ttl", 86400)})
-    return out, None
-
-
-def _stamp(value: dict[str, Any], old: dict[str, Any] | None) -> dict[str, Any]:
-    """The server sets timestamps; an unchanged value keeps its old one."""
-    if old and old.get("type") == value["type"] and old.get("data") == value["data"]:
-        return {**value, "timestamp": old.get("timestamp", _now())}
-    return {**value, "timestamp": _now()}
-
-
 def handle_server_routes(registry: HandleRegistry, *, auth_id: str, secret: str, prefix: str) -> list[Any]:
     """Starlette routes of the admin API, relative to the mount point (``/api/handles/...``)."""
     api = _Api(registry, auth_id=auth_id, secret=secret, prefix=prefix)
     return [
-        Route("/api/handles", api.list_handles, methods=["GET"]),
-        Route("/api/handles/{handle:path}", api.dispatch, methods=["GET", "PUT", "DELETE"]),
+        Route("/api/handles", api.list_handles, methods=["GET", "POST"]),
+        Route("/api/handles/{handle:path}", api.dispatch, methods=["GET", "POST", "PUT", "DELETE"]),
         Route("/_faults", api.faults_endpoint, methods=["GET", "POST"]),
         Route("/_log", api.log_endpoint, methods=["GET"]),
         Route("/_reset", api.reset_endpoint, methods=["POST"]),

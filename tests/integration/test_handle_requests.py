@@ -126,10 +126,10 @@ def test_bad_input_and_wrong_password_are_errors_and_nothing_is_written(sandbox,
     with worker_process(wrong, log_path=tmp_path / "worker.log"):
         rid = int(cli(wrong, "request", "create", handle, "https://example.org/pw").stdout)
         row = wait_for(lambda: finished(engine, rid), timeout=30, what="the refused create")
-    assert row.status == "error" and "HTTP 403" in row.error and row.attempts == 1
+    assert row.status == "error" and "HTTP 401" in row.error and row.attempts == 1
     assert "not-the-secret" not in (tmp_path / "worker.log").read_text() + row.error
     assert resolve(sandbox, handle) is None
-    assert server_log(sandbox, handle) == [("PUT", 403)]
+    assert server_log(sandbox, handle) == [("PUT", 401)]
 
 
 def test_transient_server_errors_are_retried_until_success(sandbox, db, redis_url, tmp_path):

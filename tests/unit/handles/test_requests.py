@@ -174,7 +174,7 @@ def test_gives_up_after_max_attempts(engine, client, settings, http):
 def test_wrong_password_is_an_error_without_the_secret(engine, counter, settings, registry):
     rid = queue(engine, settings, "create", "11084/w", "https://t.example/w")
     row = run(engine, make_client(counter, secret="wrong-password-xyz"), settings, rid)
-    assert row.status == "error" and "HTTP 403" in row.error and "AUTH_ID" in row.error
+    assert row.status == "error" and "HTTP 401" in row.error and "AUTH_ID" in row.error
     assert "wrong-password-xyz" not in row.error
     assert registry.get_any("11084/w") is None
 

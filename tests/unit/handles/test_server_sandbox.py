@@ -84,22 +84,34 @@ def test_delete_then_update_and_delete_fail_but_the_record_is_kept(http, registr
 def test_wrong_secret_is_refused_and_nothing_written(http, registry):
     with pytest.raises(HandleAuthError) as info:
         client_for(http, secret="wrong").create("11084/9", "https://t.example/9")
-    assert (info.value.status_code, info.value.response_code) == (403, 403)
+    assert (info.value.status_code, info.value.response_code) == (401, None)
+    assert "Identity not verified" in str(info.value) and "wrong" not in str(info.value)
     assert registry.get_any("11084/9") is None
 
 
-def test_unauthenticated_write_gets_401_rc_402(http):
-    r = http.put("/handle-server/api/handles/11084/9", json={"values": []})
-    assert r.status_code == 401 and r.json()["responseCode"] == 402
+def test_unauthenticated_write_gets_401_rc_402_with_the_challenge(http, registry):
+    value = {"index": 1, "type": "URL", "data": {"format": "string", "value": "https://x/"}}
+    r = http.put("/handle-server/api/handles/11084/9", json={"values": [value]})
+    assert r.status_code == 401 and r.json() == {
+        "responseCode": 402,
+        "handle": "11084/9",
+        "message": "Authentication needed",
+    }
+    challenges = r.headers.get_list("www-authenticate")
+    assert challenges[0] == 'Basic realm="handle"'
+    assert challenges[1].startswith('Handle sessionId="') and ', nonce="' in challenges[1]
+    assert registry.get_any("11084/9") is None
 
 
-def test_unencoded_username_is_refused(http):
+def test_unencoded_username_is_refused_by_the_filter_with_an_empty_401(http, registry):
     r = http.put(
         "/handle-server/api/handles/11084/9",
         auth=(AUTH_ID, SECRET),
         json={"values": [{"index": 1, "type": "URL", "data": {"format": "string", "value": "x"}}]},
     )
-    assert r.status_code == 403 and r.json()["responseCode"] == 403
+    assert r.status_code == 401 and r.content == b""
+    assert 'error="Identity not verified"' in r.headers.get_list("www-authenticate")[1]
+    assert registry.get_any("11084/9") is None
 
 
 def test_bad_handles_get_400_rc_102_and_foreign_prefix_rc_301(http):
