@@ -59,7 +59,8 @@ def switch_to_operator(
     Alma. From here the run is an operator-mode run (its ``profile_mode`` says so).
     """
     run.profile_mode = "operator"
-    step.error = f"{API_REFUSED}, {code}: {message}" if code else f"{API_REFUSED}: {message}"
+    said = f"{code}: {message}" if code else message
+    step.error = f"{API_REFUSED}, {said.rstrip('.')}; run in Alma's UI instead"
     session.add(step)
     log.warning(
         "run %s: Alma refused to run the profile job %s by API (%s); switching this run to the "

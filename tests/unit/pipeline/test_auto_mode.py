@@ -66,7 +66,7 @@ def test_auto_a_profile_alma_will_not_run_by_api_goes_to_the_operator(
     assert f"`handles confirm {run_id}`" in reason and f"new run of job {world.job(PROFILE)}" in reason
     step = world.step(run_id, PROFILE)
     assert (step.status, step.intent_at, step.instance_id) == (StepStatus.PENDING, None, None)
-    assert (step.error or "").startswith(f"{API_REFUSED}, {code}: {message}")
+    assert step.error == f"{API_REFUSED}, {code}: {message.rstrip('.')}; run in Alma's UI instead"
     [sub] = world.submissions(run_id)
     assert sub.result == "refused" and code in (sub.detail or "")
     switched = [r.getMessage() for r in caplog.records if "switching this run" in r.getMessage()]
