@@ -233,3 +233,13 @@ def test_a_refused_key_while_a_step_runs_releases_its_slot(world: World) -> None
 
     assert world.run(run_id).state == RunState.FAILED
     assert world.budget.try_reserve("step:someone-else", world.job(COPY)).granted
+
+
+def test_auto_is_the_default_of_the_setting_and_of_a_new_run(world: World) -> None:
+    from config.settings import Settings
+    from pipeline.runs import create_run
+
+    assert Settings().alma_profile_mode == "auto"
+    with Session(world.engine) as session:
+        assert create_run(session=session, set_id="123").profile_mode == "auto"
+        assert Run(set_id="456").profile_mode == "auto"
