@@ -9,6 +9,7 @@ AlmaError
 │   ├── AlmaRateLimited                 (PER_SECOND_THRESHOLD | DAILY_THRESHOLD; .retry_after, .daily)
 │   ├── AlmaJobThreshold                (402222/402223: execution threshold reached)
 │   ├── AlmaJobOverlap                  (60347: overlaps with a running job)
+│   ├── AlmaJobNotSubmittable           (402248/402249/402231: this job cannot be run by API)
 │   ├── AlmaEventsUnsupported           (60332: events only for USERS/SIS jobs)
 │   ├── AlmaNotFound                    (402215/402216/402218/60107/402203/402204/401861/402219 …, 404)
 │   │   └── AlmaInvalidId               (an id that cannot be valid; refused before any request)
@@ -46,6 +47,7 @@ __all__ = [
     "AlmaError",
     "AlmaEventsUnsupported",
     "AlmaInvalidId",
+    "AlmaJobNotSubmittable",
     "AlmaJobOverlap",
     "AlmaJobThreshold",
     "AlmaNotFound",
@@ -62,6 +64,8 @@ XML_NS = "http://com/exlibris/urm/general/xmlbeans"
 
 NOT_FOUND_CODES = frozenset({"402215", "402216", "402218", "402219", "60107", "402203", "402204", "401861"})
 JOB_THRESHOLD_CODES = frozenset({"402222", "402223"})
+# op=run refused for what the job is (scheduled, not API-submittable, multi-task), not for when
+NOT_SUBMITTABLE_CODES = frozenset({"402248", "402249", "402231"})
 AUTH_CODES = frozenset({"UNAUTHORIZED", "INVALID_API_KEY", "API_KEY_INVALID", "FORBIDDEN"})
 CODE_LIMIT, MESSAGE_LIMIT, TRACKING_LIMIT = 60, 300, 80
 
@@ -138,6 +142,10 @@ class AlmaJobThreshold(AlmaApiError):
 
 class AlmaJobOverlap(AlmaApiError):
     """60347: the job overlaps with a running job and cannot start."""
+
+
+class AlmaJobNotSubmittable(AlmaApiError):
+    """402248/402249/402231: Alma does not run this job by API (scheduled, not allowed, multi-task)."""
 
 
 class AlmaEventsUnsupported(AlmaApiError):
@@ -274,6 +282,8 @@ def error_from_response(
         return AlmaJobThreshold(*args, operation=operation)
     if code == "60347":
         return AlmaJobOverlap(*args, operation=operation)
+    if code in NOT_SUBMITTABLE_CODES:
+        return AlmaJobNotSubmittable(*args, operation=operation)
     if code == "60332":
         return AlmaEventsUnsupported(*args, operation=operation)
     if status in (401, 403) or (code or "").upper() in AUTH_CODES:

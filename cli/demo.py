@@ -3,8 +3,9 @@
 It starts the sandbox (the Alma and Handle simulator) and a real Celery worker (on local Redis when
 one answers, else on an embedded SQLite broker), then runs the operator's own commands against them:
 migrate the sample set with live progress, import the Events Report the way an operator exports it
-from Alma's UI, print the report and the verification summary, show the repairs it would make, and
-stop everything it started. Everything it writes is under ``var/demo/``; a second run starts afresh.
+from Alma's UI, run step 3 in Alma's UI when Alma refuses it by API (as it does for the Handle
+profile's scheduled job: 402248), print the report and the verification summary, show the repairs
+it would make, and stop everything it started. Everything it writes is under ``var/demo/``; a second run starts afresh.
 """
 
 from __future__ import annotations
@@ -13,10 +14,12 @@ import os
 import shutil
 import subprocess
 import sys
+import textwrap
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -57,6 +60,7 @@ def _env(sandbox_url: str, broker: str) -> dict[str, str]:
         POLL_MAX_SECONDS="2",
         STALL_SECONDS="30",
         PYTHONUNBUFFERED="1",
+        ALMA_PROFILE_MODE="auto",
     )
     if broker.startswith("redis"):
         env["REDIS_URL"] = broker
@@ -133,7 +137,8 @@ def demo(
         shutil.rmtree(DEMO_DIR)
     DEMO_DIR.mkdir(parents=True, exist_ok=True)
     broker, broker_words = _broker(embedded_broker)
-    with running_sandbox(job_seconds=3.0, events_api=events_api) as url:
+    # profile_api=False: the sandbox refuses op=run on the profile's job (402248) as Alma does
+    with running_sandbox(job_seconds=3.0, events_api=events_api, profile_api=False) as url:
         env = _env(url, broker)
         _say(f"sandbox (Alma + Handle simulator) at {url}; broker: {broker_words}")
         if broker.startswith("redis"):
@@ -150,7 +155,7 @@ def demo(
     _say(f"done: sandbox and worker stopped; files in {DEMO_DIR}/")
 
 
-def _json(env: dict[str, str], *args: str) -> object:
+def _json(env: dict[str, str], *args: str) -> Any:
     import json
 
     result = _handles(env, *args, "--json", capture=True)
@@ -202,14 +207,17 @@ def _migrate(env: dict[str, str], url: str) -> str:
     if not run_id.isdigit():
         proc.wait()
         raise CliError("the demo migration could not be enqueued")
-    imported = False
+    imported = operated = False
     while proc.poll() is None:
         snap = _json(env, "status", run_id)
-        reason = snap.get("wait_reason") or ""  # type: ignore[union-attr]
+        reason = snap.get("wait_reason") or ""
         if not imported and reason.startswith("waiting for the Events Report"):
             _say("the run holds the profile step: " + reason)
             _import_events(env, url, run_id)
             imported = True
+        if not operated and reason.startswith("waiting for the operator"):
+            _run_profile_in_ui(url, run_id, reason)
+            operated = True
         time.sleep(1)
     if proc.returncode != 0:
         raise CliError(f"the demo migration did not succeed (see {DEMO_DIR / 'worker.log'})")
@@ -218,10 +226,29 @@ def _migrate(env: dict[str, str], url: str) -> str:
     return run_id
 
 
+def _run_profile_in_ui(url: str, run_id: str, reason: str) -> None:
+    """Step 3 as an operator meets it: what to click in Alma, then the click (the sandbox's UI run)."""
+    import httpx
+
+    _say(f"run {run_id} waits for the operator; `handles status {run_id}` says what to do in Alma:")
+    err_console.print(
+        textwrap.fill(reason, width=78, initial_indent="  ", subsequent_indent="  "), highlight=False
+    )
+    profile_set = reason.split("(set ", 1)[1].split(")", 1)[0]
+    answer = httpx.post(f"{url}/sandbox/ui/run-profile", json={"set_id": profile_set}, timeout=30)
+    if answer.status_code != 200:
+        raise CliError(f"the sandbox did not run the profile from its UI: {answer.text.strip()}")
+    started = answer.json()
+    _say(
+        f"as an operator would: run the profile in Alma's UI on set {profile_set} "
+        f"(POST /sandbox/ui/run-profile: instance {started['instance_id']}); the run finds it and goes on"
+    )
+
+
 def _import_events(env: dict[str, str], url: str, run_id: str) -> None:
     import httpx
 
-    steps = {s["step"]: s for s in _json(env, "status", run_id)["steps"]}  # type: ignore[index]
+    steps = {s["step"]: s for s in _json(env, "status", run_id)["steps"]}
     migration = steps["migration"]
     events = DEMO_DIR / "events-report.csv"
     exported = httpx.get(
@@ -234,6 +261,13 @@ def _import_events(env: dict[str, str], url: str, run_id: str) -> None:
         f"  handles events import {run_id} {events}"
     )
     _handles(env, "events", "import", run_id, str(events))
+
+
+def _child_done(url: str, run_id: str, snap: dict[str, str]) -> bool:
+    """Whether the child run ended; its profile step, too, is run in Alma's UI when it waits for it."""
+    if (snap.get("wait_reason") or "").startswith("waiting for the operator"):
+        _run_profile_in_ui(url, run_id, snap["wait_reason"])
+    return snap["state"] in ("succeeded", "failed")
 
 
 def _after_run(env: dict[str, str], url: str, run_id: str) -> None:
@@ -256,7 +290,7 @@ def _after_run(env: dict[str, str], url: str, run_id: str) -> None:
         (line.split()[2] for line in applied.stdout.splitlines() if line.startswith("child run ")), None
     )
     if child:
-        _wait(f"child run {child}", lambda: _json(env, "status", child)["state"] in ("succeeded", "failed"))  # type: ignore[index]
+        _wait(f"child run {child}", lambda: _child_done(url, child, _json(env, "status", child)))
         _handles(env, "status", child)
 
     _say(
@@ -266,7 +300,7 @@ def _after_run(env: dict[str, str], url: str, run_id: str) -> None:
     _wait(
         "the Handle server requests",
         lambda: not [r for r in _json(env, "request", "list") if r["status"] in ("queued", "running")],
-    )  # type: ignore[union-attr]
+    )
     _handles(env, "request", "list")
 
     _say(f"handles verify --run {run_id}   (again, after the repairs)")

@@ -69,7 +69,7 @@ class Settings(BaseSettings):
     alma_copy_job_parameters: list[JobParameter] = Field(default_factory=list)
     alma_migration_job_parameters: list[JobParameter] = Field(default_factory=list)
     alma_profile_job_parameters: list[JobParameter] = Field(default_factory=list)
-    alma_profile_mode: Literal["api", "operator"] = "api"
+    alma_profile_mode: Literal["auto", "api", "operator"] = "auto"
     alma_profile_name: str = "Persistent Handle Identifiers for Digital Resource"
     alma_rate_limit: float = Field(25.0, gt=0, description="Alma requests per second, all workers together")
     alma_remaining_floor: int = Field(

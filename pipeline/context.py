@@ -14,19 +14,30 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from alma import AlmaClient
+from alma.errors import AlmaQuotaLow, AlmaRateLimited
 from config.settings import Settings
 from pipeline.budget import JobBudget
 from store.models import Run, RunState, utcnow
 
 __all__ = [
+    "QUOTA_RECHECK_MAX_SECONDS",
+    "QUOTA_WAIT",
     "Next",
     "PipelineContext",
     "budget_member",
     "instance_is_ours",
+    "is_quota_hold",
     "job_name_for",
     "poll_countdown",
+    "quota_countdown",
     "touch_run",
 ]
+
+# Alma's daily API quota spent (DAILY_THRESHOLD), or X-Exl-Api-Remaining under ALMA_REMAINING_FLOOR:
+# one wait reason for both, and a visit at the next hour (far below the broker's visibility timeout)
+QUOTA_WAIT = "waiting: Alma's daily API quota is used up; calls resume after Alma's midnight reset (UTC)"
+QUOTA_RECHECK_MIN_SECONDS = 5 * 60.0
+QUOTA_RECHECK_MAX_SECONDS = 45 * 60.0
 
 
 @dataclass(frozen=True)
@@ -88,6 +99,20 @@ def budget_member(step_id: int | None) -> str:
 def poll_countdown(settings: Settings, polls: int) -> float:
     """Adaptive backoff: POLL_MIN_SECONDS rising ×1.5 per poll up to POLL_MAX_SECONDS."""
     return float(min(settings.poll_max_seconds, settings.poll_min_seconds * (1.5 ** max(0, polls))))
+
+
+def is_quota_hold(exc: BaseException) -> bool:
+    """Whether an Alma error means the day's API quota is spent: the run holds, it does not fail."""
+    if isinstance(exc, AlmaRateLimited):
+        return exc.daily
+    return isinstance(exc, AlmaQuotaLow)
+
+
+def quota_countdown(now: datetime) -> float:
+    """Seconds to the next full hour (UTC), kept between 5 and 45 minutes."""
+    next_hour = now.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
+    seconds = (next_hour - now).total_seconds()
+    return max(QUOTA_RECHECK_MIN_SECONDS, min(QUOTA_RECHECK_MAX_SECONDS, seconds))
 
 
 def touch_run(

@@ -4,6 +4,10 @@ Ex Libris documents no API to run an integration profile, so where ``op=run`` is
 pauses before step 3 with instructions (``handles status`` shows them), adopts the first new
 instance of the profile's job after the pause, or goes on after ``handles confirm``. The same
 command waives the Events Report hold (:func:`pipeline.profile_set.events_hold_reason`).
+
+In ``auto`` mode the profile is first submitted by API; when Alma refuses it for what the job is
+(402248, 402249, 402231), :func:`switch_to_operator` turns that run into an operator-mode run, and
+the profile step's note keeps why (the first words of the wait reason repeat it).
 """
 
 from __future__ import annotations
@@ -21,12 +25,23 @@ from store.runs import get_run
 
 log = logging.getLogger("handles.pipeline")
 
-__all__ = ["confirm_operator", "operator_instructions", "operator_wait"]
+__all__ = [
+    "API_REFUSED",
+    "confirm_operator",
+    "operator_instructions",
+    "operator_wait",
+    "switch_to_operator",
+]
+
+# the profile step's note after an auto-mode switch; also what the wait reason says in brackets
+API_REFUSED = "Alma refused the profile by API"
 
 
-def operator_instructions(settings: Settings, run: Run) -> str:
+def operator_instructions(settings: Settings, run: Run, why: str | None = None) -> str:
+    """What to click in Alma, in one paragraph; ``why`` (in brackets) says why a person must."""
+    because = f" ({why})" if why else ""
     return (
-        f"waiting for the operator: in Alma, open Configuration > General > Integration Profiles > "
+        f"waiting for the operator{because}: in Alma, open Configuration > General > Integration Profiles > "
         f"'{settings.alma_profile_name}' > Edit > Actions; set Set name = "
         f"'{f'handles run {run.id} profile set' if run.profile_set_id else (run.set_name or run.set_id)}' "
         f"(set {run.profile_set_id or run.set_id}), Action = 'Create and Update', DC metadata Upon Create = 'Do not add to "
@@ -35,16 +50,45 @@ def operator_instructions(settings: Settings, run: Run) -> str:
     )
 
 
+def switch_to_operator(
+    ctx: PipelineContext, session: Session, run: Run, step: Step, code: str | None, message: str
+) -> Next:
+    """Auto mode, Alma refused ``op=run`` on the profile: the run goes on by the operator path.
+
+    The caller has put the step back to PENDING and given back its budget slot; nothing reached
+    Alma. From here the run is an operator-mode run (its ``profile_mode`` says so).
+    """
+    run.profile_mode = "operator"
+    said = f"{code}: {message}" if code else message
+    step.error = f"{API_REFUSED}, {said.rstrip('.')}; run in Alma's UI instead"
+    session.add(step)
+    log.warning(
+        "run %s: Alma refused to run the profile job %s by API (%s); switching this run to the "
+        "operator path: run the profile in Alma's UI, or `handles confirm %s`",
+        run.id,
+        ctx.settings.alma_profile_job_id,
+        f"{code} {message}" if code else message,
+        run.id,
+    )
+    return operator_wait(ctx, session, run, step)
+
+
+def _why(step: Step) -> str | None:
+    note = step.error or ""
+    return note.split(":", 1)[0] if note.startswith(API_REFUSED) else None
+
+
 def operator_wait(ctx: PipelineContext, session: Session, run: Run, step: Step) -> Next:
     """Operator mode: pause with instructions; adopt the profile run the operator starts in Alma."""
     settings = ctx.settings
     now = ctx.now()
+    instructions = operator_instructions(settings, run, _why(step))
     if run.operator_paused_at is None:
         run.operator_paused_at = now
         step.alma_job_id = settings.alma_profile_job_id
         session.add(step)
-        log.info("run %s: %s", run.id, operator_instructions(settings, run))
-    touch_run(session, run, RunState.WAITING_OPERATOR, operator_instructions(settings, run))
+        log.info("run %s: %s", run.id, instructions)
+    touch_run(session, run, RunState.WAITING_OPERATOR, instructions)
     session.commit()
     paused_at = run.operator_paused_at
     found = None

@@ -65,7 +65,7 @@ def create_run(
     set_id: str,
     skip_copy: bool = False,
     parent_run_id: int | None = None,
-    profile_mode: str = "api",
+    profile_mode: str = "auto",
     set_name: str | None = None,
     member_count: int | None = None,
 ) -> Run:

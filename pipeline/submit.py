@@ -8,7 +8,9 @@ the instance with our ``job_name`` adopted (:func:`pipeline.context.instance_is_
 none appears after a grace period is the step put back to PENDING and posted again.
 
 Before the profile step: the order guard (:mod:`pipeline.order`), the Events Report hold and the
-profile's set (:mod:`pipeline.profile_set`), and operator mode (:mod:`pipeline.operator`).
+profile's set (:mod:`pipeline.profile_set`), and operator mode (:mod:`pipeline.operator`). In
+``auto`` mode a profile that Alma will not run by API (402248, 402249, 402231) goes to the
+operator path instead of failing the run.
 """
 
 from __future__ import annotations
@@ -19,16 +21,26 @@ from datetime import datetime, timedelta
 from sqlalchemy import update
 from sqlmodel import Session, col
 
-from alma.errors import AlmaApiError, AlmaError, AlmaJobOverlap, AlmaJobThreshold, AlmaRateLimited
+from alma.errors import (
+    AlmaApiError,
+    AlmaAuthError,
+    AlmaError,
+    AlmaJobNotSubmittable,
+    AlmaJobOverlap,
+    AlmaJobThreshold,
+    AlmaRateLimited,
+)
 from pipeline.context import (
+    QUOTA_WAIT,
     Next,
     PipelineContext,
     budget_member,
     instance_is_ours,
     job_name_for,
+    quota_countdown,
     touch_run,
 )
-from pipeline.operator import operator_wait
+from pipeline.operator import operator_wait, switch_to_operator
 from pipeline.order import profile_order_violation
 from pipeline.profile_set import events_hold_reason, prepare_profile_set
 from pipeline.runs import fail_run
@@ -158,35 +170,37 @@ def _post(
         instance_id = ctx.alma.run_job(job_id, set_id=set_id, job_name=name, parameters=params)
     except (AlmaJobThreshold, AlmaJobOverlap, AlmaRateLimited) as exc:
         # Alma said no before creating anything: give the slot back and wait
+        daily = isinstance(exc, AlmaRateLimited) and exc.daily
+        reason = QUOTA_WAIT if daily else f"waiting: Alma answered {_alma_words(exc)}"
         with session_scope(ctx.engine) as session:
-            session.execute(
-                update(Step)
-                .where(col(Step.id) == step_id, col(Step.status) == StepStatus.SUBMITTING)
-                .values(status=StepStatus.PENDING, intent_at=None)
-            )
-            _finish_submission(session, submission_id, "refused", None, _alma_words(exc))
-            run = get_run(session, run_id)
-            touch_run(session, run, RunState.WAITING, f"waiting: Alma answered {_alma_words(exc)}")
+            _unpost(session, step_id, submission_id, exc)
+            touch_run(session, get_run(session, run_id), RunState.WAITING, reason)
         ctx.budget.cancel(budget_member(step_id), job_id)
         log.info("run %s: %s not accepted yet: %s", run_id, kind, _alma_words(exc))
+        if daily:
+            return Next.retry(quota_countdown(ctx.now()), QUOTA_WAIT)
         return Next.retry(ctx.settings.poll_max_seconds, _alma_words(exc))
-    except AlmaApiError as exc:
-        # a definite refusal (unknown job, multi-task job, bad parameters): the run cannot go on
+    except AlmaAuthError as exc:
+        # the key is refused: nothing was created; the task stops the run (pipeline.holds)
         with session_scope(ctx.engine) as session:
-            _finish_submission(session, submission_id, "refused", None, _alma_words(exc))
-            run = get_run(session, run_id)
-            step = session.get(Step, step_id)
-            assert step is not None
-            step.status, step.error, step.ended_at = (
-                StepStatus.FAILED,
-                f"Alma refused the job: {_alma_words(exc)}",
-                utcnow(),
-            )
-            session.add(step)
-            fail_run(session, run, f"{kind} step: Alma refused the job: {_alma_words(exc)}")
+            _unpost(session, step_id, submission_id, exc)
         ctx.budget.cancel(budget_member(step_id), job_id)
-        log.error("run %s: %s step failed: Alma refused job %s: %s", run_id, kind, job_id, _alma_words(exc))
-        return Next.stop(_alma_words(exc))
+        raise
+    except AlmaJobNotSubmittable as exc:
+        # Alma does not run this job by API; in auto mode a person runs the profile in Alma's UI
+        with session_scope(ctx.engine) as session:
+            run = get_run(session, run_id)
+            if kind == StepKind.PROFILE and run.profile_mode == "auto":
+                _unpost(session, step_id, submission_id, exc)
+                step = session.get(Step, step_id)
+                assert step is not None
+                ctx.budget.cancel(budget_member(step_id), job_id)
+                return switch_to_operator(
+                    ctx, session, run, step, exc.error_code, exc.error_message or str(exc)
+                )
+        return _refused_by_alma(ctx, run_id, step_id, kind, job_id, submission_id, exc)
+    except AlmaApiError as exc:
+        return _refused_by_alma(ctx, run_id, step_id, kind, job_id, submission_id, exc)
     except AlmaError as exc:
         # may or may not have landed: leave SUBMITTING; the next visit reads the instance list
         with session_scope(ctx.engine) as session:
@@ -204,6 +218,43 @@ def _post(
         touch_run(session, get_run(session, run_id), RunState.RUNNING)
     log.info("run %s: %s submitted: job %s instance %s", run_id, kind, job_id, instance_id)
     return Next.retry(ctx.settings.poll_min_seconds)
+
+
+def _refused_by_alma(
+    ctx: PipelineContext,
+    run_id: int,
+    step_id: int,
+    kind: str,
+    job_id: str,
+    submission_id: int,
+    exc: AlmaApiError,
+) -> Next:
+    """A definite refusal (unknown job, multi-task job, bad parameters): the run cannot go on."""
+    with session_scope(ctx.engine) as session:
+        _finish_submission(session, submission_id, "refused", None, _alma_words(exc))
+        run = get_run(session, run_id)
+        step = session.get(Step, step_id)
+        assert step is not None
+        step.status, step.error, step.ended_at = (
+            StepStatus.FAILED,
+            f"Alma refused the job: {_alma_words(exc)}",
+            utcnow(),
+        )
+        session.add(step)
+        fail_run(session, run, f"{kind} step: Alma refused the job: {_alma_words(exc)}")
+    ctx.budget.cancel(budget_member(step_id), job_id)
+    log.error("run %s: %s step failed: Alma refused job %s: %s", run_id, kind, job_id, _alma_words(exc))
+    return Next.stop(_alma_words(exc))
+
+
+def _unpost(session: Session, step_id: int, submission_id: int, exc: Exception) -> None:
+    """Alma created nothing: the step is PENDING again, the submission recorded as refused."""
+    session.execute(
+        update(Step)
+        .where(col(Step.id) == step_id, col(Step.status) == StepStatus.SUBMITTING)
+        .values(status=StepStatus.PENDING, intent_at=None)
+    )
+    _finish_submission(session, submission_id, "refused", None, _alma_words(exc))
 
 
 def _alma_words(exc: Exception) -> str:

@@ -107,7 +107,7 @@ class Run(SQLModel, table=True):
     parent_run_id: int | None = Field(default=None, foreign_key="run.id", index=True)
     state: str = Field(default=RunState.QUEUED, index=True)
     skip_copy: bool = False
-    profile_mode: str = "api"
+    profile_mode: str = "auto"  # auto | api | operator (ALMA_PROFILE_MODE); auto may become operator
     member_count: int | None = None
     wait_reason: str | None = Field(default=None, sa_column=Column(Text))
     error: str | None = Field(default=None, sa_column=Column(Text))

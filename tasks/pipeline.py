@@ -13,12 +13,12 @@ import logging
 
 from celery import chain
 
-from alma.errors import AlmaQuotaLow, AlmaRateLimited, AlmaTransportError, AlmaUnavailable
+from alma.errors import AlmaAuthError, AlmaQuotaLow, AlmaRateLimited, AlmaTransportError, AlmaUnavailable
 from config.settings import Settings
-from pipeline import finish, preflight, steps
-from pipeline.context import Next
+from pipeline import finish, holds, preflight, steps
+from pipeline.context import Next, is_quota_hold, quota_countdown
 from pipeline.errors import PipelineError
-from store.models import RunState
+from store.models import RunState, utcnow
 from store.runs import RunNotFound, get_run, remaining_steps
 from workers import resources
 from workers.app import app
@@ -34,17 +34,28 @@ class RunStopped(Exception):
 
 
 def transient_countdown(exc: Exception, settings: Settings) -> float:
-    """How long to wait after a transient Alma error: its Retry-After, 15 min on a low quota, else the max poll."""
+    """How long to wait after a transient Alma error: the next hour when the day's quota is spent,
+    else its Retry-After, else the max poll."""
     retry_after = getattr(exc, "retry_after", None)
-    if isinstance(exc, AlmaQuotaLow):
-        return 15 * 60.0
+    if is_quota_hold(exc):
+        return quota_countdown(utcnow())
     if retry_after:
         return float(retry_after)
     return settings.poll_max_seconds
 
 
-def _transient_countdown(exc: Exception) -> float:
+def _transient_countdown(exc: Exception, run_id: int, where: str) -> float:
+    """The wait after a transient error; a spent daily quota also holds the run with a clear status."""
+    if is_quota_hold(exc):
+        return holds.hold_for_quota(resources.engine(), run_id, exc)
+    log.warning("run %s: %s: Alma unavailable (%s); trying again", run_id, where, exc)
     return transient_countdown(exc, resources.settings())
+
+
+def _key_refused(run_id: int, where: str, exc: AlmaAuthError) -> RunStopped:
+    """Alma refused the API key: retrying cannot help; the run stops with one line (no traceback)."""
+    reason = holds.stop_key_refused(resources.engine(), resources.job_budget(), run_id, where, exc)
+    return RunStopped(f"run {run_id}: {reason}")
 
 
 def retry_countdown(nxt: Next, run_id: int) -> float | None:
@@ -68,8 +79,9 @@ def preflight_task(self, run_id: int) -> None:  # type: ignore[no-untyped-def]
             run_id=run_id,
         )
     except TRANSIENT as exc:
-        log.warning("run %s: preflight: Alma unavailable (%s); trying again", run_id, exc)
-        raise self.retry(countdown=_transient_countdown(exc), exc=exc) from None
+        raise self.retry(countdown=_transient_countdown(exc, run_id, "preflight"), exc=exc) from None
+    except AlmaAuthError as exc:
+        raise _key_refused(run_id, "preflight", exc) from None
     except (PipelineError, RunNotFound) as exc:
         raise RunStopped(f"run {run_id}: {exc}") from None
 
@@ -80,8 +92,9 @@ def run_step(self, run_id: int, kind: str) -> None:  # type: ignore[no-untyped-d
     try:
         nxt = steps.drive_step(resources.pipeline_context(), run_id=run_id, kind=kind)
     except TRANSIENT as exc:
-        log.warning("run %s: %s: Alma unavailable (%s); trying again", run_id, kind, exc)
-        raise self.retry(countdown=_transient_countdown(exc), exc=exc) from None
+        raise self.retry(countdown=_transient_countdown(exc, run_id, kind), exc=exc) from None
+    except AlmaAuthError as exc:
+        raise _key_refused(run_id, f"{kind} step", exc) from None
     countdown = retry_countdown(nxt, run_id)
     if countdown is not None:
         raise self.retry(countdown=countdown)
@@ -93,7 +106,9 @@ def finish_run(self, run_id: int) -> None:  # type: ignore[no-untyped-def]
     try:
         finish.finish_run(ctx=resources.pipeline_context(), run_id=run_id)
     except TRANSIENT as exc:
-        raise self.retry(countdown=_transient_countdown(exc), exc=exc) from None
+        raise self.retry(countdown=_transient_countdown(exc, run_id, "finish"), exc=exc) from None
+    except AlmaAuthError as exc:
+        raise _key_refused(run_id, "finish", exc) from None
     except (PipelineError, RunNotFound) as exc:
         raise RunStopped(f"run {run_id}: {exc}") from None
 

@@ -20,7 +20,7 @@ from alma import (
     AlmaUnavailable,
 )
 from alma._retry import RetryPolicy
-from alma.errors import parse_error_body
+from alma.errors import AlmaJobNotSubmittable, parse_error_body
 
 from .fakes import alma_error, alma_xml_error, make_client
 
@@ -46,7 +46,9 @@ CASES = [
     (400, "UNAUTHORIZED", AlmaAuthError),
     (500, "402224", AlmaUnavailable),
     (503, "GENERAL_ERROR", AlmaUnavailable),
-    (400, "402231", AlmaApiError),
+    (400, "402231", AlmaJobNotSubmittable),  # multi-task job: not runnable by API
+    (400, "402248", AlmaJobNotSubmittable),  # a scheduled job (the Handle profile's)
+    (400, "402249", AlmaJobNotSubmittable),
 ]
 
 

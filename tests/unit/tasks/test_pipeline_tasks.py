@@ -7,9 +7,10 @@ from typing import Any
 import pytest
 from sqlmodel import Session
 
-from alma.errors import AlmaQuotaLow, AlmaRateLimited, AlmaTimeout
+from alma.errors import AlmaAuthError, AlmaQuotaLow, AlmaRateLimited, AlmaTimeout
 from config.settings import get_settings
-from pipeline.context import Next
+from pipeline.budget import LocalJobBudget
+from pipeline.context import QUOTA_WAIT, Next
 from pipeline.runs import create_run
 from store.models import RunState, StepKind, StepStatus
 from store.runs import step_of
@@ -30,7 +31,10 @@ def test_transient_errors_wait_as_alma_asks() -> None:
     settings = get_settings()
     limited = AlmaRateLimited(429, "PER_SECOND_THRESHOLD", "slow down", retry_after=7)
     assert transient_countdown(limited, settings) == 7.0
-    assert transient_countdown(AlmaQuotaLow(10, 100), settings) == 15 * 60.0
+    # the day's quota spent (either way Alma says it): the next visit at the next hour, 5–45 min away
+    daily = AlmaRateLimited(429, "DAILY_THRESHOLD", "daily limit reached", daily=True)
+    for spent in (AlmaQuotaLow(10, 100), daily):
+        assert 5 * 60.0 <= transient_countdown(spent, settings) <= 45 * 60.0
     assert transient_countdown(AlmaTimeout("read timed out"), settings) == settings.poll_max_seconds
 
 
@@ -81,10 +85,10 @@ def test_run_step_retries_after_the_countdown_asked_for(observed: dict[str, Any]
 def test_run_step_retries_on_a_transient_alma_error(observed: dict[str, Any]) -> None:
     from tasks.pipeline import run_step
 
-    observed["answer"] = AlmaQuotaLow(10, 100)
+    observed["answer"] = AlmaTimeout("read timed out")
     with pytest.raises(Retried):
         run_step.run(5, "copy")
-    assert observed["retry"] == 15 * 60.0
+    assert observed["retry"] == get_settings().poll_max_seconds
 
 
 def test_run_step_stops_the_chain_with_the_reason(observed: dict[str, Any]) -> None:
@@ -125,3 +129,96 @@ def test_the_chain_leaves_out_what_is_done() -> None:
         ("handles.run_step", (started_id, "profile")),
         ("handles.finish_run", (started_id,)),
     ]
+
+
+def _running_run() -> int:
+    """A run whose copy step is running in Alma."""
+    from workers import resources
+
+    resources.ensure_schema()
+    with Session(resources.engine()) as session:
+        run = create_run(session=session, set_id="789")
+        run.state = RunState.RUNNING
+        assert run.id is not None
+        step_of(session, run.id, StepKind.COPY).status = StepStatus.RUNNING
+        session.commit()
+        return run.id
+
+
+def _copy_member(run_id: int) -> str:
+    from pipeline.context import budget_member
+    from workers import resources
+
+    with Session(resources.engine()) as session:
+        return budget_member(step_of(session, run_id, StepKind.COPY).id)
+
+
+def _stored(run_id: int) -> tuple[str, str | None, str | None]:
+    from store.models import Run
+    from workers import resources
+
+    with Session(resources.engine()) as session:
+        run = session.get(Run, run_id)
+        assert run is not None
+        return run.state, run.wait_reason, run.error
+
+
+@pytest.mark.parametrize(
+    "spent",
+    [AlmaRateLimited(429, "DAILY_THRESHOLD", "daily limit reached", daily=True), AlmaQuotaLow(10, 100)],
+    ids=["daily-threshold", "remaining-under-floor"],
+)
+def test_a_spent_daily_quota_holds_the_run_with_one_reason(
+    observed: dict[str, Any], spent: Exception
+) -> None:
+    from tasks.pipeline import run_step
+
+    run_id = _running_run()
+    observed["answer"] = spent
+    with pytest.raises(Retried):
+        run_step.run(run_id, "copy")
+    assert 5 * 60.0 <= observed["retry"] <= 45 * 60.0
+    assert _stored(run_id) == (RunState.WAITING, QUOTA_WAIT, None)  # held, not failed
+
+
+@pytest.mark.parametrize("task", ["preflight", "run_step", "finish_run"])
+def test_a_refused_key_stops_the_run_with_one_line_and_no_retry(
+    observed: dict[str, Any], monkeypatch: pytest.MonkeyPatch, task: str
+) -> None:
+    import tasks.pipeline as module
+
+    refused = AlmaAuthError(400, "UNAUTHORIZED", "API-key not defined or not configured to allow this API.")
+
+    def refuse(*_: Any, **__: Any) -> None:
+        raise refused
+
+    observed["answer"] = refused
+    monkeypatch.setattr(module.preflight, "preflight", refuse)
+    monkeypatch.setattr(module.finish, "finish_run", refuse)
+    budget = LocalJobBudget(max_running=1)
+    monkeypatch.setattr(module.resources, "job_budget", lambda: budget)
+    for name in ("preflight_task", "finish_run"):
+        monkeypatch.setattr(getattr(module, name), "retry", observed_retry(observed))
+    run_id = _running_run()
+    assert budget.try_reserve(_copy_member(run_id), "M1").granted
+    assert not budget.try_reserve("another run's step", "M2").granted
+
+    with pytest.raises(module.RunStopped) as stopped:
+        getattr(module, {"preflight": "preflight_task"}.get(task, task)).run(
+            *((run_id, "copy") if task == "run_step" else (run_id,))
+        )
+
+    line = str(stopped.value)
+    assert "\n" not in line and "ALMA_API_KEY" in line and "UNAUTHORIZED" in line
+    assert "retry" not in observed
+    state, _, error = _stored(run_id)
+    assert state == RunState.FAILED and "ALMA_API_KEY" in (error or "")
+    assert budget.try_reserve("another run's step", "M2").granted  # the slot it held is given back
+
+
+def observed_retry(seen: dict[str, Any]):  # type: ignore[no-untyped-def]
+    def retry(countdown: float, exc: Exception | None = None, **_: Any) -> Exception:
+        seen["retry"] = countdown
+        return Retried()
+
+    return retry
