@@ -22,10 +22,12 @@ test-unit: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/ruff format --check . || true
+	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
+	$(BIN)/python tools/check_cycles.py
 
 typecheck: $(STAMP)
-	$(BIN)/mypy config alma handles store pipeline outcomes
+	$(BIN)/mypy config alma handles store pipeline outcomes tasks workers cli sandbox tools
 
 demo: $(STAMP)
 	$(BIN)/handles demo

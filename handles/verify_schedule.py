@@ -28,7 +28,7 @@ DONE_TTL = 3 * 24 * 3600
 LOCK_PREFIX = "handles:verify"
 
 # The database, Redis or the network briefly away: worth another try later. Anything else is a bug.
-TRANSIENT: tuple[type[BaseException], ...] = (
+TRANSIENT: tuple[type[Exception], ...] = (
     sqlalchemy.exc.OperationalError,
     sqlalchemy.exc.InterfaceError,
     redis.exceptions.ConnectionError,

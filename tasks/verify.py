@@ -34,7 +34,7 @@ from workers.app import app
 
 log = logging.getLogger("handles.tasks")
 
-TRANSIENT = (*verify_schedule.TRANSIENT, BrokerError)
+TRANSIENT: tuple[type[Exception], ...] = (*verify_schedule.TRANSIENT, BrokerError)
 
 __all__ = ["TRANSIENT", "schedule_slot", "verify_known", "verify_slice"]
 
