@@ -26,7 +26,6 @@ def _safe_url(url: str) -> str:
 
 
 def _current_revision(engine) -> str | None:  # type: ignore[no-untyped-def]
-
     with engine.connect() as conn:
         return MigrationContext.configure(conn).get_current_revision()
 

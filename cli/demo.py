@@ -154,7 +154,6 @@ def demo(
 
 
 def _json(env: dict[str, str], *args: str) -> Any:  # parsed JSON
-
     result = _handles(env, *args, "--json", capture=True)
     if result.returncode != 0:
         raise CliError(f"handles {' '.join(args)} failed: {result.stderr.strip()}")

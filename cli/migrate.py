@@ -32,7 +32,6 @@ from workers import resources
 
 
 def _alma():  # type: ignore[no-untyped-def]
-
     return resources.alma_client()
 
 

@@ -155,7 +155,6 @@ def from_set(session, settings, set_id: str) -> Source:  # type: ignore[no-untyp
 
 
 def from_run(session, run_id: int) -> Source:  # type: ignore[no-untyped-def]
-
     if session.get(Run, run_id) is None:
         raise common.CliError(f"unknown run {run_id}", code=2)
     rows = session.exec(
