@@ -157,7 +157,8 @@ def test_worker_killed_mid_request_the_request_completes_once(sandbox, db, redis
         stop_process(first, kill=True)
     assert request_row(engine, rid).status == "running"
     faults(sandbox, delay_seconds=0)
-    time.sleep(2.5)  # the server finishes the orphaned create; the request is now stale
+    # the server finishes the orphaned create; the request is now stale
+    wait_for(lambda: ("PUT", 201) in server_log(sandbox, handle), timeout=15, what="the orphaned create")
     with worker_process(env, log_path=tmp_path / "second.log"):
         Celery(broker=redis_url).send_task("handles.dispatch_requests", queue="handles")
         row = wait_for(lambda: finished(engine, rid), timeout=30, what="the re-queued request")
