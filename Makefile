@@ -28,6 +28,7 @@ lint: $(STAMP)
 
 typecheck: $(STAMP)
 	$(BIN)/mypy config alma handles store pipeline outcomes tasks workers cli sandbox tools
+	$(BIN)/mypy bench  # scripts, not a package: bench/pipeline.py would shadow the pipeline package
 
 demo: $(STAMP)
 	$(BIN)/handles demo
