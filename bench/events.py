@@ -194,12 +194,14 @@ def _database(path: Path) -> tuple[int, float]:
         run = Run(set_id="bench")
         session.add(run)
         session.flush()
+        run_id = run.id
+        assert run_id is not None  # flushed: the database gave it an id
         lines = sum(1 for _ in csv.reader(path.open(encoding="utf-8-sig"))) - 1
         for i in range(lines):
-            session.add(Record(run_id=run.id, position=i, mms_id=f"9910{i:010d}04641"))
+            session.add(Record(run_id=run_id, position=i, mms_id=f"9910{i:010d}04641"))
         session.commit()
         start = time.perf_counter()
-        summary = import_file(session=session, run_id=run.id, path=path)
+        summary = import_file(session=session, run_id=run_id, path=path)
         session.commit()
         seconds = time.perf_counter() - start
     return summary.lines, seconds

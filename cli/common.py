@@ -7,6 +7,9 @@ from typing import NoReturn
 
 from rich.console import Console
 
+from config.settings import SettingsError, get_settings
+from workers import resources
+
 console = Console()
 err_console = Console(stderr=True)
 
@@ -27,8 +30,6 @@ def fail(message: str, code: int = 1) -> NoReturn:
 
 def describe_error(exc: BaseException) -> str:
     """One line for an unexpected error, naming its kind; no traceback, no secret."""
-    from config.settings import SettingsError
-
     if isinstance(exc, SettingsError):
         return f"setting: {exc}"
     text = " ".join(str(exc).split())
@@ -37,8 +38,6 @@ def describe_error(exc: BaseException) -> str:
 
 def settings():  # type: ignore[no-untyped-def]
     """The settings, with a bad value turned into a one-line CliError."""
-    from config.settings import SettingsError, get_settings
-
     try:
         return get_settings()
     except SettingsError as exc:
@@ -47,8 +46,6 @@ def settings():  # type: ignore[no-untyped-def]
 
 def ready_database():  # type: ignore[no-untyped-def]
     """The engine, with the schema upgraded (cheap when current)."""
-    from workers import resources
-
     settings()
     try:
         resources.ensure_schema()

@@ -8,8 +8,11 @@ schema it changes nothing; with data in the tables it keeps the data (Alembic mi
 from __future__ import annotations
 
 import typer
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy.engine import make_url
 
 from cli.common import CliError, describe_error, settings
+from store.db import make_engine, upgrade_schema
 
 db_app = typer.Typer(help="The database schema.", no_args_is_help=True)
 
@@ -17,24 +20,18 @@ db_app = typer.Typer(help="The database schema.", no_args_is_help=True)
 def _safe_url(url: str) -> str:
     """The URL without its password, for messages."""
     try:
-        from sqlalchemy.engine import make_url
-
         return make_url(url).render_as_string(hide_password=True)
     except Exception:  # noqa: BLE001 - an unparseable URL: show only what follows the credentials
         return url.split("@")[-1]
 
 
 def _current_revision(engine) -> str | None:  # type: ignore[no-untyped-def]
-    from alembic.runtime.migration import MigrationContext
-
     with engine.connect() as conn:
         return MigrationContext.configure(conn).get_current_revision()
 
 
 def upgrade() -> None:
     """Create or upgrade the tables to the newest schema (safe to run again; keeps the data)."""
-    from store.db import make_engine, upgrade_schema
-
     url = settings().database_url
     where = _safe_url(url)
     engine = make_engine(url)

@@ -10,20 +10,26 @@ it would make, and stop everything it started. Everything it writes is under ``v
 
 from __future__ import annotations
 
+import csv
+import json
 import os
 import shutil
 import subprocess
 import sys
 import textwrap
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import httpx
 import typer
+from rich.table import Table
 
 from cli.common import CliError, err_console
+from config.celery import reachable
+from sandbox.testing import running_sandbox
 
 DEMO_SET = "7600000000004641"
 DEMO_DIR = Path("var/demo")
@@ -31,8 +37,6 @@ REDIS_DEMO_URL = "redis://127.0.0.1:6379/14"
 
 
 def _broker(embedded: bool) -> tuple[str, str]:
-    from config.celery import reachable
-
     if not embedded and reachable(REDIS_DEMO_URL):
         return REDIS_DEMO_URL, "local Redis (database 14)"
     return (
@@ -131,8 +135,6 @@ def demo(
     ),
 ) -> None:
     """The whole job on this machine: sandbox, worker, a migration of the sample set, the report."""
-    from sandbox.testing import running_sandbox
-
     if not keep and DEMO_DIR.exists():
         shutil.rmtree(DEMO_DIR)
     DEMO_DIR.mkdir(parents=True, exist_ok=True)
@@ -155,16 +157,14 @@ def demo(
     _say(f"done: sandbox and worker stopped; files in {DEMO_DIR}/")
 
 
-def _json(env: dict[str, str], *args: str) -> Any:
-    import json
-
+def _json(env: dict[str, str], *args: str) -> Any:  # parsed JSON
     result = _handles(env, *args, "--json", capture=True)
     if result.returncode != 0:
         raise CliError(f"handles {' '.join(args)} failed: {result.stderr.strip()}")
     return json.loads(result.stdout)
 
 
-def _wait(what: str, done, timeout: float = 300) -> None:  # type: ignore[no-untyped-def]
+def _wait(what: str, done: Callable[[], object], timeout: float = 300) -> None:
     deadline = time.monotonic() + timeout
     while not done():
         if time.monotonic() > deadline:
@@ -173,10 +173,6 @@ def _wait(what: str, done, timeout: float = 300) -> None:  # type: ignore[no-unt
 
 
 def _show_report(path: Path) -> None:
-    import csv
-
-    from rich.table import Table
-
     table = Table(title=f"report ({path})", title_justify="left")
     for col in ("mms_id", "pid", "expected", "Alma holds", "outcome", "verification"):
         table.add_column(col)
@@ -246,8 +242,6 @@ def _run_profile_in_ui(url: str, run_id: str, reason: str) -> None:
 
 
 def _import_events(env: dict[str, str], url: str, run_id: str) -> None:
-    import httpx
-
     steps = {s["step"]: s for s in _json(env, "status", run_id)["steps"]}
     migration = steps["migration"]
     events = DEMO_DIR / "events-report.csv"

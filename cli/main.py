@@ -6,6 +6,7 @@ failure reaches the operator as one line on stderr and a non-zero exit, never a 
 
 from __future__ import annotations
 
+import importlib
 import sys
 
 import typer
@@ -29,8 +30,6 @@ _MODULES = ("migrate", "report", "repair", "verify", "requests", "sandbox_cmd", 
 
 
 def _register_all() -> None:
-    import importlib
-
     for name in _MODULES:
         module = importlib.import_module(f"cli.{name}")
         module.register(app)

@@ -11,19 +11,33 @@ import typer
 from rich.live import Live
 from rich.table import Table
 
+from alma.errors import AlmaAuthError, AlmaError, AlmaTransportError
 from cli.common import CliError, console, err_console, ready_database, settings
+from config.celery import broker_reachable, broker_url
+from config.redact import mask_url
+from handles.verify import regressions as find_regressions
+from pipeline.errors import PipelineError
+from pipeline.runs import (
+    check_set,
+    create_run,
+    get_run,
+    outcome_counts,
+    recent_runs,
+    run_steps,
+    validate_set_id,
+)
+from pipeline.steps import confirm_operator
+from store.db import session_scope
+from store.runs import RunNotFound
+from tasks.pipeline import enqueue_run
+from workers import resources
 
 
 def _alma():  # type: ignore[no-untyped-def]
-    from workers import resources
-
     return resources.alma_client()
 
 
 def _alma_failure(exc: Exception, what: str) -> CliError:
-    from alma.errors import AlmaAuthError, AlmaTransportError
-    from config.redact import mask_url
-
     s = settings()
     if isinstance(exc, AlmaTransportError):
         return CliError(f"cannot reach Alma at {mask_url(s.alma_api_base_url)} while {what}: {exc}")
@@ -48,11 +62,6 @@ def migrate(
     Identifiers profile (Create and Update), then every handle is verified. The set is checked first:
     an unknown, empty or non-title set is refused and no job is submitted.
     """
-    from alma.errors import AlmaError
-    from pipeline.errors import PipelineError
-    from pipeline.runs import check_set, create_run, validate_set_id
-    from store.db import session_scope
-
     s = settings()
     try:
         set_id = validate_set_id(set_id)
@@ -85,8 +94,6 @@ def migrate(
 
 def _check_broker(s: Any, set_id: str) -> None:
     """Refuse before recording a run that no worker could be sent (it would start unexpectedly later)."""
-    from config.celery import broker_reachable, broker_url
-    from config.redact import mask_url
 
     url = broker_url(s)
     if not broker_reachable(url, timeout=2.0):
@@ -98,8 +105,6 @@ def _check_broker(s: Any, set_id: str) -> None:
 
 def _enqueue(run_id: int) -> None:
     try:
-        from tasks.pipeline import enqueue_run
-
         enqueue_run(run_id)
     except Exception as exc:  # noqa: BLE001 - the broker is down: the run is kept, the reaper resumes it
         raise CliError(
@@ -109,10 +114,6 @@ def _enqueue(run_id: int) -> None:
 
 
 def _snapshot(run_id: int) -> dict[str, Any]:
-    from pipeline.runs import get_run, outcome_counts, run_steps
-    from store.db import session_scope
-    from workers import resources
-
     with session_scope(resources.engine()) as session:
         run = get_run(session, run_id)
         steps = run_steps(session, run_id)
@@ -217,10 +218,6 @@ def status(
     ),
 ) -> None:
     """A run's state, each step's Alma job instance and status, and counts per outcome."""
-    from pipeline.runs import recent_runs
-    from store.db import session_scope
-    from store.runs import RunNotFound
-
     engine = ready_database()
     if regressions:
         _regressions(engine, as_json)
@@ -250,11 +247,11 @@ def status(
         for r in rows:
             table.add_row(
                 str(r["run_id"]),
-                r["set_id"],
-                r["set_name"] or "",
-                r["state"],
-                r["created_at"],
-                r["error"] or r["wait_reason"] or "",
+                str(r["set_id"]),
+                str(r["set_name"] or ""),
+                str(r["state"]),
+                str(r["created_at"]),
+                str(r["error"] or r["wait_reason"] or ""),
             )
         console.print(table)
         return
@@ -269,9 +266,6 @@ def status(
 
 
 def _regressions(engine: Any, as_json: bool) -> None:
-    from handles.verify import regressions as find_regressions
-    from store.db import session_scope
-
     with session_scope(engine) as session:
         rows = [
             {
@@ -310,10 +304,6 @@ def confirm(run_id: int = typer.Argument(..., help="The run waiting for the oper
 
     Also goes on without the Events Report when a run waits for it (see `handles status RUN_ID`).
     """
-    from pipeline.errors import PipelineError
-    from pipeline.steps import confirm_operator
-    from store.db import session_scope
-
     engine = ready_database()
     try:
         with session_scope(engine) as session:

@@ -4,19 +4,21 @@ from __future__ import annotations
 
 import typer
 
+from alma.errors import AlmaError
 from cli.common import CliError, ready_database, settings
+from outcomes.repair_run import apply_repairs, conflicts, plan_repairs, restore_run
+from pipeline.runs import create_run
+from store.db import session_scope
+from tasks.pipeline import enqueue_run
+from workers import resources
 
 
 def _alma():  # type: ignore[no-untyped-def]
-    from workers import resources
-
     return resources.alma_client()
 
 
 def _enqueue(run_id: int) -> None:
     try:
-        from tasks.pipeline import enqueue_run
-
         enqueue_run(run_id)
     except Exception as exc:  # noqa: BLE001 - the run is recorded; the reaper starts it later
         print(
@@ -36,11 +38,6 @@ def repair(
     ),
 ) -> None:
     """Show (dry run) or apply the repairs of malformed_identifier / missing_identifier records."""
-    from alma.errors import AlmaError
-    from outcomes.repair_run import apply_repairs, conflicts, plan_repairs
-    from pipeline.runs import create_run
-    from store.db import session_scope
-
     config = settings()
     try:
         with session_scope(ready_database()) as session:
@@ -90,10 +87,6 @@ def restore(
     force: bool = typer.Option(False, "--force", help="also put back bibs edited in Alma since the repair"),
 ) -> None:
     """Put the backed-up original of every bib the repair changed back into Alma."""
-    from alma.errors import AlmaError
-    from outcomes.repair_run import restore_run
-    from store.db import session_scope
-
     settings()
     try:
         with session_scope(ready_database()) as session:

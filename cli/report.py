@@ -8,13 +8,17 @@ from pathlib import Path
 import typer
 
 from cli.common import CliError, err_console, ready_database, settings
+from outcomes.classify import classify_run
+from outcomes.importer import EventsFileError
+from outcomes.ingest import import_file
+from outcomes.report import iter_rows, write_csv, write_json
+from store.db import session_scope
+from store.models import Run
 
 events_app = typer.Typer(help="Events Reports exported from Alma's UI.", no_args_is_help=True)
 
 
 def _require_run(session, run_id: int) -> None:  # type: ignore[no-untyped-def]
-    from store.models import Run
-
     if session.get(Run, run_id) is None:
         raise CliError(f"there is no run {run_id}")
 
@@ -25,9 +29,6 @@ def report(
     output: Path | None = typer.Option(None, "--output", "-o", help="write here instead of stdout"),
 ) -> None:
     """One row per record of the set: mms_id,pid,expected_handle,alma_handle,outcome,verification,target_url,detail."""
-    from outcomes.report import iter_rows, write_csv, write_json
-    from store.db import session_scope
-
     if format not in {"csv", "json"}:
         raise CliError(f"--format must be csv or json, not {format!r}")
     config = settings()
@@ -54,11 +55,6 @@ def events_import(
     file: Path = typer.Argument(..., help="the Events Report: CSV, XLSX, or the text copied from the page"),
 ) -> None:
     """Read an Events Report exported from Alma's UI into the run's outcomes (re-importing changes nothing)."""
-    from outcomes.classify import classify_run
-    from outcomes.importer import EventsFileError
-    from outcomes.ingest import import_file
-    from store.db import session_scope
-
     if not file.is_file():
         raise CliError(f"{file}: no such file")
     config = settings()

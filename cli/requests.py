@@ -8,6 +8,21 @@ from typing import Any
 import typer
 
 from cli import common
+from handles.naming import NamingError, new_handle
+from handles.requests import (
+    UnknownRequest,
+    UnknownRun,
+    apply_conflict_repairs,
+    get_request,
+    list_requests,
+    plan_conflict_repairs,
+    queue_request,
+    request_as_dict,
+)
+from handles.server import HandleServerClient
+from store.db import session_scope
+from store.models import RequestStatus
+from tasks.requests import enqueue
 
 request_app = typer.Typer(
     help="Queue create/update/delete requests for the institution's own Handle server.", no_args_is_help=True
@@ -19,8 +34,6 @@ _FIELDS = ("id", "op", "handle", "url", "attempts", "status", "response", "error
 def _enqueue(request_id: int) -> str | None:
     """Send the task; returns a warning when the broker is unreachable (the dispatcher retries)."""
     try:
-        from tasks.requests import enqueue
-
         enqueue(request_id)
     except Exception as exc:  # noqa: BLE001
         return f"not sent to a worker yet ({common.describe_error(exc)}); the dispatcher will send it"
@@ -28,9 +41,6 @@ def _enqueue(request_id: int) -> str | None:
 
 
 def _queue(op: str, handle: str, url: str | None, *, show_handle: bool = False) -> None:
-    from handles.requests import queue_request
-    from store.db import session_scope
-
     settings = common.settings()
     engine = common.ready_database()
     with session_scope(engine) as session:
@@ -76,8 +86,6 @@ def new(
     article: int | None = typer.Option(None, "--article", help="article number (ARTICLE datastream)"),
 ) -> None:
     """Create a handle named by HANDLE_SUFFIX_RULE (opaque, or PID-DSID); prints the request id and handle."""
-    from handles.naming import NamingError, new_handle
-
     try:
         handle = new_handle(common.settings(), pid=pid, dsid=datastream, article=article)
     except NamingError as exc:
@@ -97,9 +105,6 @@ def status(
     as_json: bool = typer.Option(False, "--json", help="print JSON"),
 ) -> None:
     """A request's op, handle, url, attempts, status, the server's response and error."""
-    from handles.requests import UnknownRequest, get_request, request_as_dict
-    from store.db import session_scope
-
     engine = common.ready_database()
     with session_scope(engine) as session:
         try:
@@ -118,10 +123,6 @@ def list_(
     as_json: bool = typer.Option(False, "--json", help="print JSON"),
 ) -> None:
     """The most recent requests (newest first)."""
-    from handles.requests import list_requests, request_as_dict
-    from store.db import session_scope
-    from store.models import RequestStatus
-
     if status is not None and status not in {s.value for s in RequestStatus}:
         raise common.CliError(f"unknown status {status!r}: use queued, running, success or error", code=2)
     engine = common.ready_database()
@@ -144,10 +145,6 @@ def repair_conflicts(
 ) -> None:
     """Show (dry run) or queue the Handle server requests that make each conflict record's
     expected handle resolve to the record's target."""
-    from handles.requests import UnknownRun, apply_conflict_repairs, plan_conflict_repairs
-    from handles.server import HandleServerClient
-    from store.db import session_scope
-
     settings = common.settings()
     engine = common.ready_database()
     with HandleServerClient.from_settings(settings) as client, session_scope(engine) as session:

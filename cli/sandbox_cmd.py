@@ -13,6 +13,7 @@ import json
 import typer
 
 from cli import common
+from sandbox.app import serve
 
 
 def register(app: typer.Typer) -> None:
@@ -51,8 +52,6 @@ def register(app: typer.Typer) -> None:
         ),
     ) -> None:
         """Run the built-in simulator (Alma, Handle proxy, Handle server, target pages) on one port."""
-        from sandbox.app import serve
-
         try:
             failures = json.loads(fail_job) if fail_job else {}
         except ValueError:

@@ -16,10 +16,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+from sqlmodel import col, select
 
+from alma import AlmaClient
+from alma.dc import parse_dc
 from cli import common
 from handles.syntax import HandleSyntaxError, parse_handle
-from handles.verify import VerifyItem, VerifyResult, VerifySummary
+from handles.verify import VerifyItem, VerifyResult, VerifySummary, record_checks, run_verification
+from store.db import session_scope
+from store.models import Record, Run
 
 _MMS = re.compile(r"^\d+$")
 _DELIMS = ",;\t"
@@ -114,25 +121,14 @@ def _add(source: Source, n: int, text: str, mms: str | None, *, prefix: str) -> 
 
 def from_set(session, settings, set_id: str) -> Source:  # type: ignore[no-untyped-def]
     """The newest run of the set in the database; else the set's members and bibs read from Alma."""
-    from sqlmodel import select
-
-    from store.models import Run
-
     run = session.exec(
-        select(Run).where(Run.set_id == set_id).order_by(Run.created_at.desc(), Run.id.desc())
+        select(Run).where(Run.set_id == set_id).order_by(col(Run.created_at).desc(), col(Run.id).desc())
     ).first()
     if run is not None:
         source = from_run(session, run.id)
         source.label = f"set {set_id} (run {run.id}, its newest)"
         return source
     source = Source(label=f"set {set_id} (read from Alma: no run of it in the database)")
-    try:
-        from alma import AlmaClient
-        from alma.dc import parse_dc
-    except ImportError as exc:
-        raise common.CliError(
-            f"set {set_id}: no run in the database, and the Alma client is unavailable ({exc})", code=2
-        ) from None
     alma = AlmaClient.from_settings(settings)
     try:
         mms_ids = [m["id"] for m in alma.iter_set_members(set_id)]
@@ -159,10 +155,6 @@ def from_set(session, settings, set_id: str) -> Source:  # type: ignore[no-untyp
 
 
 def from_run(session, run_id: int) -> Source:  # type: ignore[no-untyped-def]
-    from sqlmodel import select
-
-    from store.models import Record, Run
-
     if session.get(Run, run_id) is None:
         raise common.CliError(f"unknown run {run_id}", code=2)
     rows = session.exec(
@@ -188,10 +180,6 @@ def exit_status(summary: VerifySummary, problems: list[str]) -> int:
 def _check(
     source: Source, settings, engine, *, show_progress: bool
 ) -> tuple[VerifySummary, list[VerifyResult]]:  # type: ignore[no-untyped-def]
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-    from handles.verify import record_checks, run_verification
-    from store.db import session_scope
 
     results: list[VerifyResult] = []
     regressions = [0]
@@ -236,7 +224,6 @@ def _print(source: Source, summary: VerifySummary, results: list[VerifyResult], 
             )
         )
         return
-    from rich.table import Table
 
     for line in source.problems:
         common.err_console.print(f"[yellow]input:[/] {line}", highlight=False, markup=True)
@@ -280,11 +267,14 @@ def verify_command(
     settings = common.settings()
     source = read_file(file, prefix=settings.handle_prefix) if file is not None else None
     engine = common.ready_database()
-    from store.db import session_scope
 
     if source is None:
         with session_scope(engine) as session:
-            source = from_run(session, run) if run is not None else from_set(session, settings, set_id)
+            if run is not None:
+                source = from_run(session, run)
+            else:
+                assert set_id is not None  # exactly one of run, set_id, file: checked above
+                source = from_set(session, settings, set_id)
     if not source.items and not source.problems:
         raise common.CliError(f"{source.label}: no handles to check", code=2)
     summary, results = _check(source, settings, engine, show_progress=show_progress and not as_json)

@@ -74,10 +74,10 @@ def _coerce(name: str, annotation: Any, value: Any) -> Any:
                 raise ValueError
             return result
         if kind.startswith("float"):
-            result = float(value)
-            if result < 0:
+            number = float(value)
+            if number < 0:
                 raise ValueError
-            return result
+            return number
         if kind.startswith("dict"):
             if not isinstance(value, dict):
                 raise TypeError

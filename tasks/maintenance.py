@@ -6,6 +6,7 @@ import logging
 from datetime import timedelta
 
 from pipeline.recovery import claim_stalled_runs
+from tasks.pipeline import enqueue_run
 from workers import resources
 from workers.app import app
 
@@ -19,8 +20,6 @@ def resume_stalled(force: bool = False, rechecks: int = 3) -> int:
     ``force`` (a worker's consumer starting or reconnecting) uses a shorter threshold and looks again
     a few times, so recovery does not wait for the beat. See :mod:`pipeline.recovery`.
     """
-    from tasks.pipeline import enqueue_run
-
     settings = resources.settings()
     quick = 2 * settings.poll_max_seconds + 5
     threshold = timedelta(seconds=min(quick, settings.stall_seconds) if force else settings.stall_seconds)

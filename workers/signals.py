@@ -43,8 +43,7 @@ class ResumeOnConnect(bootsteps.StartStopStep):
 
     def start(self, parent: object) -> None:
         try:
-            from tasks.maintenance import resume_stalled
-
-            resume_stalled.apply_async(kwargs={"force": True})
+            # by name: workers never import tasks (see tasks/maintenance.py)
+            parent.app.send_task("handles.resume_stalled", kwargs={"force": True})  # type: ignore[attr-defined]
         except Exception:  # noqa: BLE001 - a broker hiccup here must not stop the worker
             log.exception("could not enqueue the resume check")

@@ -157,7 +157,9 @@ def test_worker_killed_mid_request_the_request_completes_once(sandbox, db, redis
         stop_process(first, kill=True)
     assert request_row(engine, rid).status == "running"
     faults(sandbox, delay_seconds=0)
-    time.sleep(2.5)  # the server finishes the orphaned create; the request is now stale
+    # the request's claim must age past STALL_SECONDS (2) before dispatch takes it again: a clock
+    # condition of the system under test, not synchronisation, so this one waits out the time
+    time.sleep(2.5)
     with worker_process(env, log_path=tmp_path / "second.log"):
         Celery(broker=redis_url).send_task("handles.dispatch_requests", queue="handles")
         row = wait_for(lambda: finished(engine, rid), timeout=30, what="the re-queued request")

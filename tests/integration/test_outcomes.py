@@ -3,8 +3,6 @@ Report imported in all three formats, classification, repair with a child run, a
 
 from __future__ import annotations
 
-import time
-
 import httpx
 import pytest
 from sqlmodel import select
@@ -17,9 +15,11 @@ from outcomes.ingest import import_file
 from outcomes.repair import canonical_record
 from outcomes.repair_run import apply_repairs, plan_repairs, restore_run
 from outcomes.report import iter_rows
+from pipeline.preflight import preflight
 from pipeline.runs import create_run
 from store.db import session_scope
-from store.models import BibBackup, EventLine, Record, Run
+from store.models import BibBackup, EventLine, Run
+from tests.support import wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -46,36 +46,27 @@ def sandbox():  # type: ignore[no-untyped-def]
 
 def run_job(alma, job_id: str, name: str) -> str:  # type: ignore[no-untyped-def]
     instance_id = alma.run_job(job_id, set_id=SET_ID, job_name=name, parameters=[])
-    deadline = time.monotonic() + 30
-    while not alma.get_instance(job_id, instance_id).is_terminal:
-        assert time.monotonic() < deadline, f"{job_id} did not finish"
-        time.sleep(0.1)
+    wait_for(
+        lambda: alma.get_instance(job_id, instance_id).is_terminal,
+        timeout=30,
+        interval=0.1,
+        what=f"{job_id} to finish",
+    )
     return instance_id
 
 
-def preflight(session, alma, settings) -> int:  # type: ignore[no-untyped-def]
-    """What the pipeline's preflight does: one Record per member, from the bib's metadata."""
-    run = create_run(session=session, set_id=SET_ID)
-    for position, member in enumerate(alma.iter_set_members(SET_ID)):
-        dc = parse_dc(alma.get_bib_xml(member["id"]), pid_pattern=settings.handle_pid_pattern)
-        session.add(
-            Record(
-                run_id=run.id,
-                position=position,
-                mms_id=member["id"],
-                pid=dc.pid,
-                expected_handle=dc.expected_handle(settings.handle_prefix),
-                metadata_problem=dc.problem(settings.handle_prefix),
-            )
-        )
-    session.commit()
-    return run.id
+def stored_run(engine, alma, settings) -> int:  # type: ignore[no-untyped-def]
+    """A run of the set with its Records, stored by the pipeline's own preflight."""
+    with session_scope(engine) as session:
+        run_id = create_run(session=session, set_id=SET_ID).id
+    summary = preflight(engine=engine, alma=alma, settings=settings, run_id=run_id)
+    assert summary["members"] == 3, summary
+    return run_id
 
 
 def test_events_classification_repair_and_restore(sandbox, engine, tmp_path):
     url, settings, alma = sandbox
-    with session_scope(engine) as session:
-        run_id = preflight(session, alma, settings)
+    run_id = stored_run(engine, alma, settings)
     run_job(alma, settings.alma_copy_job_id, "copy")
     instance = run_job(alma, settings.alma_migration_job_id, "migration")
 

@@ -7,11 +7,10 @@ database, so a test fails if a job was submitted twice or out of order whatever 
 from __future__ import annotations
 
 import json
-import shutil
+import re
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
@@ -19,7 +18,15 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from sandbox.testing import reset, running_sandbox
-from tests.support import ROOT, free_port, sandbox_env, stop_process, wait_for, worker_process
+from tests.support import (
+    ROOT,
+    free_port,
+    require_binary,
+    sandbox_env,
+    stop_process,
+    wait_for,
+    worker_process,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -129,9 +136,15 @@ def test_three_jobs_run_in_order_once_each_and_every_record_is_accounted_for(
 def test_a_failed_migration_stops_the_chain(sandbox: str, env: dict[str, str], tmp_path: Path) -> None:
     # given Alma fails the migration job
     reset(sandbox, fail_job={MIGRATION: "FAILED"})
-    with worker_process(env, log_path=tmp_path / "worker.log"):
+    worker_log = tmp_path / "worker.log"
+    with worker_process(env, log_path=worker_log):
         result = handles(env, "migrate", SEED_SET, "--wait")
-        time.sleep(1.5)  # a stray profile submission would show up in the log by now
+        # the worker has ended the chain (a stray profile submission would come before this line)
+        wait_for(
+            lambda: "raised expected: RunStopped" in worker_log.read_text(),
+            timeout=30,
+            what="the worker to stop the chain",
+        )
     assert result.returncode == 1
     assert "FAILED" in result.stderr
     assert [e["job_id"] for e in submissions(sandbox)] == [COPY, MIGRATION]
@@ -225,18 +238,16 @@ def test_worker_killed_while_polling_resumes_and_submits_nothing_twice(
     assert [e["job_id"] for e in submissions(sandbox)] == [COPY, MIGRATION, PROFILE]
 
 
-@pytest.mark.skipif(
-    shutil.which("redis-server") is None, reason="needs redis-server to start a private broker"
-)
 def test_redis_restarted_mid_run_loses_no_run_and_submits_nothing_twice(
     sandbox: str, env: dict[str, str], tmp_path: Path
 ) -> None:
     # given a private Redis (restarting the shared one would disturb other tests)
+    redis_server = require_binary("redis-server")
     port = free_port()
 
     def start_redis() -> subprocess.Popen:
         proc = subprocess.Popen(
-            ["redis-server", "--port", str(port), "--save", "", "--appendonly", "no"],
+            [redis_server, "--port", str(port), "--save", "", "--appendonly", "no"],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             start_new_session=True,
@@ -257,11 +268,19 @@ def test_redis_restarted_mid_run_loses_no_run_and_submits_nothing_twice(
                 timeout=60,
                 what="the copy to be polled",
             )
+            received = re.compile(r"Task handles\.resume_stalled\[[^\]]+\] received")
+            resume_checks = lambda: len(received.findall(worker_log.read_text()))  # noqa: E731
+            checks_before = resume_checks()
             # when Redis restarts empty: every queued and scheduled message is gone
             stop_process(redis_proc, kill=True)
             redis_proc = start_redis()
-            # a worker that died with its broker is restarted by its supervisor; do the same here
-            time.sleep(2)
+            # a worker that died with its broker is restarted by its supervisor; do the same here.
+            # A surviving worker reconnects, which sends a fresh resume check: wait for either.
+            wait_for(
+                lambda: worker.poll() is not None or resume_checks() > checks_before,
+                timeout=60,
+                what="the worker to reconnect (or exit) after the Redis restart",
+            )
             if worker.poll() is not None:
                 second = worker_process(env, log_path=tmp_path / "worker2.log")
                 second.__enter__()
@@ -381,16 +400,14 @@ def test_migration_exceptions_without_events_api_hold_the_profile_until_the_even
         assert minted and minted.startswith("11084/17")  # what the hold exists to prevent
 
 
-@pytest.mark.skipif(
-    shutil.which("redis-server") is None, reason="needs redis-server to start a private broker"
-)
 def test_every_broker_reconnection_looks_for_stalled_runs(env: dict[str, str], tmp_path: Path) -> None:
     """A worker that survives a broker restart must not wait for beat to find runs whose messages died."""
     import redis
 
+    redis_server = require_binary("redis-server")
     port = free_port()
     proc = subprocess.Popen(
-        ["redis-server", "--port", str(port), "--save", "", "--appendonly", "no"],
+        [redis_server, "--port", str(port), "--save", "", "--appendonly", "no"],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         start_new_session=True,

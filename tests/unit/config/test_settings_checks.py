@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import textwrap
@@ -99,4 +100,24 @@ def test_a_worker_started_with_a_bad_setting_says_one_line(tmp_path) -> None:
     assert lines == [
         "worker: setting LOG_LEVEL: 'LOUD' is not a log level: use one of DEBUG, INFO, WARNING, "
         "ERROR, CRITICAL"
+    ]
+
+
+@pytest.mark.parametrize("program", ["worker", "beat"])
+def test_the_real_app_started_with_a_bad_setting_says_one_line(program) -> None:
+    """`celery -A workers.app worker|beat` with a bad setting: one line naming it, no traceback."""
+    env = {**os.environ, "LOG_LEVEL": "LOUD", "PYTHONPATH": str(ROOT)}
+    proc = subprocess.run(
+        [sys.executable, "-m", "celery", "-A", "workers.app", program],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode != 0
+    lines = [line for line in (proc.stdout + proc.stderr).splitlines() if line.strip()]
+    assert lines == [
+        "celery: setting LOG_LEVEL: 'LOUD' is not a log level: use one of DEBUG, INFO, "
+        "WARNING, ERROR, CRITICAL"
     ]

@@ -23,6 +23,8 @@ from store.models import HandleCheck, Record, Run
         ("*/15 * * * *", datetime(2025, 3, 10, 9, 44, tzinfo=UTC), "2025-03-10T09:30Z"),
         ("30 3 * * 0", datetime(2025, 3, 12, 12, 0), "2025-03-09T03:30Z"),  # Sundays
         ("0 0 1 1 *", datetime(2025, 3, 12), "2025-01-01T00:00Z"),
+        ("0 6 * * mon-fri", datetime(2025, 3, 9, 12, 0), "2025-03-07T06:00Z"),  # names and ranges
+        ("5,35 */6 * jan-mar 7", datetime(2025, 3, 9, 13, 0), "2025-03-09T12:35Z"),  # 7 is Sunday too
     ],
 )
 def test_schedule_slot(expr: str, now: datetime, slot: str) -> None:
@@ -89,18 +91,41 @@ def test_same_slot_twice_does_the_work_once(world) -> None:
         assert len(session.exec(select(HandleCheck)).all()) == 8
 
 
-def test_failed_slice_releases_its_lock(world, monkeypatch) -> None:
+def test_transient_failure_releases_its_lock_and_retries(world, monkeypatch) -> None:
     import tasks.verify as tasks_verify
 
     _, fake = world
 
-    def boom(**_):
-        raise RuntimeError("database away")
+    def away(**_):
+        raise ConnectionRefusedError("database away")
 
-    monkeypatch.setattr(tasks_verify, "verify_known_slice", boom)
+    monkeypatch.setattr(tasks_verify, "verify_known_slice", away)
     from celery.exceptions import Retry
 
-    with pytest.raises((Retry, RuntimeError)):
+    retried: list[BaseException] = []
+
+    def retry(*, countdown, exc):  # a direct call re-raises exc; record what a worker would retry
+        retried.append(exc)
+        return Retry(exc=exc, when=countdown)
+
+    monkeypatch.setattr(tasks_verify.verify_slice, "retry", retry)
+    with pytest.raises(Retry):
+        tasks_verify.verify_slice(slot="S1", offset=0, limit=4)
+    assert [type(e) for e in retried] == [ConnectionRefusedError]
+    assert fake.get("handles:verify:S1:slice:0:4") is None
+
+
+def test_other_failure_releases_its_lock_and_fails_the_task(world, monkeypatch) -> None:
+    import tasks.verify as tasks_verify
+
+    _, fake = world
+
+    def bug(**_):
+        raise RuntimeError("a bug, not a passing outage")
+
+    monkeypatch.setattr(tasks_verify, "verify_known_slice", bug)
+    monkeypatch.setattr(tasks_verify.verify_slice, "retry", lambda **_: pytest.fail("a bug is not retried"))
+    with pytest.raises(RuntimeError, match="a bug"):
         tasks_verify.verify_slice(slot="S1", offset=0, limit=4)
     assert fake.get("handles:verify:S1:slice:0:4") is None
 
