@@ -23,6 +23,7 @@ from alma._retry import RetryPolicy, never_landed
 from alma.errors import AlmaApiError, AlmaError, AlmaTransportError, AlmaUnavailable, error_from_response
 from alma.errors import map_transport_errors as _map_errors
 from alma.models import JobInstance, as_list
+from alma.naming import instance_matches
 from alma.ratelimit import QuotaGuard, RateLimiter
 
 __all__ = ["AlmaClient"]
@@ -72,6 +73,7 @@ class AlmaClient(CatalogMixin):
             api_key=key.get_secret_value() if isinstance(key, SecretStr) else key,
             limiter=RateLimiter(settings.alma_rate_limit, redis=redis),
             quota=QuotaGuard(settings.alma_remaining_floor, redis=redis),
+            retry=RetryPolicy(throttle_patience=settings.alma_throttle_patience_seconds),
         )
 
     def __repr__(self) -> str:
@@ -117,7 +119,7 @@ class AlmaClient(CatalogMixin):
 
     def _request(self, method: str, path: str, *, idempotent: bool = True, **kwargs: Any) -> httpx.Response:
         """:meth:`_send` under the retry policy (non-idempotent calls retry only never-landed failures)."""
-        return self.retry.retrying(idempotent=idempotent)(self._send, method, path, **kwargs)
+        return self.retry.call(self._send, method, path, idempotent=idempotent, **kwargs)
 
     @staticmethod
     def _json(response: httpx.Response) -> dict[str, Any]:
@@ -204,15 +206,13 @@ class AlmaClient(CatalogMixin):
             ]
         }
         began = datetime.now(UTC)
-        attempt = 0
+        budget = self.retry.patience()
         while True:
-            attempt += 1
             try:
                 response = self._send("POST", f"/conf/jobs/{job_id}", params={"op": "run"}, json=body)
             except AlmaError as exc:
-                if never_landed(exc) and attempt < self.retry.attempts:
-                    log.warning("Alma run of %s not accepted (%s); posting again", job_id, exc)
-                    self.retry.pause(attempt, exc)
+                if never_landed(exc):
+                    budget.wait_or_raise(exc)  # raises once the budget is spent
                     continue
                 if isinstance(exc, AlmaTransportError | AlmaUnavailable) and not never_landed(exc):
                     found = self._find_submitted(job_id, job_name, began, exc)
@@ -235,7 +235,7 @@ class AlmaClient(CatalogMixin):
             return None
         wanted = job_name.strip()
         for instance in instances:
-            if instance.name == wanted or instance.name.startswith(wanted + " - "):
+            if instance_matches(instance.name, wanted):
                 log.warning(
                     "Alma run of %s ended ambiguously (%s) but instance %s exists; not re-posting",
                     job_id,

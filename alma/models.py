@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from alma import statuses
+from alma.naming import instance_matches
 
 __all__ = ["Bib", "JobInstance"]
 
@@ -83,6 +84,10 @@ class JobInstance(BaseModel):
             submitted_by=_value(data.get("submitted_by")),
             raw=data,
         )
+
+    def matches_job_name(self, job_name: str) -> bool:
+        """Whether Alma's name for this run is ``job_name`` as Alma writes it (:mod:`alma.naming`)."""
+        return instance_matches(self.name, job_name)
 
     @property
     def is_terminal(self) -> bool:

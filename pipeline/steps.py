@@ -396,7 +396,7 @@ def _settle_submission(ctx: PipelineContext, run_id: int, kind: str) -> Next:
 
 def _find_instance(ctx: PipelineContext, job_id: str, name: str, since: datetime) -> str | None:
     for instance in ctx.alma.list_instances(job_id, submitted_since=since.date()):
-        if instance.name == name:
+        if instance.matches_job_name(name):
             return instance.id
     return None
 
