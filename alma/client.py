@@ -25,8 +25,9 @@ from alma.errors import map_transport_errors as _map_errors
 from alma.models import JobInstance, as_list
 from alma.naming import instance_matches
 from alma.ratelimit import QuotaGuard, RateLimiter
+from alma.xmlshape import from_xml
 
-__all__ = ["AlmaClient"]
+__all__ = ["AlmaClient", "run_answer_instance_id"]
 
 log = logging.getLogger(__name__)
 PAGE = 100
@@ -127,6 +128,11 @@ class AlmaClient(CatalogMixin):
             data = response.json()
         except ValueError:
             data = None
+            if response.text.lstrip().startswith("<"):  # XML although JSON was asked for
+                try:
+                    data = from_xml(response.text)
+                except AlmaError:
+                    data = None
         if not isinstance(data, dict):
             raise AlmaApiError(
                 response.status_code,
@@ -219,7 +225,7 @@ class AlmaClient(CatalogMixin):
                     if found is not None:
                         return found
                 raise
-            return _instance_id(self._json(response), f"POST /conf/jobs/{job_id}")
+            return run_answer_instance_id(self._json(response), f"POST /conf/jobs/{job_id}")
 
     def _find_submitted(self, job_id: str, job_name: str, began: datetime, exc: AlmaError) -> str | None:
         """After an ambiguous run failure: the id of our instance if Alma did start it."""
@@ -268,7 +274,7 @@ def _alma_parameters(parameters: Iterable[Any]) -> list[dict[str, Any]]:
     return out
 
 
-def _instance_id(data: dict[str, Any], operation: str) -> str:
+def run_answer_instance_id(data: dict[str, Any], operation: str = "POST op=run") -> str:
     """The new instance id: last segment of ``additional_info.link``, else "Job no. N triggered"."""
     info = data.get("additional_info") or {}
     link = str(info.get("link") or "").rstrip("/") if isinstance(info, dict) else ""

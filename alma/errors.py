@@ -182,7 +182,11 @@ def _from_json(body: str) -> tuple[str | None, str | None, str | None]:
             data = data["web_service_result"]  # the API gateway's wrapping (alma-samples S10)
         errors = data["errorList"]["error"]
         first = errors[0] if isinstance(errors, list) else errors
-        return (_s(first.get("errorCode")), _s(first.get("errorMessage")), _s(first.get("trackingId")))
+        return (
+            _s(first.get("errorCode")) or None,
+            _s(first.get("errorMessage")) or None,
+            _s(first.get("trackingId")) or None,
+        )
     except (ValueError, KeyError, IndexError, TypeError, AttributeError):
         return None, None, None
 

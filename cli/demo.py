@@ -133,7 +133,8 @@ def demo(
         shutil.rmtree(DEMO_DIR)
     DEMO_DIR.mkdir(parents=True, exist_ok=True)
     broker, broker_words = _broker(embedded_broker)
-    with running_sandbox(job_seconds=3.0, events_api=events_api) as url:
+    # profile_api: the profile step by API, until ALMA_PROFILE_MODE=auto takes the operator path
+    with running_sandbox(job_seconds=3.0, events_api=events_api, profile_api=True) as url:
         env = _env(url, broker)
         _say(f"sandbox (Alma + Handle simulator) at {url}; broker: {broker_words}")
         if broker.startswith("redis"):

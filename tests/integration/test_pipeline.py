@@ -30,7 +30,7 @@ COPY, MIGRATION, PROFILE = "M48401", "M48402", "M48403"
 
 @pytest.fixture(scope="module")
 def sandbox():  # type: ignore[no-untyped-def]
-    with running_sandbox(job_seconds=1.0) as url:
+    with running_sandbox(job_seconds=1.0, profile_api=True) as url:  # until ALMA_PROFILE_MODE=auto
         yield url
 
 

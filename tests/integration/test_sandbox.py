@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import re
 import time
 from collections.abc import Iterator
 
@@ -29,7 +30,7 @@ SEED_000_LINES = [
 
 @pytest.fixture(scope="module")
 def base() -> Iterator[str]:
-    with running_sandbox(job_seconds=0.3) as url:
+    with running_sandbox(job_seconds=0.3, profile_api=True) as url:
         yield url
 
 
@@ -89,10 +90,12 @@ def events(alma: httpx.Client, job_id: str, iid: str) -> list[str]:
 
 # --- auth, shapes, errors -------------------------------------------------------------------------
 def test_auth_and_quota_header(url: str, alma: httpx.Client) -> None:
-    assert_alma_error(httpx.get(url + "/almaws/v1/conf/jobs"), "UNAUTHORIZED", 401)
+    no_key = httpx.get(url + "/almaws/v1/conf/jobs", headers={"Accept": "application/json"})
+    assert no_key.status_code == 400 and no_key.json()["errorList"]["error"][0]["errorCode"] == "UNAUTHORIZED"
     bad = httpx.get(url + "/almaws/v1/conf/jobs", headers={"Authorization": "apikey nope"})
-    assert bad.status_code == 401 and "X-Exl-Api-Remaining" in bad.headers
-    by_query = httpx.get(url + "/almaws/v1/conf/jobs", params={"apikey": "sandbox-key"})
+    assert bad.status_code == 400 and "X-Exl-Api-Remaining" in bad.headers  # Alma: 400 (S09)
+    assert "<errorCode>UNAUTHORIZED</errorCode>" in bad.text  # XML when JSON is not asked for
+    by_query = httpx.get(url + "/almaws/v1/conf/jobs", params={"apikey": "sandbox-key", "format": "json"})
     assert by_query.status_code == 200
     first = int(alma.get("/conf/jobs").headers["X-Exl-Api-Remaining"])
     second = int(alma.get("/conf/jobs").headers["X-Exl-Api-Remaining"])
@@ -166,8 +169,10 @@ def test_run_and_instance_shapes(url: str, alma: httpx.Client) -> None:
         "link",
     ):
         assert key in done, key
-    assert done["name"] == "DG Handle Migration - via API - batch 1"
-    assert done["submitted_by"]["value"] == "API"
+    assert re.fullmatch(
+        r"DG Handle Migration - via API - batch 1 - \d{4}-\d\d-\d\d \d{1,2}:\d\d [AP]M", done["name"]
+    )
+    assert done["submitted_by"] == {"value": "exl_api", "desc": "Ex Libris, API"}
     assert done["status"] == {"value": "COMPLETED_SUCCESS", "desc": "Completed Successfully"}
     assert done["progress"] == 100 and done["end_time"].endswith("Z")
     counters = {c["type"]["desc"]: c["value"] for c in done["counter"]}
@@ -201,8 +206,9 @@ def test_run_and_instance_shapes(url: str, alma: httpx.Client) -> None:
             "job_id": "M48402",
             "set_id": SET,
             "job_name": "DG Handle Migration - via API - batch 1",
+            "instance_name": done["name"],
             "instance_id": iid,
-            "submitted_by": "API",
+            "submitted_by": "exl_api",
             "time": log[0]["time"],
         }
     ]
@@ -509,7 +515,7 @@ def test_run_with_xml_body_and_profile_lookup(alma: httpx.Client) -> None:
         content=body.encode(),
         headers={"Content-Type": "application/xml"},
     )
-    assert wait(alma, "M48401", instance_id(response))["name"] == "xml run"
+    assert wait(alma, "M48401", instance_id(response))["name"].startswith("xml run - ")
     profile = alma.get("/conf/jobs/M48403").json()["related_profile"]["value"]
     found = alma.get("/conf/jobs", params={"profile_id": profile}).json()
     assert [j["id"] for j in found["job"]] == ["M48403"]
