@@ -103,7 +103,7 @@ def test_three_jobs_run_in_order_once_each_and_every_record_is_accounted_for(
     # otherwise Alma would mint a sequential handle for it (seed 000)
     members = httpx.get(
         f"{sandbox}/almaws/v1/conf/sets/{sent[2]['set_id']}/members",
-        headers={"Authorization": "apikey sandbox-key"},
+        headers={"Authorization": "apikey sandbox-key", "Accept": "application/json"},
         timeout=10,
     ).json()
     assert sorted(m["id"] for m in members["member"]) == ["991011507293904641", "991011589491704641"]
@@ -190,7 +190,7 @@ def test_runs_wait_for_the_job_budget_in_order(sandbox: str, env: dict[str, str]
     instances = [
         httpx.get(
             f"{sandbox}/almaws/v1/conf/jobs/{e['job_id']}/instances/{e['instance_id']}",
-            headers={"Authorization": "apikey sandbox-key"},
+            headers={"Authorization": "apikey sandbox-key", "Accept": "application/json"},
             timeout=10,
         ).json()
         for e in sent
