@@ -12,6 +12,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from sandbox.alma_xml import to_xml, wants_json
+from sandbox.state import AlmaFault
 
 XML_ERROR_NS = "http://com/exlibris/urm/general/xmlbeans"
 JSON_TYPE = "application/json;charset=UTF-8"
@@ -97,3 +98,13 @@ def gateway_not_found(request: Request) -> Response:
         "</error></errorList></web_service_result>"
     )
     return xml_response(body, 404)
+
+
+def int_param(request: Request, name: str, default: int, maximum: int | None = None) -> int:
+    """A paging parameter (``limit``, ``offset``); Alma's 40166410 when it is not a number in range."""
+    raw = request.query_params.get(name)
+    if raw is None or raw == "":
+        return default
+    if not raw.isdigit() or (maximum is not None and int(raw) > maximum):
+        raise AlmaFault("40166410", f"Invalid value for parameter {name}: {raw}")
+    return int(raw)
