@@ -23,9 +23,11 @@ from alma._retry import RetryPolicy, never_landed
 from alma.errors import AlmaApiError, AlmaError, AlmaTransportError, AlmaUnavailable, error_from_response
 from alma.errors import map_transport_errors as _map_errors
 from alma.models import JobInstance, as_list
+from alma.naming import instance_matches
 from alma.ratelimit import QuotaGuard, RateLimiter
+from alma.xmlshape import from_xml
 
-__all__ = ["AlmaClient"]
+__all__ = ["AlmaClient", "run_answer_instance_id"]
 
 log = logging.getLogger(__name__)
 PAGE = 100
@@ -72,6 +74,7 @@ class AlmaClient(CatalogMixin):
             api_key=key.get_secret_value() if isinstance(key, SecretStr) else key,
             limiter=RateLimiter(settings.alma_rate_limit, redis=redis),
             quota=QuotaGuard(settings.alma_remaining_floor, redis=redis),
+            retry=RetryPolicy(throttle_patience=settings.alma_throttle_patience_seconds),
         )
 
     def __repr__(self) -> str:
@@ -117,7 +120,7 @@ class AlmaClient(CatalogMixin):
 
     def _request(self, method: str, path: str, *, idempotent: bool = True, **kwargs: Any) -> httpx.Response:
         """:meth:`_send` under the retry policy (non-idempotent calls retry only never-landed failures)."""
-        return self.retry.retrying(idempotent=idempotent)(self._send, method, path, **kwargs)
+        return self.retry.call(self._send, method, path, idempotent=idempotent, **kwargs)
 
     @staticmethod
     def _json(response: httpx.Response) -> dict[str, Any]:
@@ -125,6 +128,11 @@ class AlmaClient(CatalogMixin):
             data = response.json()
         except ValueError:
             data = None
+            if response.text.lstrip().startswith("<"):  # XML although JSON was asked for
+                try:
+                    data = from_xml(response.text)
+                except AlmaError:
+                    data = None
         if not isinstance(data, dict):
             raise AlmaApiError(
                 response.status_code,
@@ -204,22 +212,20 @@ class AlmaClient(CatalogMixin):
             ]
         }
         began = datetime.now(UTC)
-        attempt = 0
+        budget = self.retry.patience()
         while True:
-            attempt += 1
             try:
                 response = self._send("POST", f"/conf/jobs/{job_id}", params={"op": "run"}, json=body)
             except AlmaError as exc:
-                if never_landed(exc) and attempt < self.retry.attempts:
-                    log.warning("Alma run of %s not accepted (%s); posting again", job_id, exc)
-                    self.retry.pause(attempt, exc)
+                if never_landed(exc):
+                    budget.wait_or_raise(exc)  # raises once the budget is spent
                     continue
                 if isinstance(exc, AlmaTransportError | AlmaUnavailable) and not never_landed(exc):
                     found = self._find_submitted(job_id, job_name, began, exc)
                     if found is not None:
                         return found
                 raise
-            return _instance_id(self._json(response), f"POST /conf/jobs/{job_id}")
+            return run_answer_instance_id(self._json(response), f"POST /conf/jobs/{job_id}")
 
     def _find_submitted(self, job_id: str, job_name: str, began: datetime, exc: AlmaError) -> str | None:
         """After an ambiguous run failure: the id of our instance if Alma did start it."""
@@ -235,7 +241,7 @@ class AlmaClient(CatalogMixin):
             return None
         wanted = job_name.strip()
         for instance in instances:
-            if instance.name == wanted or instance.name.startswith(wanted + " - "):
+            if instance_matches(instance.name, wanted):
                 log.warning(
                     "Alma run of %s ended ambiguously (%s) but instance %s exists; not re-posting",
                     job_id,
@@ -268,7 +274,7 @@ def _alma_parameters(parameters: Iterable[Any]) -> list[dict[str, Any]]:
     return out
 
 
-def _instance_id(data: dict[str, Any], operation: str) -> str:
+def run_answer_instance_id(data: dict[str, Any], operation: str = "POST op=run") -> str:
     """The new instance id: last segment of ``additional_info.link``, else "Job no. N triggered"."""
     info = data.get("additional_info") or {}
     link = str(info.get("link") or "").rstrip("/") if isinstance(info, dict) else ""

@@ -219,9 +219,15 @@ def parse_error_body(text: str) -> tuple[str | None, str | None, str | None]:
 def _from_json(body: str) -> tuple[str | None, str | None, str | None]:
     try:
         data = json.loads(body)
+        if isinstance(data, dict) and isinstance(data.get("web_service_result"), dict):
+            data = data["web_service_result"]  # the API gateway's wrapping (alma-samples S10)
         errors = data["errorList"]["error"]
         first = errors[0] if isinstance(errors, list) else errors
-        return (_s(first.get("errorCode")), _s(first.get("errorMessage")), _s(first.get("trackingId")))
+        return (
+            _s(first.get("errorCode")) or None,
+            _s(first.get("errorMessage")) or None,
+            _s(first.get("trackingId")) or None,
+        )
     except (ValueError, KeyError, IndexError, TypeError, AttributeError):
         return None, None, None
 

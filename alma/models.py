@@ -8,6 +8,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from alma import statuses
+from alma.naming import instance_matches
+from alma.xmlshape import from_xml
 
 __all__ = ["Bib", "JobInstance"]
 
@@ -83,6 +85,15 @@ class JobInstance(BaseModel):
             submitted_by=_value(data.get("submitted_by")),
             raw=data,
         )
+
+    def matches_job_name(self, job_name: str) -> bool:
+        """Whether Alma's name for this run is ``job_name`` as Alma writes it (:mod:`alma.naming`)."""
+        return instance_matches(self.name, job_name)
+
+    @classmethod
+    def from_alma_xml(cls, text: str) -> JobInstance:
+        """Build from Alma's XML ``<job_instance>`` (same fields as :meth:`from_alma`)."""
+        return cls.from_alma(from_xml(text))
 
     @property
     def is_terminal(self) -> bool:

@@ -34,9 +34,9 @@ def register(app: typer.Typer) -> None:
         ),
         daily_quota: int = typer.Option(100_000, "--daily-quota", help="Alma requests allowed per day"),
         profile_api: bool = typer.Option(
-            True,
+            False,
             "--profile-api/--no-profile-api",
-            help="allow op=run on the Handle profile job (else 402248)",
+            help="allow op=run on the Handle profile job (default: 402248, as Alma)",
         ),
         resolver_latency_ms: float = typer.Option(
             0.0, "--resolver-latency-ms", help="delay of each Handle proxy lookup"

@@ -76,6 +76,9 @@ class Settings(BaseSettings):
         0, ge=0, description="pause Alma calls when X-Exl-Api-Remaining falls under this"
     )
     alma_timeout_seconds: float = Field(30.0, gt=0)
+    alma_throttle_patience_seconds: float = Field(
+        60.0, ge=0, description="how long to keep retrying Alma's per-second 429 before failing"
+    )
     alma_max_api_jobs_running: int = Field(3, ge=1)
     alma_max_runs_per_job_hour: int = Field(5, ge=1)
 

@@ -25,7 +25,6 @@ __all__ = [
     "Next",
     "PipelineContext",
     "budget_member",
-    "instance_is_ours",
     "is_quota_hold",
     "job_name_for",
     "poll_countdown",
@@ -80,15 +79,6 @@ class PipelineContext:
 def job_name_for(run: Run, kind: str) -> str:
     """The unique job name we send, by which a lost submission is found in the instance list."""
     return f"handles run {run.id} {kind} - set {run.set_id}"
-
-
-def instance_is_ours(instance_name: str | None, job_name: str) -> bool:
-    """Whether an instance in Alma's list is the one we posted as ``job_name``.
-
-    The one place recovery decides "is this instance ours?": change it here (and only here) to
-    accept another naming of Alma's.
-    """
-    return instance_name == job_name
 
 
 def budget_member(step_id: int | None) -> str:

@@ -4,7 +4,7 @@ Before ``op=run`` the step moves PENDING → SUBMITTING in one conditional UPDAT
 win it) and an audit :class:`~store.models.Submission` row is written. The job is posted with a
 unique ``job_name`` (:func:`pipeline.context.job_name_for`). If the answer is lost (a timeout, a
 killed worker), the step is still SUBMITTING on the next visit: the job's instance list is read and
-the instance with our ``job_name`` adopted (:func:`pipeline.context.instance_is_ours`). Only when
+the instance with our ``job_name`` adopted (:func:`alma.naming.instance_matches`, the one rule the client's settle path uses too). Only when
 none appears after a grace period is the step put back to PENDING and posted again.
 
 Before the profile step: the order guard (:mod:`pipeline.order`), the Events Report hold and the
@@ -30,12 +30,12 @@ from alma.errors import (
     AlmaJobThreshold,
     AlmaRateLimited,
 )
+from alma.naming import instance_matches
 from pipeline.context import (
     QUOTA_WAIT,
     Next,
     PipelineContext,
     budget_member,
-    instance_is_ours,
     job_name_for,
     quota_countdown,
     touch_run,
@@ -329,6 +329,6 @@ def settle_submission(ctx: PipelineContext, run_id: int, kind: str) -> Next:
 def find_instance(ctx: PipelineContext, job_id: str, name: str, since: datetime) -> str | None:
     """The id of the instance of ``job_id`` we posted as ``name`` since ``since``, or None."""
     for instance in ctx.alma.list_instances(job_id, submitted_since=since.date()):
-        if instance_is_ours(instance.name, name):
+        if instance_matches(instance.name, name):
             return instance.id
     return None

@@ -33,7 +33,8 @@ class SandboxConfig:
     fail_job: dict[str, Any] = field(default_factory=dict)  # {job_id: status | {"status","times"}}
     resolver_latency_ms: float = 0.0
     resolver_fail_every: int = 0
-    profile_api: bool = True  # op=run allowed on the profile job
+    profile_api: bool = False  # op=run allowed on the profile job (Alma: 402248, field-notes §10)
+    hold_run_answer_seconds: float = 0.0  # answer op=run this late, after the job has started
     max_api_jobs_running: int = 3  # Alma's 402222: API-started jobs running at once
     max_runs_per_job_hour: int = 5  # Alma's 402223: API runs of one job in the past hour
 

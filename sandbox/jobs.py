@@ -182,6 +182,7 @@ class Instance:
     submit_time: float
     duration: float
     fail_status: str | None = None  # injected terminal failure
+    external_id: str = ""
     final_status: str | None = None  # set when the effects have been applied
     end_time: float | None = None
     counters: list[tuple[str, str, str]] = field(default_factory=list)  # (code, desc, value)

@@ -1,4 +1,4 @@
-"""Alma-shaped HTTP answers: JSON or XML by ``Accept``/``format``, error bodies, tracking ids."""
+"""Alma-shaped HTTP answers: XML unless JSON is asked for, error bodies, tracking ids."""
 
 from __future__ import annotations
 
@@ -11,6 +11,9 @@ from xml.sax.saxutils import escape
 from starlette.requests import Request
 from starlette.responses import Response
 
+from sandbox.alma_xml import to_xml, wants_json
+from sandbox.state import AlmaFault
+
 XML_ERROR_NS = "http://com/exlibris/urm/general/xmlbeans"
 JSON_TYPE = "application/json;charset=UTF-8"
 XML_TYPE = "application/xml;charset=UTF-8"
@@ -18,12 +21,15 @@ _tracking = itertools.count(1)
 
 
 def wants_xml(request: Request) -> bool:
-    """``format=xml`` or an Accept that names XML and not JSON (JSON otherwise)."""
-    fmt = request.query_params.get("format", "").lower()
-    if fmt in ("xml", "json"):
-        return fmt == "xml"
-    accept = request.headers.get("accept", "").lower()
-    return "xml" in accept and "json" not in accept
+    """XML unless JSON is asked for (``format=json``, or an Accept naming JSON); as Alma does."""
+    return not wants_json(request)
+
+
+def alma_answer(request: Request, root: str, data: dict[str, Any], status: int = 200) -> Response:
+    """``data`` as JSON when asked for, else as Alma's XML under ``<root>``."""
+    if wants_json(request):
+        return json_response(data, status)
+    return xml_response(to_xml(root, data), status)
 
 
 def tracking_id() -> str:
@@ -34,14 +40,18 @@ def tracking_id() -> str:
 
 
 def error_body(code: str, message: str, *, xml: bool) -> tuple[str, str]:
-    """(body, media type) of Alma's error answer."""
+    """(body, media type) of Alma's error answer (recorded: S08, S09, S11, S12).
+
+    The XML ``UNAUTHORIZED`` answer has no ``trackingId`` (S09); every other error has one.
+    """
     tid = tracking_id()
     if xml:
+        track = "" if code == "UNAUTHORIZED" else f"<trackingId>{tid}</trackingId>"
         body = (
             '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
             f'<web_service_result xmlns="{XML_ERROR_NS}"><errorsExist>true</errorsExist><errorList>'
             f"<error><errorCode>{escape(code)}</errorCode><errorMessage>{escape(message)}</errorMessage>"
-            f"<trackingId>{tid}</trackingId></error></errorList></web_service_result>"
+            f"{track}</error></errorList></web_service_result>"
         )
         return body, XML_TYPE
     data = {
@@ -67,3 +77,34 @@ def xml_response(body: str, status: int = 200) -> Response:
     if not body.startswith("<?xml"):
         body = '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>' + body
     return Response(body, status_code=status, media_type=XML_TYPE)
+
+
+def gateway_not_found(request: Request) -> Response:
+    """The API gateway's 404 for an unknown path: wrapped in ``web_service_result``, ``error`` an
+    object (recorded in JSON: S10; the XML form is a guess built like S09)."""
+    if wants_json(request):
+        data = {
+            "web_service_result": {
+                "errorsExist": True,
+                "errorList": {
+                    "error": {"errorCode": "NOT_FOUND", "errorMessage": "", "trackingId": "unknown"}
+                },
+            }
+        }
+        return Response(json.dumps(data), status_code=404, media_type=JSON_TYPE)
+    body = (
+        f'<web_service_result xmlns="{XML_ERROR_NS}"><errorsExist>true</errorsExist><errorList><error>'
+        "<errorCode>NOT_FOUND</errorCode><errorMessage></errorMessage><trackingId>unknown</trackingId>"
+        "</error></errorList></web_service_result>"
+    )
+    return xml_response(body, 404)
+
+
+def int_param(request: Request, name: str, default: int, maximum: int | None = None) -> int:
+    """A paging parameter (``limit``, ``offset``); Alma's 40166410 when it is not a number in range."""
+    raw = request.query_params.get(name)
+    if raw is None or raw == "":
+        return default
+    if not raw.isdigit() or (maximum is not None and int(raw) > maximum):
+        raise AlmaFault("40166410", f"Invalid value for parameter {name}: {raw}")
+    return int(raw)

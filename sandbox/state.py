@@ -21,7 +21,7 @@ from sandbox.limits import AlmaGate
 from sandbox.registry import HandleRegistry
 
 STAFF_USER = {"value": "000538225", "desc": "McFate, Mark"}
-API_USER = {"value": "API", "desc": "API"}
+API_USER = {"value": "exl_api", "desc": "Ex Libris, API"}  # as recorded (alma-samples S01)
 _JOB_ID = re.compile(r"^[MSO]\d+$")
 INVENTED_WRONG_CONTENT = "402230"  # sandbox's own code: Alma's real one is UNCONFIRMED
 
@@ -214,12 +214,12 @@ class SandboxState:
                 )
             self._instance_counter += 1
             iid = f"760{100000 + self._instance_counter:06d}0004641"
-            name = str(values.get("job_name") or "").strip() or (
-                f"{job.name} - {the_set.name} - {time.strftime('%m/%d/%Y %H:%M:%S', time.localtime(now))}"
-            )
+            job_name = str(values.get("job_name") or "").strip()
+            name = alma_instance_name(job_name or f"{job.name} - {the_set.name}", now)
             fail_status = self._take_failure(job.id)
             inst = Instance(
                 id=iid,
+                external_id=f"760{200000 + self._instance_counter:06d}0004641",
                 job=job,
                 name=name,
                 set_id=set_id,
@@ -235,7 +235,8 @@ class SandboxState:
                 {
                     "job_id": job.id,
                     "set_id": set_id,
-                    "job_name": name,
+                    "job_name": job_name,
+                    "instance_name": name,
                     "instance_id": iid,
                     "submitted_by": inst.submitted_by["value"],
                     "time": iso(now),
@@ -304,6 +305,16 @@ class SandboxState:
                     return True
             time.sleep(0.02)
         return False
+
+
+def alma_instance_name(job_name: str, now: float) -> str:
+    """Alma's instance name: the run's ``job_name`` + `` - `` + the tenant's local date and time,
+    ``"… - 2025-10-05 4:11 AM"`` (recorded: alma-samples S01). The sandbox's local time stands in
+    for the tenant's time zone."""
+    local = time.localtime(now)
+    hour = local.tm_hour % 12 or 12
+    noon = "AM" if local.tm_hour < 12 else "PM"
+    return f"{job_name} - {time.strftime('%Y-%m-%d', local)} {hour}:{local.tm_min:02d} {noon}"
 
 
 def _param_name(param: dict[str, Any]) -> str:

@@ -37,7 +37,7 @@ COPY, MIGRATION, PROFILE = "M48401", "M48402", "M48403"
 
 @pytest.fixture(scope="module")
 def sandbox():  # type: ignore[no-untyped-def]
-    with running_sandbox(job_seconds=1.0) as url:
+    with running_sandbox(job_seconds=1.0, profile_api=True) as url:  # until ALMA_PROFILE_MODE=auto
         yield url
 
 
@@ -110,7 +110,7 @@ def test_three_jobs_run_in_order_once_each_and_every_record_is_accounted_for(
     # otherwise Alma would mint a sequential handle for it (seed 000)
     members = httpx.get(
         f"{sandbox}/almaws/v1/conf/sets/{sent[2]['set_id']}/members",
-        headers={"Authorization": "apikey sandbox-key"},
+        headers={"Authorization": "apikey sandbox-key", "Accept": "application/json"},
         timeout=10,
     ).json()
     assert sorted(m["id"] for m in members["member"]) == ["991011507293904641", "991011589491704641"]
@@ -203,7 +203,7 @@ def test_runs_wait_for_the_job_budget_in_order(sandbox: str, env: dict[str, str]
     instances = [
         httpx.get(
             f"{sandbox}/almaws/v1/conf/jobs/{e['job_id']}/instances/{e['instance_id']}",
-            headers={"Authorization": "apikey sandbox-key"},
+            headers={"Authorization": "apikey sandbox-key", "Accept": "application/json"},
             timeout=10,
         ).json()
         for e in sent

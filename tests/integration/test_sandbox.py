@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import io
+import re
 import time
 from collections.abc import Iterator
+from datetime import datetime
 
 import httpx
 import pytest
@@ -30,7 +32,7 @@ SEED_000_LINES = [
 
 @pytest.fixture(scope="module")
 def base() -> Iterator[str]:
-    with running_sandbox(job_seconds=0.3) as url:
+    with running_sandbox(job_seconds=0.3, profile_api=True) as url:
         yield url
 
 
@@ -90,10 +92,12 @@ def events(alma: httpx.Client, job_id: str, iid: str) -> list[str]:
 
 # --- auth, shapes, errors -------------------------------------------------------------------------
 def test_auth_and_quota_header(url: str, alma: httpx.Client) -> None:
-    assert_alma_error(httpx.get(url + "/almaws/v1/conf/jobs"), "UNAUTHORIZED", 401)
+    no_key = httpx.get(url + "/almaws/v1/conf/jobs", headers={"Accept": "application/json"})
+    assert no_key.status_code == 400 and no_key.json()["errorList"]["error"][0]["errorCode"] == "UNAUTHORIZED"
     bad = httpx.get(url + "/almaws/v1/conf/jobs", headers={"Authorization": "apikey nope"})
-    assert bad.status_code == 401 and "X-Exl-Api-Remaining" in bad.headers
-    by_query = httpx.get(url + "/almaws/v1/conf/jobs", params={"apikey": "sandbox-key"})
+    assert bad.status_code == 400 and "X-Exl-Api-Remaining" in bad.headers  # Alma: 400 (S09)
+    assert "<errorCode>UNAUTHORIZED</errorCode>" in bad.text  # XML when JSON is not asked for
+    by_query = httpx.get(url + "/almaws/v1/conf/jobs", params={"apikey": "sandbox-key", "format": "json"})
     assert by_query.status_code == 200
     first = int(alma.get("/conf/jobs").headers["X-Exl-Api-Remaining"])
     second = int(alma.get("/conf/jobs").headers["X-Exl-Api-Remaining"])
@@ -167,8 +171,10 @@ def test_run_and_instance_shapes(url: str, alma: httpx.Client) -> None:
         "link",
     ):
         assert key in done, key
-    assert done["name"] == "DG Handle Migration - via API - batch 1"
-    assert done["submitted_by"]["value"] == "API"
+    assert re.fullmatch(
+        r"DG Handle Migration - via API - batch 1 - \d{4}-\d\d-\d\d \d{1,2}:\d\d [AP]M", done["name"]
+    )
+    assert done["submitted_by"] == {"value": "exl_api", "desc": "Ex Libris, API"}
     assert done["status"] == {"value": "COMPLETED_SUCCESS", "desc": "Completed Successfully"}
     assert done["progress"] == 100 and done["end_time"].endswith("Z")
     counters = {c["type"]["desc"]: c["value"] for c in done["counter"]}
@@ -202,8 +208,9 @@ def test_run_and_instance_shapes(url: str, alma: httpx.Client) -> None:
             "job_id": "M48402",
             "set_id": SET,
             "job_name": "DG Handle Migration - via API - batch 1",
+            "instance_name": done["name"],
             "instance_id": iid,
-            "submitted_by": "API",
+            "submitted_by": "exl_api",
             "time": log[0]["time"],
         }
     ]
@@ -514,7 +521,7 @@ def test_run_with_xml_body_and_profile_lookup(alma: httpx.Client) -> None:
         content=body.encode(),
         headers={"Content-Type": "application/xml"},
     )
-    assert wait(alma, "M48401", instance_id(response))["name"] == "xml run"
+    assert wait(alma, "M48401", instance_id(response))["name"].startswith("xml run - ")
     profile = alma.get("/conf/jobs/M48403").json()["related_profile"]["value"]
     found = alma.get("/conf/jobs", params={"profile_id": profile}).json()
     assert [j["id"] for j in found["job"]] == ["M48403"]
@@ -531,3 +538,60 @@ def test_registry_bulk_preload(url: str) -> None:
         "deleted"
     ]
     assert httpx.get(url + "/api/handles/11084/bulk1").status_code == 404
+
+
+# --- as recorded Alma answers (issue 10) -----------------------------------------------------------
+def test_xml_unless_json_is_asked_for_and_format_wins(url: str) -> None:
+    job = url + "/almaws/v1/conf/jobs/M48401"
+    plain = httpx.get(job, headers={"Authorization": "apikey sandbox-key"})  # as a plain curl
+    assert plain.headers["content-type"].startswith("application/xml")
+    assert plain.text.startswith("<?xml") and f'<job link="{job}">' in plain.text
+    assert '<type desc="Manual">MANUAL</type>' in plain.text
+    by_format = httpx.get(job, params={"format": "json"}, headers={"Authorization": "apikey sandbox-key"})
+    assert by_format.json()["id"] == "M48401"
+    overruled = httpx.get(job, params={"format": "xml"}, headers=KEY)  # KEY asks for JSON
+    assert overruled.text.startswith("<?xml")
+    assert httpx.get(job, params={"format": "json"}, headers={**KEY, "Accept": "application/xml"}).json()
+
+
+def test_instance_xml_has_alma_wrappers_and_attributes(url: str, alma: httpx.Client) -> None:
+    iid, _ = run_and_wait(alma, "M48402")
+    xml = alma.get(f"/conf/jobs/M48402/instances/{iid}", headers={"Accept": "application/xml"}).text
+    assert "<alerts><alert desc=" in xml and "<counters><counter><type desc=" in xml
+    assert '<submitted_by desc="Ex Libris, API">exl_api</submitted_by>' in xml
+    assert '<status desc="Completed Successfully">COMPLETED_SUCCESS</status>' in xml
+    assert f'<job_info link="{url}/almaws/v1/conf/jobs/M48402">' in xml
+
+
+def test_unknown_path_is_the_gateways_404(url: str) -> None:
+    json_404 = httpx.get(url + "/almaws/v1/conf/nothing", headers=KEY)
+    assert json_404.status_code == 404
+    error = json_404.json()["web_service_result"]["errorList"]["error"]
+    assert isinstance(error, dict) and error["errorCode"] == "NOT_FOUND"
+    xml_404 = httpx.delete(url + "/almaws/v1/conf/jobs", headers={"Authorization": "apikey sandbox-key"})
+    assert xml_404.status_code == 404 and "<errorCode>NOT_FOUND</errorCode>" in xml_404.text
+
+
+def test_profile_run_refused_by_default(url: str, alma: httpx.Client) -> None:
+    with running_sandbox(job_seconds=0.3) as fresh:
+        refused = httpx.post(
+            fresh + "/almaws/v1/conf/jobs/M48403",
+            params={"op": "run"},
+            json={"parameter": [{"name": {"value": "set_id"}, "value": SET}]},
+            headers=KEY,
+        )
+        assert_alma_error(refused, "402248")
+        assert refused.json()["errorList"]["error"][0]["errorMessage"] == "Cannot submit scheduled job."
+        assert httpx.get(fresh + "/sandbox/log").json() == []
+
+
+def test_hold_run_answer_starts_the_job_before_answering(url: str, alma: httpx.Client) -> None:
+    configure(url, hold_run_answer_seconds=1.0)
+    response = run(alma, "M48401", name="held")
+    answered = time.time()
+    (entry,) = httpx.get(url + "/sandbox/log").json()
+    assert entry["instance_id"] == instance_id(response) and entry["job_name"] == "held"
+    # the job was started when op=run arrived, a second before the answer
+    submitted = alma.get(f"/conf/jobs/M48401/instances/{entry['instance_id']}").json()["submit_time"]
+    started = datetime.fromisoformat(submitted.replace("Z", "+00:00")).timestamp()
+    assert answered - started >= 1.0

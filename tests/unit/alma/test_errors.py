@@ -24,7 +24,7 @@ from alma.errors import AlmaJobNotSubmittable, parse_error_body
 
 from .fakes import alma_error, alma_xml_error, make_client
 
-NO_RETRY = RetryPolicy(attempts=1, sleep=lambda s: None)
+NO_RETRY = RetryPolicy(attempts=1, throttle_patience=0, sleep=lambda s: None)
 
 CASES = [
     (429, "PER_SECOND_THRESHOLD", AlmaRateLimited),

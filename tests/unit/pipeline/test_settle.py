@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import httpx
 
-from pipeline.context import Next, instance_is_ours, job_name_for
+from alma.naming import instance_matches
+from pipeline.context import Next, job_name_for
 from pipeline.steps import drive_step
 from store.models import StepKind, StepStatus
 from tests.unit.pipeline.conftest import World, instance, instances, posted
@@ -79,8 +80,10 @@ def test_nothing_found_after_the_grace_period_means_post_again_once(world: World
     assert world.posts(COPY) == 2
 
 
-def test_an_instance_is_ours_only_by_our_exact_name() -> None:
-    assert instance_is_ours("handles run 7 copy - set 12", "handles run 7 copy - set 12")
-    assert not instance_is_ours("handles run 71 copy - set 12", "handles run 7 copy - set 12")
-    assert not instance_is_ours("", "handles run 7 copy - set 12")
-    assert not instance_is_ours(None, "handles run 7 copy - set 12")
+def test_an_instance_is_ours_by_our_name_bare_or_with_almas_date() -> None:
+    name = "handles run 7 copy - set 12"
+    assert instance_matches(name, name)
+    assert instance_matches(name + " - 2025-10-05 4:11 AM", name)  # as Alma names it (S01)
+    assert not instance_matches("handles run 71 copy - set 12", name)
+    assert not instance_matches("handles run 7 copy - set 123 - 2025-10-05 4:11 AM", name)
+    assert not instance_matches("", name)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from sandbox import dc, seed
@@ -34,7 +36,7 @@ def clock() -> Clock:
 
 @pytest.fixture
 def state(clock: Clock) -> SandboxState:
-    return SandboxState(SandboxConfig(job_seconds=10, base_url="http://sb"), clock=clock)
+    return SandboxState(SandboxConfig(job_seconds=10, base_url="http://sb", profile_api=True), clock=clock)
 
 
 def finish(state: SandboxState, clock: Clock, job_id: str, set_id: str = SET):
@@ -54,7 +56,8 @@ def test_status_progresses_with_time_and_effects_apply_once(state: SandboxState,
     assert seen[0] == "QUEUED"
     assert "INITIALIZING" in seen and "RUNNING" in seen and "FINALIZING" in seen
     assert seen[-1] == "COMPLETED_SUCCESS"
-    assert inst.name == "DG Handle Migration - test"
+    # Alma's naming (alma-samples S01): the job_name, then the local date and time
+    assert re.fullmatch(r"DG Handle Migration - test - \d{4}-\d{2}-\d{2} \d{1,2}:\d{2} [AP]M", inst.name)
     assert len(inst.events) == 3
     state.tick()
     clock.now += 100
