@@ -1,10 +1,10 @@
 """Benchmark: reading a generated Events Report (CSV, XLSX) streaming vs. reading it whole first.
 
 Each measurement runs in its own subprocess: the best of up to three timed passes (lines/s), then
-one pass under tracemalloc (peak Python memory). Both methods do, per line, the work ``outcomes.ingest.import_rows``
+one pass under tracemalloc (peak Python memory). Both methods do, per line, the work ``outcomes.events.store.import_rows``
 does before the database: ``parse_event`` on the row's description (kind, MMS ID, handle) and
 ``fingerprint(text, "migration", clean=True)``, counted by kind. Streaming reads the rows with
-``outcomes.importer.read_events``; the baseline reads the whole file into memory first (``csv`` on the
+``outcomes.events.read.read_events``; the baseline reads the whole file into memory first (``csv`` on the
 whole text; openpyxl's full, not read-only, workbook) and then does the same per-line work.
 
 Formats: ``csv``; ``xlsx`` as openpyxl writes it (inline strings); ``xlsx-sst`` as Excel writes it
@@ -147,7 +147,7 @@ def generate(path: Path, fmt: str, lines: int) -> None:
 
 def _classify(rows) -> int:  # type: ignore[no-untyped-def]
     """import_rows' per-line work before the database: parse, fingerprint, count by kind."""
-    from outcomes.events import fingerprint, parse_event
+    from outcomes.events.parse import fingerprint, parse_event
 
     kinds: dict[str, int] = {}
     count = 0
@@ -164,7 +164,7 @@ class _Row(NamedTuple):
 
 
 def _streaming(path: Path) -> int:
-    from outcomes.importer import read_events
+    from outcomes.events.read import read_events
 
     return _classify(read_events(path)[1])
 
@@ -185,7 +185,7 @@ def _database(path: Path) -> tuple[int, float]:
     from sqlalchemy.pool import StaticPool
     from sqlmodel import Session, SQLModel, create_engine
 
-    from outcomes.ingest import import_file
+    from outcomes.events.store import import_file
     from store.models import Record, Run
 
     engine = create_engine("sqlite://", poolclass=StaticPool, connect_args={"check_same_thread": False})
@@ -213,11 +213,11 @@ def worker(method: str, path: Path) -> dict[str, float]:
         return {"lines": lines, "seconds": seconds, "peak_mb": 0.0}
     import openpyxl  # noqa: F401 - imports (and regex compiling) are not part of the timing
 
-    import outcomes.events
-    import outcomes.importer
-    import outcomes.xlsx  # noqa: F401
+    import outcomes.events.parse
+    import outcomes.events.read
+    import outcomes.events.xlsx  # noqa: F401
 
-    outcomes.events.fingerprint(outcomes.events.parse_event("Record 1 failed").text)
+    outcomes.events.parse.fingerprint(outcomes.events.parse.parse_event("Record 1 failed").text)
     func = _streaming if method == "streaming" else _whole
     # best of up to 3 timed passes (this machine is shared), stopping once 3 s have gone by
     seconds, spent = float("inf"), 0.0

@@ -1,19 +1,30 @@
-"""``handles repair`` (dry run, ``--apply``) and ``handles restore``: metadata repairs with backups."""
+"""Every repair command: ``handles repair`` (dry run, ``--apply``) and ``handles restore``
+(metadata repairs with backups), and ``handles repair-conflicts`` (Handle server requests for
+conflict records). The work is done in :mod:`outcomes.repair`."""
 
 from __future__ import annotations
+
+import functools
+import json
 
 import typer
 
 from alma.errors import AlmaError
-from cli.common import CliError, ready_database, settings
-from outcomes.repair_run import apply_repairs, conflicts, plan_repairs, restore_run
+from cli import requests as request_cli
+from cli.common import CliError, err_console, ready_database, settings
+from handles.server import HandleServerClient
+from outcomes.repair.conflicts import apply_conflict_repairs, conflicts, plan_conflict_repairs
+from outcomes.repair.metadata import apply_repairs, plan_repairs
+from outcomes.repair.restore import restore_run
 from pipeline.runs import create_run
 from store.db import session_scope
+from store.runs import RunNotFound
 from tasks.pipeline import enqueue_run
 from workers import resources
 
 
 def _alma():  # type: ignore[no-untyped-def]
+
     return resources.alma_client()
 
 
@@ -43,7 +54,11 @@ def repair(
         with session_scope(ready_database()) as session:
             if apply:
                 result = apply_repairs(
-                    session=session, run_id=run_id, alma=_alma(), settings=config, create_child=create_run
+                    session=session,
+                    run_id=run_id,
+                    alma=_alma(),
+                    settings=config,
+                    create_child=functools.partial(create_run, profile_mode=config.alma_profile_mode),
                 )
                 items = result.items
             else:
@@ -52,7 +67,7 @@ def repair(
                 (r.mms_id, r.expected_handle, r.alma_handle, r.detail)
                 for r in conflicts(session=session, run_id=run_id)
             ]
-    except LookupError as exc:
+    except RunNotFound as exc:
         raise CliError(str(exc)) from None
     except AlmaError as exc:
         raise CliError(
@@ -91,7 +106,7 @@ def restore(
     try:
         with session_scope(ready_database()) as session:
             done = restore_run(session=session, run_id=run_id, alma=_alma(), force=force)
-    except LookupError as exc:
+    except RunNotFound as exc:
         raise CliError(str(exc)) from None
     except AlmaError as exc:
         raise CliError(
@@ -103,7 +118,52 @@ def restore(
     print(f"{sum(i.restored for i in done)} bibs restored" if done else "nothing to restore")
 
 
+def repair_conflicts(
+    run_id: int = typer.Argument(..., metavar="RUN_ID"),
+    apply: bool = typer.Option(False, "--apply", help="queue the requests (default: dry run)"),
+    as_json: bool = typer.Option(False, "--json", help="print JSON"),
+) -> None:
+    """Show (dry run) or queue the Handle server requests that make each conflict record's
+    expected handle resolve to the record's target."""
+
+    config = settings()
+    engine = ready_database()
+    with HandleServerClient.from_settings(config) as client, session_scope(engine) as session:
+        try:
+            items = plan_conflict_repairs(session=session, run_id=run_id, client=client, settings=config)
+        except RunNotFound as exc:
+            raise CliError(str(exc)) from None
+        queued = (
+            apply_conflict_repairs(session=session, run_id=run_id, items=items, settings=config)
+            if apply
+            else []
+        )
+    sent = (request_cli.enqueue_request(int(r.id)) for r in queued if r.status == "queued")  # type: ignore[arg-type]
+    warnings = [w for w in sent if w]
+    if as_json:
+        print(
+            json.dumps({"run_id": run_id, "applied": apply, "items": [i.as_dict() for i in items]}, indent=2)
+        )
+    else:
+        verb = "queued" if apply else "would queue"
+        for i in items:
+            shown = i.action if i.action not in ("create", "update") else f"{verb} {i.action}"
+            extra = f" request {i.request_id}" if i.request_id else ""
+            print(
+                f"{i.mms_id}  {i.expected_handle or '-'} (Alma: {i.alma_handle or '-'}) → {i.target}: "
+                f"{shown}{extra}; {i.reason}"
+            )
+        todo = sum(i.action in ("create", "update") for i in items)
+        print(
+            f"{len(items)} conflict record(s); {todo} request(s) {verb}"
+            + ("" if apply or not todo else "; run again with --apply to queue them")
+        )
+    if warnings:
+        err_console.print(f"handles: warning: {warnings[0]}", markup=False)
+
+
 def register(app: typer.Typer) -> None:
-    """Add ``repair`` and ``restore`` to ``app``."""
+    """Add ``repair``, ``restore`` and ``repair-conflicts`` to ``app``."""
     app.command("repair")(repair)
     app.command("restore")(restore)
+    app.command("repair-conflicts")(repair_conflicts)

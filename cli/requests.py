@@ -1,4 +1,4 @@
-"""``handles request …`` (the Handle server request queue) and ``handles repair-conflicts``."""
+"""``handles request …``: the request queue of the institution's own Handle server."""
 
 from __future__ import annotations
 
@@ -9,17 +9,7 @@ import typer
 
 from cli import common
 from handles.naming import NamingError, new_handle
-from handles.requests import (
-    UnknownRequest,
-    UnknownRun,
-    apply_conflict_repairs,
-    get_request,
-    list_requests,
-    plan_conflict_repairs,
-    queue_request,
-    request_as_dict,
-)
-from handles.server import HandleServerClient
+from handles.requests import UnknownRequest, get_request, list_requests, queue_request, request_as_dict
 from store.db import session_scope
 from store.models import RequestStatus
 from tasks.requests import enqueue
@@ -31,7 +21,7 @@ request_app = typer.Typer(
 _FIELDS = ("id", "op", "handle", "url", "attempts", "status", "response", "error")
 
 
-def _enqueue(request_id: int) -> str | None:
+def enqueue_request(request_id: int) -> str | None:
     """Send the task; returns a warning when the broker is unreachable (the dispatcher retries)."""
     try:
         enqueue(request_id)
@@ -47,7 +37,7 @@ def _queue(op: str, handle: str, url: str | None, *, show_handle: bool = False) 
         row = queue_request(session=session, op=op, handle=handle, url=url, settings=settings)
     if row.status == "error":
         raise common.CliError(f"request {row.id} refused: {row.error}")
-    warning = _enqueue(int(row.id))  # type: ignore[arg-type]
+    warning = enqueue_request(int(row.id))  # type: ignore[arg-type]
     print(f"{row.id} {row.handle}" if show_handle else row.id)
     if warning:
         common.err_console.print(f"handles: warning: request {row.id} {warning}", markup=False)
@@ -138,49 +128,6 @@ def list_(
         )
 
 
-def repair_conflicts(
-    run_id: int = typer.Argument(..., metavar="RUN_ID"),
-    apply: bool = typer.Option(False, "--apply", help="queue the requests (default: dry run)"),
-    as_json: bool = typer.Option(False, "--json", help="print JSON"),
-) -> None:
-    """Show (dry run) or queue the Handle server requests that make each conflict record's
-    expected handle resolve to the record's target."""
-    settings = common.settings()
-    engine = common.ready_database()
-    with HandleServerClient.from_settings(settings) as client, session_scope(engine) as session:
-        try:
-            items = plan_conflict_repairs(session=session, run_id=run_id, client=client, settings=settings)
-        except UnknownRun as exc:
-            raise common.CliError(str(exc)) from None
-        queued = (
-            apply_conflict_repairs(session=session, run_id=run_id, items=items, settings=settings)
-            if apply
-            else []
-        )
-    warnings = [w for w in (_enqueue(int(r.id)) for r in queued if r.status == "queued") if w]  # type: ignore[arg-type]
-    if as_json:
-        print(
-            json.dumps({"run_id": run_id, "applied": apply, "items": [i.as_dict() for i in items]}, indent=2)
-        )
-    else:
-        verb = "queued" if apply else "would queue"
-        for i in items:
-            shown = i.action if i.action not in ("create", "update") else f"{verb} {i.action}"
-            extra = f" request {i.request_id}" if i.request_id else ""
-            print(
-                f"{i.mms_id}  {i.expected_handle or '-'} (Alma: {i.alma_handle or '-'}) → {i.target}: "
-                f"{shown}{extra}; {i.reason}"
-            )
-        todo = sum(i.action in ("create", "update") for i in items)
-        print(
-            f"{len(items)} conflict record(s); {todo} request(s) {verb}"
-            + ("" if apply or not todo else "; run again with --apply to queue them")
-        )
-    if warnings:
-        common.err_console.print(f"handles: warning: {warnings[0]}", markup=False)
-
-
 def register(app: typer.Typer) -> None:
-    """Add ``request`` (create, update, delete, status, list) and ``repair-conflicts``."""
+    """Add ``request`` (create, update, delete, new, status, list)."""
     app.add_typer(request_app, name="request")
-    app.command("repair-conflicts")(repair_conflicts)

@@ -27,6 +27,7 @@ from handles.syntax import HandleSyntaxError, parse_handle
 from handles.verify import VerifyItem, VerifyResult, VerifySummary, record_checks, run_verification
 from store.db import session_scope
 from store.models import Record, Run
+from store.runs import RunNotFound, get_run
 
 _MMS = re.compile(r"^\d+$")
 _DELIMS = ",;\t"
@@ -155,8 +156,10 @@ def from_set(session, settings, set_id: str) -> Source:  # type: ignore[no-untyp
 
 
 def from_run(session, run_id: int) -> Source:  # type: ignore[no-untyped-def]
-    if session.get(Run, run_id) is None:
-        raise common.CliError(f"unknown run {run_id}", code=2)
+    try:
+        get_run(session, run_id)
+    except RunNotFound:
+        raise common.CliError(f"unknown run {run_id}", code=2) from None
     rows = session.exec(
         select(Record.id, Record.expected_handle, Record.mms_id).where(Record.run_id == run_id)
     ).all()

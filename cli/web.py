@@ -9,8 +9,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
+import uvicorn
 
 from cli import common
+from store.db import make_engine
+from web.app import create_app
+from web.auth import AuthNotConfigured, parse_credentials
 
 DEFAULT_PORT = 8790
 
@@ -35,12 +39,6 @@ def register(app: typer.Typer) -> None:
         port: int = typer.Option(DEFAULT_PORT, "--port", help="port to listen on"),
     ) -> None:
         """Serve the read-only page of runs, records, verification and requests (basic auth)."""
-        import uvicorn
-
-        from store.db import make_engine
-        from web.app import create_app
-        from web.auth import AuthNotConfigured, parse_credentials
-
         settings = common.settings()
         try:
             parse_credentials(settings.handles_web_auth)  # the password first: never start open

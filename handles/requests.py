@@ -25,7 +25,6 @@ from __future__ import annotations
 import json
 import logging
 import re
-from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -50,13 +49,9 @@ if TYPE_CHECKING:
 
 __all__ = [
     "MAX_ATTEMPTS",
-    "RepairItem",
-    "apply_conflict_repairs",
-    "plan_conflict_repairs",
     "RequestDeferred",
     "RequestInvalid",
     "UnknownRequest",
-    "UnknownRun",
     "dispatch_requests",
     "get_request",
     "list_requests",
@@ -82,10 +77,6 @@ class RequestInvalid(ValueError):
 
 class UnknownRequest(LookupError):
     """No request with that id."""
-
-
-class UnknownRun(LookupError):
-    """No run with that id."""
 
 
 class RequestDeferred(Exception):
@@ -400,108 +391,3 @@ def dispatch_requests(*, engine: Engine, stale_after: float, limit: int = 500) -
             .all()
         )
     return list(ids)
-
-
-# --- conflict repair (seed 000) ----------------------------------------------------------------
-
-
-@dataclass
-class RepairItem:
-    """What ``repair-conflicts`` would do (or did) for one ``conflict`` record."""
-
-    mms_id: str
-    expected_handle: str | None
-    alma_handle: str | None
-    target: str
-    action: str  # create | update | none (already right) | queued (a request is pending) | skip
-    current_url: str | None = None
-    reason: str = ""
-    request_id: int | None = None
-
-    def as_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
-
-
-def _pending(session: Session, key: str, url: str) -> HandleRequest | None:
-    query = select(HandleRequest).where(
-        col(HandleRequest.handle_key) == key,
-        col(HandleRequest.url) == url,
-        col(HandleRequest.op).in_([RequestOp.CREATE, RequestOp.UPDATE]),
-        col(HandleRequest.status).in_([RequestStatus.QUEUED, RequestStatus.RUNNING]),
-    )
-    return session.scalars(query.limit(1)).first()
-
-
-def plan_conflict_repairs(
-    *, session: Session, run_id: int, client: HandleServerClient, settings: Settings
-) -> list[RepairItem]:
-    """For each ``conflict`` record: create, update or leave the expected handle (read-only)."""
-    from store.models import Outcome, Record, Run
-
-    if session.get(Run, run_id) is None:
-        raise UnknownRun(f"no run {run_id}")
-    records = session.scalars(
-        select(Record)
-        .where(col(Record.run_id) == run_id, col(Record.outcome) == Outcome.CONFLICT)
-        .order_by(col(Record.position), col(Record.id))
-    )
-    items = []
-    for record in records:
-        target = settings.target_url(record.mms_id)
-        item = RepairItem(
-            mms_id=record.mms_id,
-            expected_handle=record.expected_handle,
-            alma_handle=record.alma_handle,
-            target=target,
-            action="skip",
-        )
-        items.append(item)
-        try:
-            _, handle, _ = validate_request(
-                "update", record.expected_handle or "", target, prefix=settings.handle_prefix
-            )
-        except RequestInvalid as exc:
-            item.reason = str(exc)
-            continue
-        item.expected_handle = handle
-        pending = _pending(session, handle_key(handle), target)
-        if pending is not None:
-            item.action, item.request_id = "queued", pending.id
-            item.reason = f"request {pending.id} ({pending.op}) is already {pending.status}"
-            continue
-        try:
-            current = client.get(handle).url
-        except HandleNotFound:
-            item.action, item.reason = "create", "the expected handle does not exist on the Handle server"
-            continue
-        except HandleServerError as exc:
-            item.reason = f"could not read it: {exc}"
-            continue
-        item.current_url = current
-        if current == target:
-            item.action, item.reason = "none", "already resolves to the record's target"
-        else:
-            item.action, item.reason = "update", "points elsewhere"
-    return items
-
-
-def apply_conflict_repairs(
-    *, session: Session, run_id: int, items: list[RepairItem], settings: Settings
-) -> list[HandleRequest]:
-    """Queue the create/update requests of a plan; returns them (flushed, not committed)."""
-    queued = []
-    for item in items:
-        if item.action not in (RequestOp.CREATE, RequestOp.UPDATE):
-            continue
-        row = queue_request(
-            session=session,
-            op=item.action,
-            handle=item.expected_handle or "",
-            url=item.target,
-            run_id=run_id,
-            mms_id=item.mms_id,
-            settings=settings,
-        )
-        item.request_id = row.id
-        queued.append(row)
-    return queued

@@ -40,7 +40,7 @@ def ingest_api_events(ctx: PipelineContext, run_id: int) -> str:
     What happened is kept as the migration step's note (shown by ``handles status``): the events
     read, or, where Alma refuses (60332), how to import the Events Report exported from its UI.
     """
-    from outcomes.ingest import import_api_events
+    from outcomes.events.store import import_api_events
 
     with session_scope(ctx.engine) as session:
         step = step_of(session, run_id, StepKind.MIGRATION)

@@ -11,9 +11,10 @@ from alma import AlmaClient
 from alma.dc import parse_dc
 from config.settings import load_settings
 from outcomes.classify import classify_run
-from outcomes.ingest import import_file
-from outcomes.repair import canonical_record
-from outcomes.repair_run import apply_repairs, plan_repairs, restore_run
+from outcomes.events.store import import_file
+from outcomes.repair.bib_xml import canonical_record
+from outcomes.repair.metadata import apply_repairs, plan_repairs
+from outcomes.repair.restore import restore_run
 from outcomes.report import iter_rows
 from pipeline.preflight import preflight
 from pipeline.runs import create_run

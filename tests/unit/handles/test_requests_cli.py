@@ -14,7 +14,7 @@ from cli.main import app
 @pytest.fixture
 def sent(monkeypatch) -> list[int]:
     ids: list[int] = []
-    monkeypatch.setattr(cli_requests, "_enqueue", lambda rid: ids.append(rid))
+    monkeypatch.setattr(cli_requests, "enqueue_request", lambda rid: ids.append(rid))
     return ids
 
 

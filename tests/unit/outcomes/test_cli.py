@@ -83,3 +83,24 @@ def test_unknown_run_and_missing_file(run_id, tmp_path, capsys):
     assert "no run 999" in capsys.readouterr().err
     assert cli("events", "import", str(run_id), str(tmp_path / "nope.csv")) != 0
     assert "no such file" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("events", "import", "999"),
+        ("repair", "999"),
+        ("repair", "999", "--apply"),
+        ("restore", "999"),
+        ("repair-conflicts", "999"),
+    ],
+)
+def test_unknown_run_is_one_line(run_id, tmp_path, capsys, args):
+    """Every command that takes a run id says "there is no run" in one line (store.runs.RunNotFound)."""
+    if args[0] == "events":
+        path = tmp_path / "events.csv"
+        path.write_text("Event Description\n" + A + "\n", encoding="utf-8")
+        args = (*args, str(path))
+    assert cli(*args) != 0
+    err = capsys.readouterr().err.strip()
+    assert err == "handles: error: there is no run 999", err

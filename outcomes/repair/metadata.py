@@ -1,12 +1,13 @@
-"""Repair a run's malformed/missing identifiers in Alma, safely; put the originals back on request.
+"""Repair a run's malformed/missing identifiers in Alma, safely (metadata repair with backups).
 
 * :func:`plan_repairs` (the dry run) reads each bib and says what would change; nothing is written.
 * :func:`apply_repairs` saves the original XML of each bib (``BibBackup``, committed) before its
   swap-all PUT, never backs up a bib twice, then puts the repaired bibs in a new itemized set and
-  hands it to ``create_child`` (a child run: migration → profile) and ``enqueue``.
-* :func:`restore_run` PUTs the saved originals back, unless the bib changed since the repair.
+  hands it to ``create_child`` (a child run: migration → profile, :mod:`outcomes.repair.child_run`)
+  and ``enqueue``. :mod:`outcomes.repair.restore` puts the originals back.
 
-Conflicts are never "fixed" in the bib: they are listed with their evidence for Ex Libris support.
+Conflicts are never "fixed" in the bib: :mod:`outcomes.repair.conflicts` lists them with their
+evidence (for Ex Libris support) and queues the Handle server requests that resolve them.
 """
 
 from __future__ import annotations
@@ -17,10 +18,12 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from outcomes.repair import NotRepairable, canonical_record, repair_bib_xml
+from outcomes.repair.bib_xml import NotRepairable, repair_bib_xml
+from outcomes.repair.child_run import start_child_run
 from store.models import BibBackup, Outcome, Record, Run, utcnow
+from store.runs import get_run
 
-__all__ = ["ApplyResult", "PlanItem", "apply_repairs", "conflicts", "plan_repairs", "restore_run"]
+__all__ = ["REPAIRABLE", "ApplyResult", "PlanItem", "apply_repairs", "plan_repairs"]
 
 REPAIRABLE = (Outcome.MALFORMED_IDENTIFIER.value, Outcome.MISSING_IDENTIFIER.value)
 
@@ -73,8 +76,7 @@ def plan_repairs(*, session: Session, run_id: int, alma: Any, settings: Any) -> 
     """The dry run: for every malformed/missing record, what the repair would change (reads only)."""
     from alma.errors import AlmaError
 
-    if session.get(Run, run_id) is None:
-        raise LookupError(f"there is no run {run_id}")
+    get_run(session, run_id)  # raises store.runs.RunNotFound
     items = []
     for record in _records(session, run_id, REPAIRABLE):
         item = PlanItem(record.mms_id, record.outcome)
@@ -102,11 +104,6 @@ def plan_repairs(*, session: Session, run_id: int, alma: Any, settings: Any) -> 
                 item.reason = "nothing to change: Alma can use the handle now"
         items.append(item)
     return items
-
-
-def conflicts(*, session: Session, run_id: int) -> list[Record]:
-    """The run's conflict records: Alma holds another handle; evidence for Ex Libris support."""
-    return _records(session, run_id, (Outcome.CONFLICT.value,))
 
 
 def apply_repairs(
@@ -149,75 +146,9 @@ def apply_repairs(
         ).all()
     )
     if pending and create_child is not None:
-        _start_child(session, run_id, alma, pending, result, create_child)
+        result.set_id, result.child_run_id = start_child_run(
+            session=session, run_id=run_id, alma=alma, pending=pending, create_child=create_child
+        )
         if enqueue is not None and result.child_run_id is not None:
             enqueue(result.child_run_id)
     return result
-
-
-def _start_child(
-    session: Session,
-    run_id: int,
-    alma: Any,
-    pending: list[BibBackup],
-    result: ApplyResult,
-    create_child: Callable[..., Run],
-) -> None:
-    ids = sorted({b.mms_id for b in pending})
-    stamp = utcnow().strftime("%Y-%m-%d %H:%M:%S")
-    created = alma.create_itemized_set(
-        f"Handles repair of run {run_id} - {stamp}",
-        description=f"{len(ids)} bibs repaired by handles repair {run_id}",
-    )
-    set_id = str(created.get("id"))
-    alma.add_set_members(set_id, ids)
-    child = create_child(session=session, set_id=set_id, skip_copy=True, parent_run_id=run_id)
-    for backup in pending:
-        backup.child_run_id = child.id
-        session.add(backup)
-    session.commit()
-    result.set_id, result.child_run_id = set_id, child.id
-
-
-@dataclass
-class RestoreItem:
-    mms_id: str
-    restored: bool
-    note: str
-
-
-def restore_run(*, session: Session, run_id: int, alma: Any, force: bool = False) -> list[RestoreItem]:
-    """PUT each saved original back (once); a bib edited since the repair is left alone unless ``force``."""
-    if session.get(Run, run_id) is None:
-        raise LookupError(f"there is no run {run_id}")
-    done = []
-    backups = session.exec(
-        select(BibBackup)
-        .where(
-            BibBackup.run_id == run_id,
-            col(BibBackup.applied_at).is_not(None),
-            col(BibBackup.restored_at).is_(None),
-        )
-        .order_by(col(BibBackup.id))
-    ).all()
-    for backup in backups:
-        current = alma.get_bib_xml(backup.mms_id)
-        if (
-            not force
-            and backup.repaired_xml
-            and canonical_record(current) != canonical_record(backup.repaired_xml)
-        ):
-            done.append(
-                RestoreItem(
-                    backup.mms_id,
-                    False,
-                    "changed in Alma since the repair; left alone (--force puts the original back anyway)",
-                )
-            )
-            continue
-        alma.put_bib_xml(backup.mms_id, backup.original_xml)
-        backup.restored_at = utcnow()
-        session.add(backup)
-        session.commit()
-        done.append(RestoreItem(backup.mms_id, True, f"original put back (undoing: {backup.change})"))
-    return done

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from alma.dc import parse_dc
-from outcomes.repair import NotRepairable, canonical_record, repair_bib_xml
+from outcomes.repair.bib_xml import NotRepairable, canonical_record, repair_bib_xml
 
 HEAD = (
     '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<bib>\n  <mms_id>991011507142104641</mms_id>\n'

@@ -15,18 +15,15 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from outcomes.events import fingerprint, parse_event
-from outcomes.importer import EventRow, read_events
-from store.models import EventLine, Record, Run
-from store.runs import RunNotFound
+from outcomes.events.parse import fingerprint, parse_event
+from outcomes.events.read import EventRow, read_events
+from store.models import EventLine, Record
+from store.runs import get_run
 
-__all__ = ["ImportSummary", "RunNotFoundError", "import_api_events", "import_file", "import_rows"]
+__all__ = ["ImportSummary", "import_api_events", "import_file", "import_rows"]
 
 BATCH = 1000
 SAMPLE = 5
-
-
-RunNotFoundError = RunNotFound  # the one "no such run" error (store.runs)
 
 
 @dataclass
@@ -68,8 +65,7 @@ def import_rows(
     step_kind: str | None = "migration",
 ) -> ImportSummary:
     """Store ``rows`` as EventLines of the run (not committed: the caller's transaction decides)."""
-    if session.get(Run, run_id) is None:
-        raise RunNotFoundError(f"there is no run {run_id}")
+    get_run(session, run_id)  # raises store.runs.RunNotFound
     members = _members(session, run_id)
     summary = ImportSummary(source=source)
     batch: dict[str, EventLine] = {}

@@ -7,7 +7,8 @@ from sqlmodel import select
 
 from alma.errors import AlmaUnavailable
 from config.settings import load_settings
-from outcomes.repair_run import apply_repairs, plan_repairs, restore_run
+from outcomes.repair.metadata import apply_repairs, plan_repairs
+from outcomes.repair.restore import restore_run
 from store.db import session_scope
 from store.models import BibBackup, Record, Run
 

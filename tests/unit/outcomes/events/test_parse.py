@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from outcomes.events import fingerprint, parse_event
+from outcomes.events.parse import fingerprint, parse_event
 
 SEED_000 = [
     (

@@ -11,10 +11,12 @@ from starlette.testclient import TestClient
 from config.settings import load_settings
 from handles import requests as svc
 from handles.server import HandleServerClient
+from outcomes.repair import conflicts
 from sandbox.handle_server import handle_server_routes
 from sandbox.registry import HandleRegistry
 from store.db import session_scope
 from store.models import Outcome, Record, Run
+from store.runs import RunNotFound
 
 SECRET = "sandbox-handle-secret"
 MMS_99, MMS_32100, MMS_88 = "991011507293904641", "991011507142104641", "991011589491704641"
@@ -96,7 +98,9 @@ def test_plan_creates_missing_updates_wrong_and_leaves_right(engine, client, reg
     settings = load_settings()
     registry.set_url("11084/32100", "https://old.example/32100", source="server", prefix="11084")
     with session_scope(engine) as session:
-        items = svc.plan_conflict_repairs(session=session, run_id=run_id, client=client, settings=settings)
+        items = conflicts.plan_conflict_repairs(
+            session=session, run_id=run_id, client=client, settings=settings
+        )
     by_mms = {i.mms_id: i for i in items}
     assert set(by_mms) == {MMS_99, MMS_32100, "990000000000004641"}  # conflicts only
     assert by_mms[MMS_99].action == "create" and by_mms[MMS_99].target == settings.target_url(MMS_99)
@@ -111,12 +115,18 @@ def test_apply_queues_once_and_the_requests_fix_the_handles(engine, client, regi
     settings = load_settings()
     registry.set_url("11084/32100", "https://old.example/32100", source="server", prefix="11084")
     with session_scope(engine) as session:
-        items = svc.plan_conflict_repairs(session=session, run_id=run_id, client=client, settings=settings)
-        queued = svc.apply_conflict_repairs(session=session, run_id=run_id, items=items, settings=settings)
+        items = conflicts.plan_conflict_repairs(
+            session=session, run_id=run_id, client=client, settings=settings
+        )
+        queued = conflicts.apply_conflict_repairs(
+            session=session, run_id=run_id, items=items, settings=settings
+        )
     assert sorted(r.op for r in queued) == ["create", "update"]
     assert all(r.run_id == run_id and r.status == "queued" for r in queued)
     with session_scope(engine) as session:  # planning again while they are pending queues nothing new
-        again = svc.plan_conflict_repairs(session=session, run_id=run_id, client=client, settings=settings)
+        again = conflicts.plan_conflict_repairs(
+            session=session, run_id=run_id, client=client, settings=settings
+        )
     assert {i.action for i in again if i.mms_id in (MMS_99, MMS_32100)} == {"queued"}
     for row in queued:
         assert (
@@ -126,10 +136,12 @@ def test_apply_queues_once_and_the_requests_fix_the_handles(engine, client, regi
     assert registry.get("11084/99").url() == settings.target_url(MMS_99)
     assert registry.get("11084/32100").url() == settings.target_url(MMS_32100)
     with session_scope(engine) as session:
-        done = svc.plan_conflict_repairs(session=session, run_id=run_id, client=client, settings=settings)
+        done = conflicts.plan_conflict_repairs(
+            session=session, run_id=run_id, client=client, settings=settings
+        )
     assert {i.action for i in done if i.mms_id in (MMS_99, MMS_32100)} == {"none"}
 
 
 def test_unknown_run(engine, client):
-    with session_scope(engine) as session, pytest.raises(svc.UnknownRun):
-        svc.plan_conflict_repairs(session=session, run_id=999, client=client, settings=load_settings())
+    with session_scope(engine) as session, pytest.raises(RunNotFound):
+        conflicts.plan_conflict_repairs(session=session, run_id=999, client=client, settings=load_settings())

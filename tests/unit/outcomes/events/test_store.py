@@ -11,11 +11,12 @@ from sqlmodel import select
 
 from config.settings import load_settings
 from outcomes.classify import classify_run
-from outcomes.importer import EventsFileError
-from outcomes.ingest import RunNotFoundError, import_file
+from outcomes.events.read import EventsFileError
+from outcomes.events.store import import_file
 from outcomes.report import COLUMNS, iter_rows, write_csv, write_json
 from store.db import session_scope
 from store.models import EventLine, Record, Verification
+from store.runs import RunNotFound
 
 A = (
     "Record 991011507293904641 was skipped. Reason: BIB record MMS ID 991011507293904641 already has "
@@ -120,7 +121,7 @@ def test_malformed_file_stores_nothing(seeded, tmp_path):
 
 
 def test_unknown_run(engine, tmp_path):
-    with pytest.raises(RunNotFoundError), session_scope(engine) as session:
+    with pytest.raises(RunNotFound), session_scope(engine) as session:
         import_file(session=session, run_id=999, path=events_csv(tmp_path, A))
 
 

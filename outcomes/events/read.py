@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO, NamedTuple
 
-from outcomes.events import clean_description
+from outcomes.events.parse import clean_description
 
 __all__ = ["EventRow", "EventsFileError", "detect_format", "read_events"]
 
@@ -184,7 +184,7 @@ def _csv_delimiter(head: bytes) -> str:
 
 
 def _xlsx_rows(path: Path) -> Iterator[EventRow]:
-    from outcomes.xlsx import XlsxError, iter_rows
+    from outcomes.events.xlsx import XlsxError, iter_rows
 
     try:
         yield from _sheet_rows(iter_rows(path))

@@ -7,8 +7,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from openpyxl import Workbook
 
-from outcomes.events import parse_event
-from outcomes.importer import EventsFileError, read_events
+from outcomes.events.parse import parse_event
+from outcomes.events.read import EventsFileError, read_events
 
 A = (
     "Record 991011507293904641 was skipped. Reason: BIB record MMS ID 991011507293904641 already has "

@@ -12,9 +12,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from openpyxl import Workbook, load_workbook
 
-from outcomes import events
-from outcomes.importer import EventsFileError, read_events
-from outcomes.xlsx import iter_rows
+from outcomes.events import parse as events
+from outcomes.events.read import EventsFileError, read_events
+from outcomes.events.xlsx import iter_rows
 
 MMS = "991011507293904641"
 
