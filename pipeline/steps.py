@@ -36,7 +36,16 @@ from store.models import Run, RunState, Step, StepKind, StepStatus, Submission, 
 
 log = logging.getLogger("handles.pipeline")
 
-__all__ = ["Next", "PipelineContext", "confirm_operator", "drive_step", "job_name_for", "poll_countdown"]
+__all__ = [
+    "Next",
+    "PipelineContext",
+    "confirm_operator",
+    "drive_step",
+    "end_step",
+    "job_name_for",
+    "poll_countdown",
+    "record_instance_state",
+]
 
 
 @dataclass(frozen=True)
@@ -106,8 +115,10 @@ def drive_step(ctx: PipelineContext, *, run_id: int, kind: str) -> Next:
         if run.state == RunState.FAILED:
             return Next.stop(f"run {run_id} has failed: {run.error}")
         if step.status in (StepStatus.SUCCEEDED, StepStatus.SKIPPED):
+            ctx.budget.release(_member(step))  # ended by a webhook: its slot is freed here (idempotent)
             return Next.cont()
         if step.status in (StepStatus.FAILED, StepStatus.REFUSED):
+            ctx.budget.release(_member(step))
             return Next.stop(step.error or f"step {kind} {step.status}")
         blocker = _earlier_unfinished(steps, step)
         if blocker is not None:
@@ -415,10 +426,7 @@ def _poll(ctx: PipelineContext, run_id: int, kind: str) -> Next:
         run = get_run(session, run_id)
         assert polled is not None
         step = polled
-        step.alma_status, step.alma_status_desc = instance.status, instance.status_desc
-        step.progress, step.alerts = instance.progress, list(instance.alerts)
-        step.counters = {instance.counter_labels.get(k, k): v for k, v in instance.counters.items()}
-        step.started_at = instance.start_time.replace(tzinfo=None) if instance.start_time else step.started_at
+        record_instance_state(step, instance)
         step.polls += 1
         if not instance.is_terminal:
             if step.deadline_at and ctx.now() > step.deadline_at:
@@ -435,31 +443,47 @@ def _poll(ctx: PipelineContext, run_id: int, kind: str) -> Next:
             session.add(step)
             _touch(session, run, RunState.RUNNING)
             return Next.retry(poll_countdown(ctx.settings, step.polls))
-        step.ended_at = instance.end_time.replace(tzinfo=None) if instance.end_time else ctx.now()
-        if instance.is_success:
-            step.status = StepStatus.SUCCEEDED
-            session.add(step)
-            _touch(session, run, RunState.RUNNING)
-            log.info(
-                "run %s: %s finished: instance %s %s, counters %s",
-                run_id,
-                kind,
-                instance_id,
-                instance.status,
-                _counters_text(step.counters),
-            )
-            result = Next.cont()
-        else:
-            reason = f"{kind} job {job_id} instance {instance_id} ended {instance.status}"
-            if instance.alerts:
-                reason += f" ({'; '.join(str(a) for a in instance.alerts)})"
-            step.status, step.error = StepStatus.FAILED, reason
-            session.add(step)
-            fail_run(session, run, reason)
-            log.error("run %s: %s; later steps are not submitted", run_id, reason)
-            result = Next.stop(reason)
+        result = end_step(session, run, step, instance, now=ctx.now(), via="poll")
     ctx.budget.release(f"step:{step_id}")
     return result
+
+
+def record_instance_state(step: Step, instance: Any) -> None:
+    """Write what Alma says of ``instance`` (an ``alma.JobInstance``) into ``step``: poll or webhook."""
+    step.alma_status, step.alma_status_desc = instance.status, instance.status_desc
+    step.progress, step.alerts = instance.progress, list(instance.alerts)
+    step.counters = {instance.counter_labels.get(k, k): v for k, v in instance.counters.items()}
+    step.started_at = instance.start_time.replace(tzinfo=None) if instance.start_time else step.started_at
+
+
+def end_step(session: Session, run: Run, step: Step, instance: Any, *, now: datetime, via: str) -> Next:
+    """``instance`` is terminal: the step succeeded or failed (and with it the run); ``via`` says
+    how the end was learned ("poll" | "webhook"). The caller releases the job budget."""
+    run_id, kind, job_id, instance_id = run.id, step.kind, step.alma_job_id, step.instance_id
+    step.ended_via = step.ended_via or via
+    step.ended_at = instance.end_time.replace(tzinfo=None) if instance.end_time else now
+    if instance.is_success:
+        step.status = StepStatus.SUCCEEDED
+        session.add(step)
+        _touch(session, run, RunState.RUNNING)
+        log.info(
+            "run %s: %s finished: instance %s %s, counters %s",
+            run_id,
+            kind,
+            instance_id,
+            instance.status,
+            _counters_text(step.counters),
+        )
+        return Next.cont()
+    else:
+        reason = f"{kind} job {job_id} instance {instance_id} ended {instance.status}"
+        if instance.alerts:
+            reason += f" ({'; '.join(str(a) for a in instance.alerts)})"
+        step.status, step.error = StepStatus.FAILED, reason
+        session.add(step)
+        fail_run(session, run, reason)
+        log.error("run %s: %s; later steps are not submitted", run_id, reason)
+        return Next.stop(reason)
 
 
 def _counters_text(counters: dict[str, Any]) -> str:
