@@ -25,7 +25,7 @@ app = typer.Typer(
     rich_markup_mode=None,
 )
 
-_MODULES = ("migrate", "report", "repair", "verify", "requests", "sandbox_cmd", "demo", "db")
+_MODULES = ("migrate", "report", "repair", "verify", "requests", "sandbox_cmd", "demo", "db", "webhook")
 
 
 def _register_all() -> None:
