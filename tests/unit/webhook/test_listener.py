@@ -106,6 +106,7 @@ def test_bad_input_one_line_no_change_still_up(world, caplog, case) -> None:  # 
     make, signature, expected = BAD[case]
     body = make()
     caplog.set_level(logging.INFO, "handles.webhook")
+    caplog.clear()
     assert post(client, body, signature) == expected
     lines = hook_lines(caplog)
     assert len(lines) == 1, lines
@@ -122,6 +123,7 @@ def test_a_replayed_event_changes_nothing(world, caplog) -> None:  # type: ignor
     with Session(engine) as session:
         ended_at = step_of(session, run_id, "copy").ended_at
     caplog.set_level(logging.INFO, "handles.webhook")
+    caplog.clear()  # only the replay's lines
     assert post(client, event()) == 200
     assert len(hook_lines(caplog)) == 1 and sent == [(run_id, "copy")]
     with Session(engine) as session:
