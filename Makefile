@@ -27,7 +27,7 @@ lint: $(STAMP)
 	$(BIN)/python tools/check_cycles.py
 
 typecheck: $(STAMP)
-	$(BIN)/mypy config alma handles store pipeline outcomes tasks workers cli sandbox web tools
+	$(BIN)/mypy config alma handles store pipeline outcomes tasks workers cli sandbox web webhook tools
 	$(BIN)/mypy bench  # scripts, not a package: bench/pipeline.py would shadow the pipeline package
 
 demo: $(STAMP)

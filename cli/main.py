@@ -26,7 +26,19 @@ app = typer.Typer(
     rich_markup_mode=None,
 )
 
-_MODULES = ("migrate", "report", "events", "repair", "verify", "requests", "sandbox_cmd", "demo", "db", "web")
+_MODULES = (
+    "migrate",
+    "report",
+    "events",
+    "repair",
+    "verify",
+    "requests",
+    "sandbox_cmd",
+    "demo",
+    "db",
+    "web",
+    "webhook",
+)
 
 
 def _register_all() -> None:

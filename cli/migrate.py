@@ -141,6 +141,7 @@ def _snapshot(run_id: int) -> dict[str, Any]:
                     if s.submitted_at
                     else None,
                     "ended_at": s.ended_at.isoformat(timespec="seconds") + "Z" if s.ended_at else None,
+                    "ended_via": s.ended_via,
                     "note": s.error,
                 }
                 for s in steps
@@ -161,9 +162,12 @@ def _run_table(snap: dict[str, Any]) -> Table:
             s["alma_job_id"] or "",
             s["instance_id"] or "",
             s["alma_status"] or "",
-            f"{s['progress']}%" if s["instance_id"] else "",
+            f"{min(s['progress'], 100)}%" if s["instance_id"] else "",  # Alma's can exceed 100
         )
     notes = [f"{s['step']}: {s['note']}" for s in snap["steps"] if s["note"]]
+    ended = [f"{s['step']} by {s['ended_via']}" for s in snap["steps"] if s.get("ended_via")]
+    if ended:
+        notes.insert(0, "end learned: " + ", ".join(ended))
     if snap["outcomes"]:
         notes.insert(0, "outcomes: " + ", ".join(f"{k} {v}" for k, v in snap["outcomes"].items()))
     table.caption = "\n".join(notes) or None

@@ -116,6 +116,11 @@ class Settings(BaseSettings):
     )
     poll_min_seconds: float = Field(5.0, gt=0)
     poll_max_seconds: float = Field(60.0, gt=0)
+    # Alma's JOB_END webhook (handles webhook): the integration profile's secret, and how often a
+    # step is still polled when the webhook is configured (Alma retries a failed delivery only
+    # after hours, so polling stays as the fallback)
+    alma_webhook_secret: SecretStr | None = None
+    webhook_fallback_poll_seconds: float = Field(600.0, gt=0)
     step_deadline_hours: float = Field(24.0, gt=0)
     stall_seconds: float = Field(300.0, gt=0, description="a run without progress this long is resumed")
     resume_interval_seconds: float = Field(

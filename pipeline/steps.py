@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import logging
 
-from pipeline.context import Next, PipelineContext, job_name_for, poll_countdown
+from pipeline.context import Next, PipelineContext, budget_member, job_name_for, poll_countdown
 from pipeline.operator import confirm_operator
 from pipeline.order import earlier_unfinished
 from pipeline.poll import poll_step
@@ -43,8 +43,10 @@ def drive_step(ctx: PipelineContext, *, run_id: int, kind: str) -> Next:
         if run.state == RunState.FAILED:
             return Next.stop(f"run {run_id} has failed: {run.error}")
         if step.status in (StepStatus.SUCCEEDED, StepStatus.SKIPPED):
+            ctx.budget.release(budget_member(step.id))  # ended by a webhook: its slot is freed here
             return Next.cont()
         if step.status in (StepStatus.FAILED, StepStatus.REFUSED):
+            ctx.budget.release(budget_member(step.id))  # idempotent
             return Next.stop(step.error or f"step {kind} {step.status}")
         blocker = earlier_unfinished(run_steps(session, run_id), step)
         if blocker is not None:

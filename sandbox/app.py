@@ -25,6 +25,7 @@ from sandbox.control_routes import control_routes
 from sandbox.handle_server import handle_server_routes
 from sandbox.proxy_routes import proxy_routes
 from sandbox.state import SandboxState
+from sandbox.webhooks import WebhookSender
 
 TICK_SECONDS = 0.1
 
@@ -35,6 +36,7 @@ def create_app(config: SandboxConfig | None = None, **switches: Any) -> Starlett
     if switches:
         config.update(switches)
     state = SandboxState(config)
+    state.on_instance_end = WebhookSender(state).instance_ended  # JOB_END events, when switched on
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

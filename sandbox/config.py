@@ -37,6 +37,13 @@ class SandboxConfig:
     hold_run_answer_seconds: float = 0.0  # answer op=run this late, after the job has started
     max_api_jobs_running: int = 3  # Alma's 402222: API-started jobs running at once
     max_runs_per_job_hour: int = 5  # Alma's 402223: API runs of one job in the past hour
+    # JOB_END webhook (sandbox/webhooks.py): POST a signed event to this URL for each ended instance
+    webhook_url: str | None = None
+    webhook_secret: str = "sandbox-webhook-secret"
+    webhook_drop: bool = False  # send nothing (the run must finish by polling alone)
+    webhook_delay: float = 0.0  # seconds between an instance's end and its event
+    webhook_duplicate: bool = False  # send every event twice
+    webhook_reorder: bool = False  # send events in pairs, the later end first
 
     def target_url(self, mms_id: str) -> str:
         """Where the profile points a record's handle."""

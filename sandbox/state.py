@@ -60,6 +60,7 @@ class SandboxState:
         self.clock = clock
         self.initial_config = SandboxConfig(**(config or SandboxConfig()).as_dict())
         self.registry = HandleRegistry()
+        self.on_instance_end: Callable[[Instance], None] | None = None  # sandbox.webhooks sets it
         self.reset()
 
     # --- lifecycle -------------------------------------------------------------------------------
@@ -293,6 +294,8 @@ class SandboxState:
                     inst.final_status = "COMPLETED_SUCCESS"
                 inst.end_time = end
                 finished += 1
+                if self.on_instance_end is not None:
+                    self.on_instance_end(inst)
             return finished
 
     def wait_idle(self, timeout: float = 30.0) -> bool:

@@ -146,6 +146,7 @@ class Step(SQLModel, table=True):
     started_at: NaiveDatetime | None = None
     ended_at: NaiveDatetime | None = None
     deadline_at: NaiveDatetime | None = None
+    ended_via: str | None = None  # how the end was learned: "webhook" (Alma's JOB_END) or "poll"
     error: str | None = Field(default=None, sa_column=Column(Text))
 
 

@@ -29,6 +29,7 @@ PACKAGES = (
     "workers",
     "cli",
     "web",
+    "webhook",
 )
 
 

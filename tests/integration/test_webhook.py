@@ -1,0 +1,141 @@
+"""Alma's JOB_END webhook end to end: the sandbox sends signed events to a real ``handles webhook``
+process (the docker-compose service's command) while a real worker runs a migration.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import pytest
+
+from sandbox.testing import configure, reset, running_sandbox
+from tests.support import ROOT, free_port, sandbox_env, stop_process, wait_for, worker_process
+
+pytestmark = pytest.mark.integration
+
+DEMO_SET = "7600000000004641"
+SECRET = "webhook-test-secret-42"
+ALMA_STEPS = ("copy", "migration", "profile")
+
+
+@pytest.fixture(scope="module")
+def sandbox():  # type: ignore[no-untyped-def]
+    with running_sandbox(job_seconds=1.0, profile_api=True) as url:  # step 3 by API here
+        yield url
+
+
+def handles(env: dict[str, str], *args: str, timeout: float = 150) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "cli.main", *args],
+        cwd=ROOT,
+        env=env,
+        text=True,
+        capture_output=True,
+        timeout=timeout,
+    )
+
+
+@contextmanager
+def listener(env: dict[str, str], log_path: Path) -> Iterator[str]:
+    """``handles webhook`` on a free port, as the compose service runs it; its URL once it answers."""
+    port = free_port()
+    with open(log_path, "ab") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "cli.main", "webhook", "--host", "127.0.0.1", "--port", str(port)],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    url = f"http://127.0.0.1:{port}/"
+
+    def answers() -> bool:
+        if proc.poll() is not None:
+            raise AssertionError(f"handles webhook exited:\n{log_path.read_text()[-3000:]}")
+        try:
+            return httpx.get(url, params={"challenge": "c-1"}, timeout=2).json() == {"challenge": "c-1"}
+        except httpx.HTTPError:
+            return False
+
+    try:
+        wait_for(answers, timeout=30, what="handles webhook answers the challenge")
+        yield url
+    finally:
+        stop_process(proc)
+
+
+def migrate(env: dict[str, str]) -> dict:
+    result = handles(env, "migrate", DEMO_SET, "--wait")
+    assert result.returncode == 0, result.stderr
+    status = handles(env, "status", result.stdout.strip(), "--json")
+    assert status.returncode == 0, status.stderr
+    return json.loads(status.stdout)
+
+
+def test_a_migration_moves_on_by_webhook(sandbox: str, redis_url: str, tmp_path: Path) -> None:
+    # polls so slow that only the webhook can end a step within the test's time
+    env = sandbox_env(
+        sandbox,
+        database_url=f"sqlite:///{tmp_path / 'handles.db'}",
+        broker_url=redis_url,
+        REDIS_URL=redis_url,
+        POLL_MIN_SECONDS="40",
+        POLL_MAX_SECONDS="60",
+        ALMA_WEBHOOK_SECRET=SECRET,
+    )
+    reset(sandbox, events_api=True)  # the migration's events by API: no wait for an operator
+    assert handles(env, "db", "upgrade").returncode == 0
+    with worker_process(env, log_path=tmp_path / "worker.log"), listener(env, tmp_path / "hook.log") as url:
+        configure(sandbox, webhook_url=url, webhook_secret=SECRET, webhook_duplicate=True)
+        snap = migrate(env)
+    assert snap["state"] == "succeeded", snap
+    ended = {s["step"]: s["ended_via"] for s in snap["steps"]}
+    assert [ended[k] for k in ALMA_STEPS] == ["webhook"] * 3, snap["steps"]
+    log = (tmp_path / "hook.log").read_text()
+    assert "moved on" in log and SECRET not in log
+    assert "end learned: copy by webhook" in handles(env, "status", str(snap["run_id"])).stdout
+
+
+def test_with_events_dropped_the_migration_completes_by_polling(
+    sandbox: str, redis_url: str, tmp_path: Path
+) -> None:
+    env = sandbox_env(
+        sandbox,
+        database_url=f"sqlite:///{tmp_path / 'handles.db'}",
+        broker_url=redis_url,
+        REDIS_URL=redis_url,
+        ALMA_WEBHOOK_SECRET=SECRET,
+    )
+    reset(sandbox, events_api=True)  # the migration's events by API: no wait for an operator
+    assert handles(env, "db", "upgrade").returncode == 0
+    with worker_process(env, log_path=tmp_path / "worker.log"), listener(env, tmp_path / "hook.log") as url:
+        configure(sandbox, webhook_url=url, webhook_secret=SECRET, webhook_drop=True)
+        snap = migrate(env)
+    assert snap["state"] == "succeeded", snap
+    assert [s["ended_via"] for s in snap["steps"] if s["step"] in ALMA_STEPS] == ["poll"] * 3
+
+
+def test_the_listener_refuses_to_start_without_its_secret(tmp_path: Path) -> None:
+    env = sandbox_env(
+        "http://127.0.0.1:9", database_url=f"sqlite:///{tmp_path / 'h.db'}", broker_url="memory://"
+    )
+    env.pop("ALMA_WEBHOOK_SECRET", None)
+    done = handles(env, "webhook", "--port", str(free_port()), timeout=60)
+    assert done.returncode != 0
+    lines = [line for line in (done.stdout + done.stderr).splitlines() if line.strip()]
+    assert lines == [
+        "handles: error: set ALMA_WEBHOOK_SECRET (the secret of Alma's Webhooks integration profile) first"
+    ]
+
+
+def test_compose_runs_the_listener_with_this_command() -> None:
+    text = (ROOT / "docker-compose.yml").read_text()
+    assert '["handles", "webhook", "--host", "0.0.0.0", "--port", "8791"]' in text
+    assert "ALMA_WEBHOOK_SECRET:" in text
