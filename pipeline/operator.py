@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from config.settings import Settings
 from pipeline.context import Next, PipelineContext, touch_run
@@ -88,15 +88,32 @@ def operator_wait(ctx: PipelineContext, session: Session, run: Run, step: Step) 
         step.alma_job_id = settings.alma_profile_job_id
         session.add(step)
         log.info("run %s: %s", run.id, instructions)
+    # several runs waiting for a profile run in Alma's UI: an instance does not say which set it ran
+    # on, so adopting one could give a run another run's profile run. Then the operator says which.
+    ambiguous = bool(_others_waiting(session, run))
+    if ambiguous:
+        instructions += (
+            f" Other runs also wait for a profile run in Alma's UI, so this run will not guess which"
+            f" is its own: after running it, type `handles confirm {run.id}`."
+        )
     touch_run(session, run, RunState.WAITING_OPERATOR, instructions)
     session.commit()
     paused_at = run.operator_paused_at
     found = None
-    for instance in ctx.alma.list_instances(settings.alma_profile_job_id, submitted_since=paused_at.date()):
+    followed = _followed_instances(session, settings.alma_profile_job_id)
+    candidates = (
+        []
+        if ambiguous
+        else ctx.alma.list_instances(settings.alma_profile_job_id, submitted_since=paused_at.date())
+    )
+    for instance in candidates:
         submitted = instance.submit_time.replace(tzinfo=None) if instance.submit_time else None
-        if submitted and submitted >= paused_at - timedelta(seconds=5):
-            found = instance
-            break
+        if not submitted or submitted < paused_at - timedelta(seconds=5):
+            continue
+        if instance.id in followed or _by_api(instance.submitted_by):
+            continue  # another run's profile run, or one submitted by an application, not a person
+        found = instance
+        break
     if found is not None:
         step.status, step.instance_id, step.submitted_at = StepStatus.RUNNING, found.id, now
         session.add(step)
@@ -124,6 +141,29 @@ def operator_wait(ctx: PipelineContext, session: Session, run: Run, step: Step) 
         log.info("run %s: profile run confirmed by the operator", run.id)
         return Next.cont()
     return Next.retry(settings.poll_max_seconds, "waiting for the operator")
+
+
+def _others_waiting(session: Session, run: Run) -> list[int]:
+    """Other runs that also wait for a profile run in Alma's UI (not for the Events Report)."""
+    rows = session.exec(
+        select(Run.id, Run.wait_reason).where(Run.state == RunState.WAITING_OPERATOR, Run.id != run.id)
+    ).all()
+    return [
+        rid
+        for rid, reason in rows
+        if rid is not None and not (reason or "").startswith("waiting for the Events Report")
+    ]
+
+
+def _followed_instances(session: Session, job_id: str) -> set[str]:
+    """Instances of ``job_id`` some step already follows: never adopted a second time."""
+    rows = session.exec(select(Step.instance_id).where(Step.alma_job_id == job_id)).all()
+    return {i for i in rows if i}
+
+
+def _by_api(submitted_by: str | None) -> bool:
+    """Alma's mark of a job run submitted through the API (recorded: ``exl_api``)."""
+    return (submitted_by or "").strip().lower() in {"exl_api", "api"}
 
 
 def confirm_operator(session: Session, run_id: int) -> str:

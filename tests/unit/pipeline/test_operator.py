@@ -94,3 +94,54 @@ def test_confirm_refuses_a_run_that_is_not_waiting(world: World) -> None:
     with Session(world.engine) as session, pytest.raises(NotWaiting, match="not waiting for the operator"):
         confirm_operator(session, run_id)
     assert world.run(run_id).operator_confirmed_at is None
+
+
+def test_an_instance_submitted_by_an_application_or_followed_by_another_run_is_not_adopted(
+    world: World, paused: int
+) -> None:
+    # given another run already follows instance 8882, and 8883 was submitted through the API
+    other = world.new_run(done=("copy", "migration"))
+    with Session(world.engine) as session:
+        step = world.step(other, PROFILE)
+        step.alma_job_id, step.instance_id, step.status = world.job(PROFILE), "8882", StepStatus.RUNNING
+        session.add(step)
+        session.commit()
+    world.advance(120)
+    theirs = instance("8882", name="handles run 2 profile", submitted=world.clock[0])
+    by_api = instance("8883", name="some other application", submitted=world.clock[0])
+    by_api["submitted_by"] = {"value": "exl_api", "desc": "Ex Libris, API"}
+    world.fake.on("GET", f"/conf/jobs/{world.job(PROFILE)}/instances", instances(theirs, by_api))
+
+    nxt = drive_step(world.ctx, run_id=paused, kind=PROFILE)
+
+    # then the run keeps waiting: neither is the operator's run of its profile
+    assert nxt.reason == "waiting for the operator"
+    assert world.step(paused, PROFILE).instance_id is None
+
+
+def test_with_two_runs_waiting_neither_guesses_the_operators_instance(world: World, paused: int) -> None:
+    # given a second operator-mode run paused before step 3 too
+    second = world.new_run(done=("copy", "migration"), profile_mode="operator")
+    migration = world.step(second, MIGRATION)
+    world.fake.on(
+        "GET",
+        f"/conf/jobs/{world.job(MIGRATION)}/instances/{migration.instance_id}/events",
+        alma_error(400, "60332", "events are only for USERS/SIS jobs"),
+    )
+    drive_step(world.ctx, run_id=second, kind=PROFILE)
+    world.advance(120)
+    ui_run = instance("8884", name="Persistent handles", submitted=world.clock[0])
+    ui_run["submitted_by"] = {"value": "jdoe"}
+    world.fake.on("GET", f"/conf/jobs/{world.job(PROFILE)}/instances", instances(ui_run))
+
+    # when both are visited, then neither adopts it, and each says how to go on
+    for run_id in (paused, second):
+        drive_step(world.ctx, run_id=run_id, kind=PROFILE)
+        assert world.step(run_id, PROFILE).instance_id is None
+        assert f"`handles confirm {run_id}`" in (world.run(run_id).wait_reason or "")
+        assert "Other runs also wait" in (world.run(run_id).wait_reason or "")
+    # and the operator's confirmation of one lets that one go on
+    with Session(world.engine) as session:
+        confirm_operator(session, second)
+        session.commit()
+    assert drive_step(world.ctx, run_id=second, kind=PROFILE) == Next.cont()
