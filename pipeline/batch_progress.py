@@ -111,8 +111,10 @@ class BatchProgress:
             text += f" ({self.failed} failed)"
         text += f", {self.running} running, {self.not_started} not started"
         if self.time_left_seconds and not self.all_ended:
-            prefix = "about" if self.mean_seconds else "at least"
-            text += f"; {prefix} {format_duration(self.time_left_seconds)} left"
+            left = format_duration(self.time_left_seconds)
+            if self.time_left_seconds >= 60:
+                left = f"{'about' if self.mean_seconds else 'at least'} {left}"
+            text += f"; {left} left"
         return text
 
     def as_dict(self) -> dict[str, Any]:
