@@ -98,7 +98,7 @@ def test_a_250_record_set_runs_as_three_batches_each_in_order(
         by_run[int(match.group(1))].append(entry)
     assert len(by_run) == 3 and parent not in by_run
     batch_sets = []
-    for run_id, sent in sorted(by_run.items()):
+    for _run_id, sent in sorted(by_run.items()):
         assert [e["job_id"] for e in sent] == [COPY, MIGRATION, PROFILE], sent
         assert sent[0]["set_id"] == sent[1]["set_id"] != BATCH_SET_ID
         batch_sets.append(sent[0]["set_id"])
