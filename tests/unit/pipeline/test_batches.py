@@ -276,3 +276,20 @@ def test_progress_says_why_batches_wait_and_how_long_is_left(world: Any, sets: S
     # nothing finished yet: what the limits allow (12 batches at 5 an hour: 2 full hours at least)
     assert progress.mean_seconds is None and progress.time_left_seconds == 2 * HOUR
     assert "at least 2 hours left" in progress.summary()
+
+
+def test_one_batch_per_number_per_parent_in_the_migrated_schema(engine: Any) -> None:
+    # the Alembic schema on SQLite and PostgreSQL: two repair children (no number) are fine, a
+    # second batch 1 of the same parent is refused
+    from sqlalchemy.exc import IntegrityError
+
+    with Session(engine) as session:
+        parent = create_run(session=session, set_id=PARENT_SET, batch_size=100)
+        for _ in range(2):
+            create_run(session=session, set_id="7700000000001", parent_run_id=parent.id)
+        create_run(session=session, set_id="7700000000002", parent_run_id=parent.id, batch_no=1, batch_of=2)
+        session.commit()
+        with pytest.raises(IntegrityError):
+            create_run(
+                session=session, set_id="7700000000003", parent_run_id=parent.id, batch_no=1, batch_of=2
+            )
