@@ -149,6 +149,8 @@ def _snapshot(run_id: int) -> dict[str, Any]:
             "set_name": run.set_name,
             "state": run.state,
             "parent_run_id": run.parent_run_id,
+            "batch_no": run.batch_no,
+            "batch_of": run.batch_of,
             "members": run.member_count,
             "wait_reason": run.wait_reason,
             "error": run.error,

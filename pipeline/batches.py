@@ -100,8 +100,8 @@ def create_batch(ctx: PipelineContext, parent_id: int, number: int) -> int | Non
         if exc.error_code != NAME_TAKEN:
             raise
         # an earlier visit made the set and stopped before recording its run: make another
-        name = f"{name} ({ctx.now():%Y-%m-%d %H:%M:%S})"
-        log.warning("run %s: set %r exists already (an interrupted visit); using %r", parent_id, name, name)
+        taken, name = name, f"{name} ({ctx.now():%Y-%m-%d %H:%M:%S})"
+        log.warning("run %s: set %r exists already (an interrupted visit); using %r", parent_id, taken, name)
         created = ctx.alma.create_itemized_set(name, content=content, description=description)
     set_id = str(created["id"])
     ctx.alma.add_set_members(set_id, members)
