@@ -12,6 +12,7 @@ from rich.live import Live
 from rich.table import Table
 
 from alma.errors import AlmaAuthError, AlmaError, AlmaTransportError
+from cli.batches_view import batches_snapshot, batches_table, parse_batch_size, plan_lines, set_size
 from cli.common import CliError, console, err_console, ready_database, settings
 from config.celery import broker_reachable, broker_url
 from config.redact import mask_url
@@ -55,6 +56,13 @@ def migrate(
         help="Skip step 1 (Copy dcterms to dc:identifier) when every record already has its handle in "
         "dc:identifier; otherwise the copy runs anyway and the run says why.",
     ),
+    batch_size: str | None = typer.Option(
+        None,
+        "--batch-size",
+        metavar="N",
+        help="Run the set as itemized batches of at most N records, each its own copy → migration → "
+        "profile (default: ALMA_BATCH_SIZE, else the whole set at once). The plan is printed first.",
+    ),
 ) -> None:
     """Enqueue the three-step migration of an Alma set and print the run id.
 
@@ -67,6 +75,7 @@ def migrate(
         set_id = validate_set_id(set_id)
     except PipelineError as exc:
         raise CliError(str(exc), code=2) from None
+    size = parse_batch_size(batch_size, s.alma_batch_size)
     _check_broker(s, set_id)
     try:
         info = check_set(_alma(), set_id)
@@ -75,6 +84,7 @@ def migrate(
     except AlmaError as exc:
         raise _alma_failure(exc, f"reading set {set_id}") from None
     engine = ready_database()
+    size = _batch_plan(engine, s, info, size, skip_copy)
     with session_scope(engine) as session:
         run = create_run(
             session=session,
@@ -82,6 +92,7 @@ def migrate(
             skip_copy=skip_copy,
             profile_mode=s.alma_profile_mode,
             set_name=info.get("name"),
+            batch_size=size,
         )
         run_id = run.id
     assert run_id is not None
@@ -90,6 +101,22 @@ def migrate(
     err_console.print(f"run {run_id}: set {set_id} ({info.get('name')}) queued", highlight=False)
     if wait:
         raise typer.Exit(watch(run_id))
+
+
+def _batch_plan(engine: Any, s: Any, info: dict[str, Any], size: int | None, skip_copy: bool) -> int | None:
+    """Print the plan before the first job; the batch size to use (None: the set runs as one)."""
+    if size is None:
+        return None
+    records = set_size(info)
+    if records <= size:
+        err_console.print(
+            f"the set has {records:,} records, no more than --batch-size {size}: it runs as one",
+            highlight=False,
+        )
+        return None
+    for line in plan_lines(engine, s, records=records, batch_size=size, skip_copy=skip_copy):
+        err_console.print(line, highlight=False, soft_wrap=True)
+    return size
 
 
 def _check_broker(s: Any, set_id: str) -> None:
@@ -123,6 +150,8 @@ def _snapshot(run_id: int) -> dict[str, Any]:
             "set_name": run.set_name,
             "state": run.state,
             "parent_run_id": run.parent_run_id,
+            "batch_no": run.batch_no,
+            "batch_of": run.batch_of,
             "members": run.member_count,
             "wait_reason": run.wait_reason,
             "error": run.error,
@@ -147,6 +176,7 @@ def _snapshot(run_id: int) -> dict[str, Any]:
                 for s in steps
             ],
             "outcomes": outcome_counts(session, run_id),
+            "batches": batches_snapshot(session, run, resources.settings()),
         }
 
 
@@ -228,7 +258,8 @@ def status(
         return
     if run_id is None:
         with session_scope(engine) as session:
-            runs = recent_runs(session)
+            # a batch is shown with its parent (handles status PARENT), not among the runs
+            runs = [r for r in recent_runs(session, limit=200) if r.batch_no is None][:20]
             rows = [
                 {
                     "run_id": r.id,
@@ -267,6 +298,8 @@ def status(
         print(json.dumps(snap, indent=2))
     else:
         console.print(_run_table(snap))
+        if snap["batches"]:
+            console.print(batches_table(snap["batches"]))
 
 
 def _regressions(engine: Any, as_json: bool) -> None:

@@ -81,6 +81,12 @@ class Settings(BaseSettings):
     )
     alma_max_api_jobs_running: int = Field(3, ge=1)
     alma_max_runs_per_job_hour: int = Field(5, ge=1)
+    alma_batch_size: int | None = Field(
+        None,
+        ge=1,
+        description="run a set as itemized batches of at most this many records (handles migrate "
+        "--batch-size overrides it); none: the whole set at once",
+    )
 
     # --- Handles ----------------------------------------------------------------------------
     handle_prefix: str = "11084"
@@ -266,6 +272,11 @@ class Settings(BaseSettings):
                 f"{_shown(value)} is not a database URL such as postgresql+psycopg://host/db"
             ) from None
         return value
+
+    @field_validator("alma_batch_size", mode="before")
+    @classmethod
+    def _no_batches(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and value.strip().lower() in ("", "none") else value
 
     @model_validator(mode="after")
     def _secrets(self) -> Settings:

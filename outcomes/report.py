@@ -33,15 +33,21 @@ BATCH = 1000
 def _repairs(session: Session, run_id: int) -> dict[str, tuple[Run, Record]]:
     """MMS id → (child run, its record) for records that a repair re-ran (newest child run wins).
 
-    Child runs hold only the repaired records, so this stays small whatever the set's size.
+    Child runs hold only the repaired records, so this stays small whatever the set's size. Batches
+    (``Run.batch_no``) count while their parent runs; once it has finished, its own records hold
+    what they found.
     """
     found: dict[str, tuple[Run, Record]] = {}
+    top = session.get(Run, run_id)
+    parent_done = top is not None and RunState(top.state).is_terminal
     parents = [run_id]
     while parents:
         children = list(
             session.exec(select(Run).where(col(Run.parent_run_id).in_(parents)).order_by(col(Run.id)))
         )
         for child in children:
+            if child.batch_no is not None and parent_done:
+                continue
             for record in session.exec(select(Record).where(Record.run_id == child.id)):
                 found[record.mms_id] = (child, record)
         parents = [c.id for c in children if c.id is not None]
@@ -75,8 +81,11 @@ def iter_rows(*, session: Session, run_id: int, settings: Any = None) -> Iterato
                 "verification": child.verification or "",
                 "target_url": child.target_url or target or "",
                 "detail": (
-                    f"repaired and re-run in run {child_run.id}: {child.detail or 'no detail'}; before the "
-                    f"repair: {record.outcome}: {record.detail or ''}"
+                    f"batch {child_run.batch_no} of {child_run.batch_of} (run {child_run.id}): "
+                    f"{child.detail or 'no detail'}"
+                    if child_run.batch_no is not None
+                    else f"repaired and re-run in run {child_run.id}: {child.detail or 'no detail'}; before "
+                    f"the repair: {record.outcome}: {record.detail or ''}"
                 ).rstrip(": "),
             }
             continue

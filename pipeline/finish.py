@@ -1,4 +1,9 @@
-"""The last link of a run: read Alma's events where it serves them, verify, classify, close the run."""
+"""The last link of a run: read Alma's events where it serves them, verify, classify, close the run.
+
+A batch parent (:mod:`pipeline.batches`) finishes only once every batch has ended: the batches'
+evidence is folded into the parent's own records first, so that verification and classification
+run over every record of the set; the parent then fails, naming them, if any batch failed.
+"""
 
 from __future__ import annotations
 
@@ -6,22 +11,27 @@ import logging
 from typing import Any
 
 from sqlalchemy import update
-from sqlmodel import col
+from sqlmodel import Session, col, select
 
+from pipeline.batch_progress import batch_children, batches_ended, failed_batches
+from pipeline.batches import is_batch_parent
 from pipeline.context import PipelineContext
 from pipeline.profile_set import ingest_api_events
 from pipeline.runs import outcome_counts
 from store.db import session_scope
-from store.models import Record, RunState, Step, StepKind, StepStatus, utcnow
+from store.models import EventLine, Record, Run, RunState, Step, StepKind, StepStatus, utcnow
 from store.runs import get_run, step_of
 
 log = logging.getLogger("handles.pipeline")
 
-__all__ = ["finish_run"]
+__all__ = ["finish_run", "fold_batches"]
 
 
 def finish_run(*, ctx: PipelineContext, run_id: int, verify: Any = None, classify: Any = None) -> None:
-    """Verify every expected handle, classify every record, and mark the run succeeded. Idempotent."""
+    """Verify every expected handle, classify every record, and mark the run succeeded. Idempotent.
+
+    A batch parent: only once its batches have all ended; failed when any of them failed.
+    """
     from handles.verify import verify_run
     from outcomes.classify import classify_run
 
@@ -31,6 +41,11 @@ def finish_run(*, ctx: PipelineContext, run_id: int, verify: Any = None, classif
         run = get_run(session, run_id)
         if run.state in (RunState.SUCCEEDED, RunState.FAILED):
             return
+        batched = is_batch_parent(run)
+        if batched and not batches_ended(session, run):
+            # an early or duplicate message: the batch driver's chain finishes the parent later
+            log.info("run %s: not finished: its batches have not all ended", run_id)
+            return
         step = step_of(session, run_id, StepKind.VERIFY)
         session.execute(
             update(Step)
@@ -39,6 +54,10 @@ def finish_run(*, ctx: PipelineContext, run_id: int, verify: Any = None, classif
         )
         run.state, run.heartbeat_at, run.wait_reason = RunState.VERIFYING, utcnow(), None
         session.add(run)
+    if batched:
+        with session_scope(ctx.engine) as session:
+            copied = fold_batches(session, run_id)
+        log.info("run %s: %s event lines from its batches", run_id, copied)
     ingest_api_events(ctx, run_id)  # a no-op when the profile step already read them
     with session_scope(ctx.engine) as session:
         summary = verify(session=session, run_id=run_id, settings=ctx.settings)
@@ -49,6 +68,11 @@ def finish_run(*, ctx: PipelineContext, run_id: int, verify: Any = None, classif
         session.add(step)
         run = get_run(session, run_id)
         run.state, run.finished_at, run.heartbeat_at = RunState.SUCCEEDED, utcnow(), utcnow()
+        run.wait_reason = None
+        failed = failed_batches(session, run_id) if batched else []
+        if failed:
+            run.state = RunState.FAILED
+            run.error = _failed_batches_reason(failed, run.batch_of or len(failed))
         session.add(run)
         counts = outcome_counts(session, run_id)
         total = session.query(Record).filter(col(Record.run_id) == run_id).count()
@@ -59,3 +83,58 @@ def finish_run(*, ctx: PipelineContext, run_id: int, verify: Any = None, classif
         ", ".join(f"{k}={v}" for k, v in counts.items()) or "none",
         summary,
     )
+
+
+def _failed_batches_reason(failed: list[Run], of: int) -> str:
+    named = ", ".join(f"batch {c.batch_no} (run {c.id})" for c in failed[:5])
+    more = f" and {len(failed) - 5} more" if len(failed) > 5 else ""
+    return (
+        f"{len(failed)} of {of} batches failed: {named}{more}; the other batches ran, and every record "
+        f"is verified and accounted for (handles status on a batch's run says why it failed)"
+    )
+
+
+def fold_batches(session: Session, parent_id: int) -> int:
+    """Bring what the batches learnt into the parent's own records; how many event lines.
+
+    Alma's event lines (read from its API or imported from its Events Report) are copied to the
+    parent (the same fingerprint is never copied twice), and each record's metadata problem as its
+    batch re-read it after the copy job. The parent's classification then has all the evidence.
+    """
+    copied = 0
+    for child in batch_children(session, parent_id):
+        have = set(session.exec(select(EventLine.fingerprint).where(EventLine.run_id == parent_id)))
+        for line in session.exec(select(EventLine).where(EventLine.run_id == child.id)):
+            if line.fingerprint in have:
+                continue
+            session.add(
+                EventLine(
+                    run_id=parent_id,
+                    step_kind=line.step_kind,
+                    mms_id=line.mms_id,
+                    kind=line.kind,
+                    handle=line.handle,
+                    text=line.text,
+                    event_date=line.event_date,
+                    severity=line.severity,
+                    source=line.source,
+                    fingerprint=line.fingerprint,
+                )
+            )
+            have.add(line.fingerprint)
+            copied += 1
+        problems = {
+            r.mms_id: r.metadata_problem
+            for r in session.exec(select(Record).where(Record.run_id == child.id))
+        }
+        ids = list(problems)
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            for record in session.exec(
+                select(Record).where(Record.run_id == parent_id, col(Record.mms_id).in_(chunk))
+            ):
+                if record.metadata_problem != problems[record.mms_id]:
+                    record.metadata_problem = problems[record.mms_id]
+                    session.add(record)
+        session.flush()
+    return copied

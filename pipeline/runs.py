@@ -68,8 +68,17 @@ def create_run(
     profile_mode: str = "auto",
     set_name: str | None = None,
     member_count: int | None = None,
+    batch_size: int | None = None,
+    batch_no: int | None = None,
+    batch_of: int | None = None,
 ) -> Run:
-    """A new run with its four steps, all pending. Nothing is sent to Alma here."""
+    """A new run with its four steps, all pending. Nothing is sent to Alma here.
+
+    With ``batch_size`` the run is the parent of batches (:mod:`pipeline.batches`): its three Alma
+    steps are skipped at once, each batch (a child run with ``batch_no`` of ``batch_of``) runs them.
+    """
+    if batch_size is not None and batch_size < 1:
+        raise ValueError("the batch size must be at least 1")
     run = Run(
         set_id=validate_set_id(set_id),
         skip_copy=skip_copy,
@@ -77,12 +86,19 @@ def create_run(
         profile_mode=profile_mode,
         set_name=set_name,
         member_count=member_count,
+        batch_size=batch_size,
+        batch_no=batch_no,
+        batch_of=batch_of,
     )
     session.add(run)
     session.flush()
     assert run.id is not None  # the flush assigned it
     for position, kind in enumerate(STEP_ORDER, start=1):
-        session.add(Step(run_id=run.id, kind=kind, position=position))
+        step = Step(run_id=run.id, kind=kind, position=position)
+        if batch_size is not None and kind in ALMA_STEPS:
+            step.status = StepStatus.SKIPPED
+            step.error = f"run by each batch of at most {batch_size} records (see the batches)"
+        session.add(step)
     session.flush()
     return run
 

@@ -65,6 +65,9 @@ ALL_DIGITAL_SET_ID = "7337283030004641"
 DEMO_SET_ID = "7600000000004641"
 EMPTY_SET_ID = "7600000000000001"
 USER_SET_ID = "7600000000000002"
+# 250 records (the first of "All Digital Titles"): three batches of at most 100 (field note 7)
+BATCH_SET_ID = "7600000000000250"
+BATCH_SET_SIZE = 250
 
 FIRST_BATCH_SIZE = 6040
 ALL_DIGITAL_SIZE = 11442
@@ -304,6 +307,14 @@ def seed_sets() -> list[SeedSet]:
             created="2025-10-01T14:00:00Z",
         ),
         SeedSet(EMPTY_SET_ID, "Empty handle set", "No members", "IEP", [], created="2025-10-01T14:00:00Z"),
+        SeedSet(
+            BATCH_SET_ID,
+            "Handle batch test",
+            "250 digital titles, for runs in batches of at most 100",
+            "IEP",
+            all_digital[:BATCH_SET_SIZE],
+            created="2025-10-01T14:00:00Z",
+        ),
         SeedSet(
             USER_SET_ID,
             "Student workers",

@@ -94,7 +94,10 @@ class Verification(StrEnum):
 
 
 class Run(SQLModel, table=True):
-    """One migration of one Alma set (or a child run repairing part of it)."""
+    """One migration of one Alma set (or a child run repairing part of it, or one batch of it)."""
+
+    # a batch is one child of its parent per number (repair children have no number: NULLs differ)
+    __table_args__ = (UniqueConstraint("parent_run_id", "batch_no", name="uq_run_parent_batch"),)
 
     id: int | None = Field(default=None, primary_key=True)
     set_id: str = Field(index=True)
@@ -120,6 +123,11 @@ class Run(SQLModel, table=True):
     # the operator chose to go on without the Events Report Alma would not serve (handles confirm)
     events_waived_at: NaiveDatetime | None = None
     finished_at: NaiveDatetime | None = None
+    # batches (pipeline.batches): on the parent, the most records per batch (--batch-size); on a
+    # batch, its number (1-based) and, on both, how many batches the parent runs
+    batch_size: int | None = None
+    batch_no: int | None = None
+    batch_of: int | None = None
 
 
 class Step(SQLModel, table=True):

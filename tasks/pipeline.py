@@ -113,16 +113,38 @@ def finish_run(self, run_id: int) -> None:  # type: ignore[no-untyped-def]
         raise RunStopped(f"run {run_id}: {exc}") from None
 
 
+@app.task(name="handles.run_batches", bind=True, max_retries=None, acks_late=True, throws=(RunStopped,))
+def run_batches(self, run_id: int) -> None:  # type: ignore[no-untyped-def]
+    """A batch parent: start the next batches (each its own chain) while fewer than Alma's 3 jobs
+    run; returns when every batch has ended (the chain then finishes the parent)."""
+    from pipeline.batches import drive_batches
+
+    try:
+        visit = drive_batches(resources.pipeline_context(), run_id=run_id)
+    except TRANSIENT as exc:
+        raise self.retry(countdown=_transient_countdown(exc, run_id, "batches"), exc=exc) from None
+    except AlmaAuthError as exc:
+        raise _key_refused(run_id, "batches", exc) from None
+    for child_id in visit.started:
+        enqueue_run(child_id)
+    countdown = retry_countdown(visit.next, run_id)
+    if countdown is not None:
+        raise self.retry(countdown=countdown)
+
+
 def build_chain(run_id: int):  # type: ignore[no-untyped-def]
     """The chain of what is left to do for ``run_id`` (everything, for a new run)."""
     with resources.session_scope() as session:
         run = get_run(session, run_id)
         state = run.state
         remaining = remaining_steps(session, run_id)
+        batched = run.batch_size is not None and run.batch_no is None
     links = []
     if state in (RunState.QUEUED, RunState.PREFLIGHT):
         links.append(preflight_task.si(run_id))
     links += [run_step.si(run_id, kind.value) for kind in remaining]
+    if batched:  # a batch parent: its batches run the jobs (pipeline.batches)
+        links.append(run_batches.si(run_id))
     links.append(finish_run.si(run_id))
     return chain(*links)
 
