@@ -89,11 +89,6 @@ class JobInstance(BaseModel):
         )
 
     @property
-    def is_dublin_core(self) -> bool:
-        """A Dublin Core record (an unknown, empty format is given the benefit of the doubt)."""
-        return not self.record_format or self.record_format.strip().lower() in DUBLIN_CORE_FORMATS
-
-    @property
     def is_terminal(self) -> bool:
         """Finished, one way or the other: Alma will not change this instance any more."""
         if self.status in statuses.SUCCESS or self.status in statuses.FAILURE:

@@ -180,7 +180,11 @@ class Submission(SQLModel, table=True):
 class Record(SQLModel, table=True):
     """One member of the run's set, and everything known about its handle."""
 
-    __table_args__ = (UniqueConstraint("run_id", "mms_id"),)
+    __table_args__ = (
+        UniqueConstraint("run_id", "mms_id"),
+        # duplicate detection (pipeline.holdout): "another record with this key?" is two index seeks
+        Index("ix_record_handle_key_mms", "handle_key", "mms_id"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     run_id: int = Field(foreign_key="run.id", index=True)
@@ -198,7 +202,7 @@ class Record(SQLModel, table=True):
     verified_at: NaiveDatetime | None = None
     updated_at: NaiveDatetime = Field(default_factory=utcnow)
     # handles.syntax.handle_key of expected_handle: duplicates are found with one indexed query
-    handle_key: str | None = Field(default=None, index=True)
+    handle_key: str | None = None
     suppressed: bool = False  # the bib is suppressed from publishing (not yet in Primo)
     # where the expected handle pointed before the run's jobs (preflight): a Verification value
     verification_before: str | None = None

@@ -25,7 +25,7 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('suppressed', sa.Boolean(), nullable=False, server_default=sa.false()))
         batch_op.add_column(sa.Column('verification_before', sqlmodel.sql.sqltypes.AutoString(), nullable=True))
         batch_op.add_column(sa.Column('target_before', sa.Text(), nullable=True))
-        batch_op.create_index(batch_op.f('ix_record_handle_key'), ['handle_key'], unique=False)
+        batch_op.create_index('ix_record_handle_key_mms', ['handle_key', 'mms_id'], unique=False)
     # records of earlier runs take part in duplicate detection: give them their key (handles are
     # ASCII in practice; handles.syntax.handle_key folds ASCII case only)
     op.execute("UPDATE record SET handle_key = UPPER(expected_handle) WHERE expected_handle IS NOT NULL")
@@ -44,7 +44,7 @@ def downgrade() -> None:
         batch_op.drop_column('jobs_set_id')
 
     with op.batch_alter_table('record', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_record_handle_key'))
+        batch_op.drop_index('ix_record_handle_key_mms')
         batch_op.drop_column('target_before')
         batch_op.drop_column('verification_before')
         batch_op.drop_column('suppressed')
