@@ -123,7 +123,9 @@ def test_copy_carries_xsi_type_along(state: SandboxState, clock: Clock) -> None:
 def test_demo_set_covers_every_case(state: SandboxState) -> None:
     cases = {state.record(m).case for m in state.member_ids(seed.DEMO_SET_ID)}
     assert set(seed.CASES) <= cases
-    assert len(state.member_ids(seed.DEMO_SET_ID)) == 44  # 40 + issue 11: two sharing a handle, MARC 21, suppressed
+    assert (
+        len(state.member_ids(seed.DEMO_SET_ID)) == 44
+    )  # 40 + issue 11: two sharing a handle, MARC 21, suppressed
 
 
 def test_demo_outcomes(state: SandboxState, clock: Clock) -> None:
