@@ -114,6 +114,13 @@ def _reconcile(record: Record, others: list[EventLine]) -> Decision:
             None,
             f"no event; metadata: {record.metadata_problem}{other}",
         )
+    if verification == Verification.UNPUBLISHED:
+        return Decision(
+            Outcome.UNKNOWN,
+            None,
+            f"no event; {record.expected_handle} does not resolve yet: the record is suppressed from "
+            f"publishing (expected until it is published; verify again then){other}",
+        )
     if verification:
         return Decision(
             Outcome.UNKNOWN,
