@@ -125,11 +125,37 @@ def find_duplicates(session: Session, run_id: int) -> dict[str, list[tuple[str, 
         ):
             runs = claims[key or ""]
             runs[mms] = max(runs.get(mms, 0), other_run)
+        _drop_superseded(session, run_id, claims)
         for mms, key in chunk:
             for other_mms, other_run in claims.get(key or "", {}).items():
                 if other_mms != mms and other_mms not in found[mms]:
                     found[mms][other_mms] = other_run
     return {mms: sorted(others.items(), key=lambda o: (o[1] or 0, o[0])) for mms, others in found.items()}
+
+
+def _drop_superseded(session: Session, run_id: int, claims: dict[str, dict[str, int]]) -> None:
+    """Forget earlier claims that a newer reading of the same record no longer makes.
+
+    A record read again since (in this run's set, or in a later earlier run) with its metadata
+    fixed must not keep another record out of the jobs: only each MMS id's newest reading counts.
+    """
+    others = sorted({mms for runs in claims.values() for mms in runs})
+    if not others:
+        return
+    current = set(
+        session.exec(select(Record.mms_id).where(Record.run_id == run_id, col(Record.mms_id).in_(others)))
+    )
+    newest: dict[str, tuple[int, str | None]] = {}
+    for mms, other_run, key in session.exec(
+        select(Record.mms_id, Record.run_id, Record.handle_key).where(
+            col(Record.mms_id).in_(others), col(Record.run_id) < run_id
+        )
+    ):
+        if mms not in newest or other_run > newest[mms][0]:
+            newest[mms] = (other_run, key)
+    for key, runs in claims.items():
+        for mms in [m for m in runs if m in current or newest.get(m, (0, key))[1] != key]:
+            del runs[mms]
 
 
 def _describe(handle: str, others: list[tuple[str, int | None]]) -> str:

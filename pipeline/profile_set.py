@@ -185,8 +185,12 @@ def prepare_profile_set(ctx: PipelineContext, run_id: int) -> str | None:
         return set_id
     if not keep:
         return None
-    if jobs_set and len(excluded) == jobs_excluded:
-        return jobs_set  # nothing more to leave out than preflight did
+    if jobs_set and len(excluded) == jobs_excluded:  # nothing more to leave out than preflight did
+        with session_scope(ctx.engine) as session:
+            run = get_run(session, run_id)
+            run.profile_set_id, run.profile_excluded = jobs_set, len(excluded)
+            session.add(run)
+        return jobs_set
     created = ctx.alma.create_itemized_set(
         f"handles run {run_id} profile set",
         content=content,

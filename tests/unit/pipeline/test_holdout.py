@@ -171,6 +171,23 @@ def test_duplicates_against_earlier_runs_same_mms_is_the_same_record(world: Worl
     assert records(world, first)["9911"].outcome == Outcome.UNKNOWN
 
 
+def test_an_earlier_claim_fixed_since_does_not_count(world: World) -> None:
+    # run 1: 9921 and 9922 both claim 11084/8
+    alma_set(world, [bib("9921", "11084/8"), bib("9922", "11084/8")])
+    first = run_preflight(world)
+    assert {r.outcome for r in records(world, first).values()} == {Outcome.DUPLICATE_HANDLE}
+    # 9922's metadata was fixed and it ran again alone (run 2); then 9921 runs again (run 3)
+    alma_set(world, [bib("9922", "11084/9")], set_id="7593466560024641")
+    run_preflight(world, set_id="7593466560024641")
+    alma_set(world, [bib("9921", "11084/8")], set_id="7593466560034641")
+    third = run_preflight(world, set_id="7593466560034641")
+    assert records(world, third)["9921"].outcome == Outcome.UNKNOWN
+    # and a set with both, 9922 fixed: this run's own reading of 9922 wins over run 1's
+    alma_set(world, [bib("9921", "11084/8"), bib("9922", "11084/9")], set_id="7593466560044641")
+    fourth = run_preflight(world, set_id="7593466560044641")
+    assert {r.outcome for r in records(world, fourth).values()} == {Outcome.UNKNOWN}
+
+
 def test_copy_migration_and_profile_run_without_the_held_out_records(world: World) -> None:
     alma_set(
         world,
@@ -210,6 +227,8 @@ def test_profile_runs_on_the_jobs_set_when_nothing_more_is_left_out(world: World
     run_id = run_preflight(world)
     assert prepare_profile_set(world.ctx, run_id) == JOBS_SET
     assert world.fake.count("POST", "/almaws/v1/conf/sets") == 1
+    # remembered, so that operator mode names the set the profile must run on
+    assert world.run(run_id).profile_set_id == JOBS_SET
 
 
 def test_every_record_held_out_skips_the_jobs(world: World) -> None:
