@@ -248,7 +248,7 @@ def _print_claims(claims: dict[str, list[str]], results: list[VerifyResult]) -> 
     if not claims:
         return
     written: dict[str, str] = {}
-    for r in results:
+    for r in sorted(results, key=lambda r: r.handle):  # results come as lookups finish: sort
         written.setdefault(handle_key(r.handle), r.handle)
     table = Table(title="claimed by more than one record")
     table.add_column("handle")
