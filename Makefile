@@ -49,6 +49,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/pipeline.py
 	$(BIN)/python bench/events.py
 	$(BIN)/python bench/verify.py
+	$(BIN)/python bench/preflight.py
 
 migration: $(STAMP)
 	$(BIN)/python -m store.revision "$(m)"

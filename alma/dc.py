@@ -18,7 +18,7 @@ from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import fromstring
 
 from alma.errors import DublinCoreError
-from handles.syntax import handle_key, normalize_handle
+from handles.syntax import handle_key, normalize_handle, strip_trailing, trailing_note
 
 __all__ = ["DC", "DCTERMS", "XSI", "DcIdentifier", "DcRecord", "parse_dc"]
 
@@ -43,6 +43,7 @@ class DcIdentifier:
     text: str
     xsi_type: str | None
     handle: str | None
+    trailing: str = ""  # stray punctuation / white space after the handle, left out of ``handle``
 
     def under(self, prefix: str) -> bool:
         """Holds a handle under ``prefix`` (ASCII case-insensitively)."""
@@ -84,6 +85,13 @@ class DcRecord:
         """The first handle under ``prefix`` in dc:identifier, else in dcterms:identifier, else None."""
         found = self._handles(prefix, "dc:identifier") or self._handles(prefix, "dcterms:identifier")
         return found[0].handle if found else None
+
+    def handle_note(self, prefix: str) -> str | None:
+        """What normalizing the expected handle took away, in words; None when nothing was."""
+        found = self._handles(prefix, "dc:identifier") or self._handles(prefix, "dcterms:identifier")
+        if not found or not found[0].trailing or found[0].handle is None:
+            return None
+        return trailing_note(found[0].trailing, found[0].handle)
 
     def needs_copy(self, prefix: str) -> bool:
         """The handle is only in dcterms:identifier: step 1 (the copy job) must move it."""
@@ -187,16 +195,21 @@ def _find_record(root: Element) -> Element:
 
 def _identifier(element: Element) -> DcIdentifier:
     text = "".join(element.itertext())
-    handle = normalize_handle(text)
+    core, trailing = strip_trailing(text)
+    handle = normalize_handle(core)
     if "hdl" in text.lower() or "handle" in text.lower():
-        squeezed = re.sub(r"\s+", "", text)  # stray spaces or a broken URL: still the handle meant
+        squeezed = re.sub(r"\s+", "", core)  # stray spaces or a broken URL: still the handle meant
         found = _HANDLE_IN_TEXT.search(squeezed)
         if found:
             handle = normalize_handle(found.group("h"))
         elif handle is None:
             handle = normalize_handle(squeezed)
     return DcIdentifier(
-        element=_ELEMENTS[str(element.tag)], text=text, xsi_type=element.get(f"{{{XSI}}}type"), handle=handle
+        element=_ELEMENTS[str(element.tag)],
+        text=text,
+        xsi_type=element.get(f"{{{XSI}}}type"),
+        handle=handle,
+        trailing=trailing if handle else "",
     )
 
 

@@ -11,7 +11,11 @@ from alma import statuses
 from alma.naming import instance_matches
 from alma.xmlshape import from_xml
 
-__all__ = ["Bib", "JobInstance"]
+__all__ = ["DUBLIN_CORE_FORMATS", "Bib", "JobInstance"]
+
+# Alma's record_format values of the Dublin Core family (alma-api.md §5: dc, dcap01, dcap02,
+# dcap-etd); marc21, unimarc, kormarc, cnmarc and mods are not, and Alma's DC jobs fail on them.
+DUBLIN_CORE_FORMATS = frozenset({"dc", "dcap01", "dcap02", "dcap-etd"})
 
 
 def _value(field: Any) -> str | None:
@@ -122,6 +126,7 @@ class Bib(BaseModel):
     record_format: str = ""
     title: str = ""
     record_xml: str = ""
+    suppress_from_publishing: bool = False  # not published to Primo yet (e.g. "Pending Review")
     raw: dict[str, Any] = Field(default_factory=dict, repr=False)
 
     @classmethod
@@ -133,5 +138,12 @@ class Bib(BaseModel):
             record_format=str(_value(data.get("record_format")) or ""),
             title=str(data.get("title") or ""),
             record_xml=str(anies[0]) if anies else "",
+            suppress_from_publishing=str(_value(data.get("suppress_from_publishing")) or "").strip().lower()
+            == "true",
             raw=data,
         )
+
+    @property
+    def is_dublin_core(self) -> bool:
+        """A Dublin Core record (an unknown, empty format is given the benefit of the doubt)."""
+        return not self.record_format or self.record_format.strip().lower() in DUBLIN_CORE_FORMATS

@@ -18,6 +18,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -174,8 +175,9 @@ def _wait(what: str, done: Callable[[], object], timeout: float = 300) -> None:
 
 def _show_report(path: Path) -> None:
     table = Table(title=f"report ({path})", title_justify="left")
-    for col in ("mms_id", "pid", "expected", "Alma holds", "outcome", "verification"):
+    for col in ("mms_id", "pid", "expected", "Alma holds", "outcome", "before", "verification"):
         table.add_column(col)
+    seen: Counter[str] = Counter()
     with open(path, newline="", encoding="utf-8") as fh:
         for row in csv.DictReader(fh):
             table.add_row(
@@ -184,9 +186,19 @@ def _show_report(path: Path) -> None:
                 row["expected_handle"],
                 row["alma_handle"],
                 row["outcome"],
+                row.get("verification_before", ""),
                 row["verification"],
             )
+            seen[row["outcome"]] += 1
+            seen[row["verification"]] += 1
     err_console.print(table, width=max(err_console.width, 120))
+    # issue 11: what preflight kept out of every job, and the expected gap
+    for name, meaning in (
+        ("duplicate_handle", "handle also claimed by another record; kept out of jobs"),
+        ("wrong_format", "not Dublin Core (e.g. MARC 21); kept out of jobs"),
+        ("unpublished", "suppressed from publishing: not resolving yet, expected"),
+    ):
+        err_console.print(f"{name:<16} {seen[name]:>3}  {meaning}", highlight=False)
 
 
 def _migrate(env: dict[str, str], url: str) -> str:

@@ -161,11 +161,17 @@ def from_run(session, run_id: int) -> Source:  # type: ignore[no-untyped-def]
     except RunNotFound:
         raise common.CliError(f"unknown run {run_id}", code=2) from None
     rows = session.exec(
-        select(Record.id, Record.expected_handle, Record.mms_id).where(Record.run_id == run_id)
+        select(Record.id, Record.expected_handle, Record.mms_id, Record.suppressed).where(
+            Record.run_id == run_id
+        )
     ).all()
     source = Source(label=f"run {run_id}", run_id=run_id)
-    source.items = [VerifyItem(handle=h, mms_id=m, run_id=run_id, record_id=i) for i, h, m in rows if h]
-    missing = sum(1 for _, h, _ in rows if not h)
+    source.items = [
+        VerifyItem(handle=h, mms_id=m, run_id=run_id, record_id=i, suppressed=bool(s))
+        for i, h, m, s in rows
+        if h
+    ]
+    missing = sum(1 for _, h, _, _ in rows if not h)
     if missing:
         source.notes.append(f"{missing} records have no expected handle and were not checked")
     return source
@@ -211,7 +217,50 @@ def _check(
     return summary, results
 
 
-def _print(source: Source, summary: VerifySummary, results: list[VerifyResult], as_json: bool) -> None:
+def _result_dict(result: VerifyResult, claims: dict[str, list[str]]) -> dict[str, object]:
+    """A result as JSON, with the other records that claim its handle (``claimed_by``), if any."""
+    from handles.claims import claim_note
+    from handles.syntax import handle_key
+
+    out = result.as_dict()
+    claimants = claims.get(handle_key(result.handle))
+    if claimants:
+        out["claimed_by"] = [m for m in claimants if m != result.item.mms_id]
+        note = claim_note(claimants, result.item.mms_id)
+        out["detail"] = f"{out['detail']}; {note}" if out.get("detail") else note
+    return out
+
+
+def _print_claims(claims: dict[str, list[str]], results: list[VerifyResult]) -> None:
+    from rich.table import Table
+
+    from handles.syntax import handle_key
+
+    if not claims:
+        return
+    written: dict[str, str] = {}
+    for r in sorted(results, key=lambda r: r.handle):  # results come as lookups finish: sort
+        written.setdefault(handle_key(r.handle), r.handle)
+    table = Table(title="claimed by more than one record")
+    table.add_column("handle")
+    table.add_column("records (MMS id)")
+    for key in sorted(claims)[:50]:
+        table.add_row(written.get(key, key), ", ".join(claims[key]))
+    common.console.print(table)
+    common.console.print(
+        "note: a handle resolves to one record; give the others their own handle",
+        highlight=False,
+    )
+
+
+def _print(
+    source: Source,
+    summary: VerifySummary,
+    results: list[VerifyResult],
+    as_json: bool,
+    claims: dict[str, list[str]] | None = None,
+) -> None:
+    claims = claims or {}
     bad = [r for r in results if not r.ok]
     if as_json:
         print(
@@ -221,7 +270,8 @@ def _print(source: Source, summary: VerifySummary, results: list[VerifyResult], 
                     "summary": summary.as_dict(),
                     "problems": source.problems,
                     "notes": source.notes,
-                    "results": [r.as_dict() for r in results],
+                    "shared_handles": {key: claimants for key, claimants in sorted(claims.items())},
+                    "results": [_result_dict(r, claims) for r in results],
                 },
                 indent=2,
             )
@@ -239,6 +289,7 @@ def _print(source: Source, summary: VerifySummary, results: list[VerifyResult], 
         common.console.print(table)
         if len(bad) > 50:
             common.console.print(f"… and {len(bad) - 50} more (use --json for all)")
+    _print_claims(claims, results)
     common.console.print(f"checked: {source.label}", highlight=False)
     table = Table(title="verification")
     table.add_column("verification")
@@ -280,8 +331,12 @@ def verify_command(
                 source = from_set(session, settings, set_id)
     if not source.items and not source.problems:
         raise common.CliError(f"{source.label}: no handles to check", code=2)
+    from handles.claims import shared_claims
+
+    with session_scope(engine) as session:
+        claims = shared_claims(session, source.items)
     summary, results = _check(source, settings, engine, show_progress=show_progress and not as_json)
-    _print(source, summary, results, as_json)
+    _print(source, summary, results, as_json, claims)
     return exit_status(summary, source.problems)
 
 

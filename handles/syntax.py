@@ -17,6 +17,8 @@ __all__ = [
     "parse_handle",
     "same_handle",
     "split_handle",
+    "strip_trailing",
+    "trailing_note",
 ]
 
 _RESOLVER_URL = re.compile(
@@ -83,6 +85,31 @@ def normalize_handle(text: str | None, *, expected_prefix: str | None = None) ->
         return parse_handle(text, expected_prefix=expected_prefix)
     except HandleSyntaxError:
         return None
+
+
+_TRAILING = re.compile(r"[\s.,;:!?)\]}>'\"]+$")
+
+
+def strip_trailing(text: str) -> tuple[str, str]:
+    """``"http://hdl.handle.net/11084/99. "`` → ``("http://hdl.handle.net/11084/99", ". ")``.
+
+    Stray punctuation and white space at the end of a handle (a sentence's full stop, a closing
+    bracket, a copied line end) are not part of it; what was removed is returned beside the text.
+    """
+    found = _TRAILING.search(text)
+    if not found:
+        return text, ""
+    return text[: found.start()], found.group(0)
+
+
+def trailing_note(removed: str, handle: str) -> str:
+    """The record's detail when :func:`strip_trailing` removed something."""
+    marks = removed.strip()
+    if marks:
+        what = f"a trailing {marks!r}" if len(marks) == 1 else f"trailing {marks!r}"
+    else:
+        what = "trailing white space"
+    return f"handle in the metadata had {what}, read as {handle}"
 
 
 def handle_key(handle: str) -> str:

@@ -57,6 +57,7 @@ class VerifyItem:
     mms_id: str | None = None
     run_id: int | None = None
     record_id: int | None = None  # the Record row to update with the result
+    suppressed: bool = False  # the record is suppressed from publishing: not found is "unpublished"
 
 
 @dataclass(frozen=True)
@@ -122,14 +123,17 @@ class VerifySummary:
 
 
 def judge(item: VerifyItem, resolution: Resolution, settings: Settings) -> VerifyResult:
-    """Turn the resolver's answer into ok / wrong_target / not_found / error.
+    """Turn the resolver's answer into ok / wrong_target / not_found / unpublished / error.
 
     A URL value that cannot be read as a URL (``http://[x``) is this handle's ``error``, with the
     reason; it never stops the check of the other handles.
     """
     expected = settings.target_url(item.mms_id) if item.mms_id else None
     detail = resolution.detail
-    if resolution.status == "not_found":
+    if resolution.status == "not_found" and item.suppressed:
+        verdict = Verification.UNPUBLISHED
+        detail = "does not resolve; the record is suppressed from publishing (not in Primo yet)"
+    elif resolution.status == "not_found":
         verdict = Verification.NOT_FOUND
     elif resolution.status == "error":
         verdict = Verification.ERROR
@@ -374,13 +378,13 @@ def verify_run(
 ) -> VerifySummary:
     """Verify the expected handle of every record of run ``run_id``; updates Records, writes history."""
     rows = session.exec(
-        select(Record.id, Record.expected_handle, Record.mms_id)
+        select(Record.id, Record.expected_handle, Record.mms_id, Record.suppressed)
         .where(Record.run_id == run_id, col(Record.expected_handle).is_not(None))
         .order_by(col(Record.position), col(Record.id))
     ).all()
     items = [
-        VerifyItem(handle=h, mms_id=mms, run_id=run_id, record_id=rid)
-        for rid, h, mms in rows
+        VerifyItem(handle=h, mms_id=mms, run_id=run_id, record_id=rid, suppressed=bool(sup))
+        for rid, h, mms, sup in rows
         if h is not None
     ]
     regressions_seen = [0]

@@ -12,6 +12,9 @@ and the resolution of the expected handle (``Record.verification``). Precedence:
 4. no event: verification ok → ``migrated``; a metadata problem → missing/malformed; else ``unknown``
    with what evidence is missing.
 
+Records preflight kept out of every job (``duplicate_handle``, ``wrong_format``) keep that outcome
+and its detail: no job saw them, so no event can speak for them.
+
 Classification is a pure function of what is stored, so running it twice changes nothing.
 """
 
@@ -29,6 +32,8 @@ from store.models import EventLine, Outcome, Record, Verification, utcnow
 __all__ = ["Decision", "classify_record", "classify_run"]
 
 BATCH = 500
+# outcomes preflight gives records it keeps out of every job (pipeline.holdout.HELD_OUT)
+HELD_OUT = (Outcome.DUPLICATE_HANDLE.value, Outcome.WRONG_FORMAT.value)
 NO_EVIDENCE = (
     "no event and the handle does not resolve yet; import the Events Report "
     "(handles events import RUN_ID FILE) or wait for verification"
@@ -60,6 +65,8 @@ def _texts(events: list[EventLine]) -> str:
 
 def classify_record(record: Record, events: list[EventLine]) -> Decision:
     """The decision for one record from its stored facts and its event lines (oldest first)."""
+    if record.outcome in HELD_OUT:
+        return Decision(Outcome(record.outcome), record.alma_handle, record.detail or "")
     by_kind: dict[str, list[EventLine]] = defaultdict(list)
     for event in events:
         by_kind[event.kind].append(event)
@@ -106,6 +113,13 @@ def _reconcile(record: Record, others: list[EventLine]) -> Decision:
             _metadata_outcome(record.metadata_problem),
             None,
             f"no event; metadata: {record.metadata_problem}{other}",
+        )
+    if verification == Verification.UNPUBLISHED:
+        return Decision(
+            Outcome.UNKNOWN,
+            None,
+            f"no event; {record.expected_handle} does not resolve yet: the record is suppressed from "
+            f"publishing (expected until it is published; verify again then){other}",
         )
     if verification:
         return Decision(

@@ -1,6 +1,7 @@
 """The run report: one row per member of the set, in the set's order, with the evidence.
 
-Columns (CONTRACT.md): ``mms_id,pid,expected_handle,alma_handle,outcome,verification,target_url,detail``.
+Columns (CONTRACT.md): ``mms_id,pid,expected_handle,alma_handle,outcome,verification,target_url,detail,
+verification_before`` (where the expected handle pointed before the run's jobs, read by preflight).
 Rows are streamed from the database, so a large set does not have to fit in memory.
 """
 
@@ -26,6 +27,7 @@ COLUMNS = (
     "verification",
     "target_url",
     "detail",
+    "verification_before",
 )
 BATCH = 1000
 
@@ -87,6 +89,7 @@ def iter_rows(*, session: Session, run_id: int, settings: Any = None) -> Iterato
                     else f"repaired and re-run in run {child_run.id}: {child.detail or 'no detail'}; before "
                     f"the repair: {record.outcome}: {record.detail or ''}"
                 ).rstrip(": "),
+                "verification_before": record.verification_before or "",
             }
             continue
         yield {
@@ -98,6 +101,7 @@ def iter_rows(*, session: Session, run_id: int, settings: Any = None) -> Iterato
             "verification": record.verification or "",
             "target_url": target or "",
             "detail": record.detail or "",
+            "verification_before": record.verification_before or "",
         }
 
 

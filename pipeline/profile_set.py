@@ -5,7 +5,9 @@ handle (``11084/1742400039``) for every record that has no handle identifier in 
 migration skipped ("does not have a handle identifier") would therefore leave step 3 with a handle
 nobody asked for, and its real handle could then never be migrated: the seed-000 problem. So before
 step 3, records whose metadata Alma could not use are left out of the profile's set, and kept for
-``handles repair``, whose child run migrates them once their metadata is right.
+``handles repair``, whose child run migrates them once their metadata is right. Records preflight
+kept out of every job (:mod:`pipeline.holdout`: duplicate handles, not Dublin Core) stay out of it
+too; when nothing more is left out, the profile runs on the run's jobs set.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import Any
 from sqlmodel import col, select
 
 from pipeline.context import PipelineContext
+from pipeline.holdout import held_out_records
 from pipeline.preflight import read_metadata
 from store.db import session_scope
 from store.models import EventLine, Record, StepKind, utcnow
@@ -141,6 +144,7 @@ def _refresh_flagged(ctx: PipelineContext, run_id: int) -> None:
 
 def excluded_records(session: Any, run_id: int) -> dict[str, str]:
     """MMS id → why the record is left out of the profile's set."""
+    held = held_out_records(session, run_id)
     excluded = {
         r.mms_id: r.metadata_problem
         for r in session.exec(
@@ -152,6 +156,7 @@ def excluded_records(session: Any, run_id: int) -> dict[str, str]:
     ):
         if line.mms_id:
             excluded.setdefault(line.mms_id, line.text)
+    excluded.update(held)
     return {k: v for k, v in excluded.items() if v}
 
 
@@ -162,11 +167,13 @@ def prepare_profile_set(ctx: PipelineContext, run_id: int) -> str | None:
         if run.profile_set_id:
             return run.profile_set_id
         set_id, content = run.set_id, run.set_content or "IEP"
+        jobs_set, jobs_excluded = run.jobs_set_id, run.jobs_excluded
     note = ingest_api_events(ctx, run_id)
     log.info("run %s: %s", run_id, note)
     _refresh_flagged(ctx, run_id)
     with session_scope(ctx.engine) as session:
         excluded = excluded_records(session, run_id)
+        held = held_out_records(session, run_id)
         keep = [
             r.mms_id
             for r in session.exec(
@@ -178,6 +185,12 @@ def prepare_profile_set(ctx: PipelineContext, run_id: int) -> str | None:
         return set_id
     if not keep:
         return None
+    if jobs_set and len(excluded) == jobs_excluded:  # nothing more to leave out than preflight did
+        with session_scope(ctx.engine) as session:
+            run = get_run(session, run_id)
+            run.profile_set_id, run.profile_excluded = jobs_set, len(excluded)
+            session.add(run)
+        return jobs_set
     created = ctx.alma.create_itemized_set(
         f"handles run {run_id} profile set",
         content=content,
@@ -191,7 +204,9 @@ def prepare_profile_set(ctx: PipelineContext, run_id: int) -> str | None:
         run.profile_set_id, run.profile_excluded = profile_set, len(excluded)
         session.add(run)
         for record in session.exec(
-            select(Record).where(Record.run_id == run_id, col(Record.mms_id).in_(list(excluded)))
+            select(Record).where(
+                Record.run_id == run_id, col(Record.mms_id).in_([m for m in excluded if m not in held])
+            )
         ):
             record.detail = ((record.detail + "; ") if record.detail else "") + (
                 "left out of the profile run so that Alma mints no sequential handle for it; "

@@ -150,7 +150,8 @@ def submit_step(ctx: PipelineContext, run_id: int, kind: str) -> Next:
         )
         session.add(submission)
         touch_run(session, run, RunState.RUNNING)
-        set_id, step_id = target_set or run.set_id, step.id
+        # copy and migration: the run's jobs set when preflight kept records out (pipeline.holdout)
+        set_id, step_id = target_set or run.jobs_set_id or run.set_id, step.id
     # the intent is committed: from here a crash is settled by reading the instance list
     return _post(ctx, run_id, step_id, kind, job_id, set_id, name, submission.id)  # type: ignore[arg-type]  # committed row: SQLModel types its id as Optional
 

@@ -12,7 +12,7 @@ from xml.sax.saxutils import escape
 from starlette.requests import Request
 from starlette.responses import Response
 
-from sandbox import dc
+from sandbox import dc, seed
 from sandbox.responses import json_response, wants_xml, xml_response
 from sandbox.state import AlmaFault, SandboxState
 
@@ -29,12 +29,13 @@ def _bib_fields(state: SandboxState, mms_id: str) -> tuple[Any, str]:
 
 
 def bib_json(request: Request, rec: Any) -> dict[str, Any]:
+    record_format, suppressed = seed.bib_flags(rec.mms_id)
     return {
         "mms_id": rec.mms_id,
-        "record_format": "dcap01",
+        "record_format": record_format,
         "title": rec.title,
         "author": None,
-        "suppress_from_publishing": "false",
+        "suppress_from_publishing": "true" if suppressed else "false",
         "suppress_from_external_search": "false",
         "created_date": "2019-06-20Z",
         "last_modified_date": "2025-09-30Z",
@@ -44,9 +45,11 @@ def bib_json(request: Request, rec: Any) -> dict[str, Any]:
 
 
 def bib_xml(rec: Any) -> str:
+    record_format, suppressed = seed.bib_flags(rec.mms_id)
     return (
-        f"<bib><mms_id>{rec.mms_id}</mms_id><record_format>dcap01</record_format>"
-        f"<title>{escape(rec.title)}</title><suppress_from_publishing>false</suppress_from_publishing>"
+        f"<bib><mms_id>{rec.mms_id}</mms_id><record_format>{record_format}</record_format>"
+        f"<title>{escape(rec.title)}</title>"
+        f"<suppress_from_publishing>{str(suppressed).lower()}</suppress_from_publishing>"
         f"<created_date>2019-06-20Z</created_date><last_modified_date>2025-09-30Z</last_modified_date>"
         f"{rec.xml}</bib>"
     )

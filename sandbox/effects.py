@@ -6,14 +6,15 @@
   it, no event; otherwise → "was skipped … does not have a handle identifier". A locked record
   "failed. Reason: The record is locked by another process" (once).
 - Profile (M48403, Create and Update): every record's Alma handle is registered → target URL; a
-  record without one gets the next sequential handle ``{prefix}/{n}`` from the control number first.
+  record without one gets the next sequential handle ``{prefix}/{n}`` from the control number first;
+  a record suppressed from publishing (``seed.bib_flags``) gets none yet.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from sandbox import dc
+from sandbox import dc, seed
 from sandbox.jobs import Event, Instance
 
 if TYPE_CHECKING:
@@ -89,6 +90,8 @@ def apply(state: SandboxState, inst: Instance, now: float) -> None:
     elif kind == "profile":
         created = updated = 0
         for rec in records:
+            if seed.bib_flags(rec.mms_id)[1]:
+                continue  # suppressed from publishing: no handle is registered for it yet
             if not rec.alma_handle:
                 rec.alma_handle = state.mint_handle()
                 created += 1

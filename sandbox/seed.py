@@ -18,6 +18,11 @@ Cases (``CASES``), in the proportions of ``_CASE_BY_PERCENT``:
 - ``spaces``: white space inside the handle URL
 - ``bad_url``: ``http//hdl.handle.net/11084/N``
 - ``locked``: the migration fails once: "The record is locked by another process"
+
+The demo sample ends with issue 11's cases (``DEMO_EXTRA``): two records claiming one handle in
+different letter case (``dup_a`` ``11084/DupA``, ``dup_b`` ``11084/dupa``), a MARC 21 record
+(``marc21``), and a record suppressed from publishing whose handle does not resolve
+(``unpublished``: the profile registers no handle for it, as for a record still in review).
 """
 
 from __future__ import annotations
@@ -40,6 +45,8 @@ class SeedRecord:
     alma_handle: str | None = None
     case: str = "seed"
     lock_once: bool = False
+    record_format: str = "dcap01"
+    suppressed: bool = False
 
 
 @dataclass
@@ -74,6 +81,9 @@ ALL_DIGITAL_SIZE = 11442
 GROUP_ALL = 21  # records of "All Digital Titles" (the first batch is its first 6,040)
 GROUP_DEMO = 20
 DEMO_GENERATED = 37
+DEMO_EXTRA = ("dup_a", "dup_b", "marc21", "unpublished")  # issue 11: after the 37 generated cases
+DEMO_SIZE = DEMO_GENERATED + len(DEMO_EXTRA)
+DUP_HANDLES = {"dup_a": f"{PREFIX}/DupA", "dup_b": f"{PREFIX}/dupa"}
 
 _MMS = re.compile(r"^99(\d{2})(\d{9})04641$")
 
@@ -141,6 +151,8 @@ def _suffix(group: int, index: int) -> int:
 
 
 def case_for(group: int, index: int) -> str:
+    if group == GROUP_DEMO and index >= DEMO_GENERATED:
+        return DEMO_EXTRA[index - DEMO_GENERATED]
     if group == GROUP_DEMO:
         return _DEMO_CASES[index % len(_DEMO_CASES)]
     bucket = (index * 37 + 11) % 100
@@ -160,7 +172,7 @@ def generated_record(mms_id: str) -> SeedRecord | None:
     if not match:
         return None
     group, index = int(match.group(1)), int(match.group(2))
-    limit = ALL_DIGITAL_SIZE if group == GROUP_ALL else DEMO_GENERATED if group == GROUP_DEMO else 0
+    limit = ALL_DIGITAL_SIZE if group == GROUP_ALL else DEMO_SIZE if group == GROUP_DEMO else 0
     if index >= limit:
         return None
     case = case_for(group, index)
@@ -172,7 +184,13 @@ def generated_record(mms_id: str) -> SeedRecord | None:
     ids: list[Identifier]
     alma_handle = None
     legacy = Identifier("dcterms:identifier", url, LEGACY_TYPE)
-    if case in ("needs_copy", "locked"):
+    if case == "marc21":
+        return SeedRecord(mms_id, None, title, _marc_record(title, url), case=case, record_format="marc21")
+    if case in DUP_HANDLES:
+        ids = [Identifier("dc:identifier", f"http://hdl.handle.net/{DUP_HANDLES[case]}", None)]
+    elif case == "unpublished":
+        ids = [Identifier("dc:identifier", url, None)]
+    elif case in ("needs_copy", "locked"):
         ids = [Identifier("dcterms:identifier", url, None)]
     elif case == "needs_copy_typed":
         ids = [legacy]
@@ -210,7 +228,29 @@ def generated_record(mms_id: str) -> SeedRecord | None:
         alma_handle=alma_handle,
         case=case,
         lock_once=case == "locked",
+        suppressed=case == "unpublished",
     )
+
+
+def _marc_record(title: str, url: str) -> str:
+    """A MARC 21 ``<record>`` (a print title caught in a set of digital titles)."""
+    return (
+        "<record><leader>00000nam a2200000 i 4500</leader>"
+        '<controlfield tag="008">900101s1990    iau           000 0 eng d</controlfield>'
+        f'<datafield tag="245" ind1="0" ind2="0"><subfield code="a">{title}</subfield></datafield>'
+        f'<datafield tag="856" ind1="4" ind2="0"><subfield code="u">{url}</subfield></datafield>'
+        "</record>"
+    )
+
+
+def bib_flags(mms_id: str) -> tuple[str, bool]:
+    """``(record_format, suppress_from_publishing)`` of a record: dcap01 and published, unless it
+    is one of the demo's MARC 21 or suppressed records."""
+    match = _MMS.match(mms_id)
+    if not match or int(match.group(1)) != GROUP_DEMO or int(match.group(2)) < DEMO_GENERATED:
+        return "dcap01", False
+    case = case_for(GROUP_DEMO, int(match.group(2)))
+    return ("marc21" if case == "marc21" else "dcap01"), case == "unpublished"
 
 
 def seed_000_records() -> list[SeedRecord]:
@@ -272,7 +312,7 @@ def seed_sets() -> list[SeedSet]:
     """Every seeded set, members included (MMS id strings: cheap)."""
     all_digital = [mms_for(GROUP_ALL, i) for i in range(ALL_DIGITAL_SIZE)]
     seed3 = [SEED_88, SEED_99, SEED_32100]
-    demo = seed3 + [mms_for(GROUP_DEMO, i) for i in range(DEMO_GENERATED)]
+    demo = seed3 + [mms_for(GROUP_DEMO, i) for i in range(DEMO_SIZE)]
     return [
         SeedSet(
             SEED_SET_ID,

@@ -82,6 +82,10 @@ class Outcome(StrEnum):
     CONFLICT = "conflict"
     MISSING_IDENTIFIER = "missing_identifier"
     MALFORMED_IDENTIFIER = "malformed_identifier"
+    # kept out of every job by preflight (pipeline.holdout): another record claims the same handle
+    DUPLICATE_HANDLE = "duplicate_handle"
+    # kept out of every job by preflight: not a Dublin Core record (e.g. MARC 21)
+    WRONG_FORMAT = "wrong_format"
     FAILED = "failed"
     UNKNOWN = "unknown"
 
@@ -90,6 +94,8 @@ class Verification(StrEnum):
     OK = "ok"
     WRONG_TARGET = "wrong_target"
     NOT_FOUND = "not_found"
+    # does not resolve, and the record is suppressed from publishing: expected, not a failure
+    UNPUBLISHED = "unpublished"
     ERROR = "error"
 
 
@@ -107,6 +113,10 @@ class Run(SQLModel, table=True):
     # so that Alma does not mint sequential handles for them (seed 000); None = the run's set
     profile_set_id: str | None = None
     profile_excluded: int = 0
+    # the set the copy and the migration run on: the run's set less the records preflight kept out
+    # of every job (duplicate handles, not Dublin Core); None = the run's set
+    jobs_set_id: str | None = None
+    jobs_excluded: int = 0
     parent_run_id: int | None = Field(default=None, foreign_key="run.id", index=True)
     state: str = Field(default=RunState.QUEUED, index=True)
     skip_copy: bool = False
@@ -179,7 +189,11 @@ class Submission(SQLModel, table=True):
 class Record(SQLModel, table=True):
     """One member of the run's set, and everything known about its handle."""
 
-    __table_args__ = (UniqueConstraint("run_id", "mms_id"),)
+    __table_args__ = (
+        UniqueConstraint("run_id", "mms_id"),
+        # duplicate detection (pipeline.holdout): "another record with this key?" is two index seeks
+        Index("ix_record_handle_key_mms", "handle_key", "mms_id"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     run_id: int = Field(foreign_key="run.id", index=True)
@@ -196,6 +210,12 @@ class Record(SQLModel, table=True):
     target_url: str | None = Field(default=None, sa_column=Column(Text))
     verified_at: NaiveDatetime | None = None
     updated_at: NaiveDatetime = Field(default_factory=utcnow)
+    # handles.syntax.handle_key of expected_handle: duplicates are found with one indexed query
+    handle_key: str | None = None
+    suppressed: bool = False  # the bib is suppressed from publishing (not yet in Primo)
+    # where the expected handle pointed before the run's jobs (preflight): a Verification value
+    verification_before: str | None = None
+    target_before: str | None = Field(default=None, sa_column=Column(Text))
 
 
 class EventLine(SQLModel, table=True):

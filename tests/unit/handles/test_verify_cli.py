@@ -152,6 +152,7 @@ def test_cli_json_and_history_and_regression(tmp_path, fake_resolver, capsys) ->
         "ok": 1,
         "wrong_target": 1,
         "not_found": 1,
+        "unpublished": 0,
         "error": 0,
         "total": 3,
         "no_target": 0,

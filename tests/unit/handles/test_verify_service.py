@@ -158,6 +158,7 @@ def test_verify_run_updates_records_and_writes_history(engine, settings) -> None
         "ok": 1,
         "wrong_target": 1,
         "not_found": 1,
+        "unpublished": 0,
         "error": 0,
         "total": 3,
         "no_target": 0,

@@ -126,7 +126,9 @@ def test_copy_carries_xsi_type_along(state: SandboxState, clock: Clock) -> None:
 def test_demo_set_covers_every_case(state: SandboxState) -> None:
     cases = {state.record(m).case for m in state.member_ids(seed.DEMO_SET_ID)}
     assert set(seed.CASES) <= cases
-    assert len(state.member_ids(seed.DEMO_SET_ID)) == 40
+    assert (
+        len(state.member_ids(seed.DEMO_SET_ID)) == 44
+    )  # 40 + issue 11: two sharing a handle, MARC 21, suppressed
 
 
 def test_demo_outcomes(state: SandboxState, clock: Clock) -> None:
@@ -147,7 +149,8 @@ def test_demo_outcomes(state: SandboxState, clock: Clock) -> None:
         assert by_case[case] == {"not"}, case
     assert by_case["already_migrated"] == {"has"} and by_case["conflict"] == {"has"}
     assert by_case["locked"] == {"failed"}
-    assert migration.events[-1].severity == "Error"
+    [locked] = [e for e in migration.events if state.record(e.mms_id).case == "locked"]
+    assert locked.severity == "Error"  # a record the migration could not take is an error line
     again = finish(state, clock, MIGRATION, seed.DEMO_SET_ID)
     assert not any("locked" in e.description for e in again.events)  # locked only once
 

@@ -157,7 +157,9 @@ def test_report_rows_csv_and_json(seeded, tmp_path):
         js = io.StringIO()
         write_json(iter_rows(session=session, run_id=run_id), js)
     lines = out.getvalue().splitlines()
-    assert lines[0] == "mms_id,pid,expected_handle,alma_handle,outcome,verification,target_url,detail"
+    assert lines[0] == (
+        "mms_id,pid,expected_handle,alma_handle,outcome,verification,target_url,detail,verification_before"
+    )
     rows = list(csv.DictReader(io.StringIO(out.getvalue())))
     assert [r["mms_id"] for r in rows] == ["991011589491704641", "991011507293904641", "991011507142104641"]
     assert rows[1]["alma_handle"] == "11084/1742400039" and rows[1]["outcome"] == "conflict"
