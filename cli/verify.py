@@ -16,17 +16,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-from rich.table import Table
 from sqlmodel import col, select
 
 from alma import AlmaClient
 from alma.dc import parse_dc
-from cli import common
+from cli import common, render, verify_view
+from cli.progress import progress_reporter
 from handles.syntax import HandleSyntaxError, parse_handle
 from handles.verify import VerifyItem, VerifyResult, VerifySummary, record_checks, run_verification
+from outcomes.current import current_records
 from store.db import session_scope
-from store.models import Record, Run
+from store.models import Run
 
 _MMS = re.compile(r"^\d+$")
 _DELIMS = ",;\t"
@@ -155,14 +155,23 @@ def from_set(session, settings, set_id: str) -> Source:  # type: ignore[no-untyp
 
 
 def from_run(session, run_id: int) -> Source:  # type: ignore[no-untyped-def]
+    """Each record's handle as the report shows it (a repaired record's from its child run)."""
     if session.get(Run, run_id) is None:
         raise common.CliError(f"unknown run {run_id}", code=2)
-    rows = session.exec(
-        select(Record.id, Record.expected_handle, Record.mms_id).where(Record.run_id == run_id)
-    ).all()
     source = Source(label=f"run {run_id}", run_id=run_id)
-    source.items = [VerifyItem(handle=h, mms_id=m, run_id=run_id, record_id=i) for i, h, m in rows if h]
-    missing = sum(1 for _, h, _ in rows if not h)
+    missing = 0
+    for record in current_records(session, run_id):
+        if not record.expected_handle:
+            missing += 1
+            continue
+        source.items.append(
+            VerifyItem(
+                handle=record.expected_handle,
+                mms_id=record.mms_id,
+                run_id=record.source_run_id,
+                record_id=record.record_id,
+            )
+        )
     if missing:
         source.notes.append(f"{missing} records have no expected handle and were not checked")
     return source
@@ -178,38 +187,32 @@ def exit_status(summary: VerifySummary, problems: list[str]) -> int:
 
 
 def _check(
-    source: Source, settings, engine, *, show_progress: bool
+    source: Source, settings, engine, *, show_progress: bool, record: bool
 ) -> tuple[VerifySummary, list[VerifyResult]]:  # type: ignore[no-untyped-def]
-
+    """Check every item with progress on stderr; the history is written when ``record``."""
     results: list[VerifyResult] = []
     regressions = [0]
-    progress = Progress(
-        TextColumn("verifying"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        console=common.err_console,
-        transient=True,
-        disable=not show_progress,
-    )
-    with progress, session_scope(engine) as session:
-        task = progress.add_task("verify", total=len(source.items))
+    report = progress_reporter(len(source.items), source.label, enabled=show_progress)
+    with report as advance, session_scope(engine) as session:
 
-        def advance(result: VerifyResult) -> None:
+        def collect(result: VerifyResult) -> None:
             results.append(result)
-            progress.advance(task)
+            advance(result)
 
         def sink(batch: list[VerifyResult]) -> None:
+            if not record:
+                return
             regressions[0] += sum(1 for check in record_checks(session, batch) if check.regression)
             session.commit()
 
-        summary = run_verification(source.items, settings=settings, sink=sink, progress=advance)
+        summary = run_verification(source.items, settings=settings, sink=sink, progress=collect)
         summary.regressions = regressions[0]
     return summary, results
 
 
-def _print(source: Source, summary: VerifySummary, results: list[VerifyResult], as_json: bool) -> None:
-    bad = [r for r in results if not r.ok]
+def _print(
+    source: Source, summary: VerifySummary, results: list[VerifyResult], as_json: bool, show_all: bool
+) -> None:
     if as_json:
         print(
             json.dumps(
@@ -224,41 +227,27 @@ def _print(source: Source, summary: VerifySummary, results: list[VerifyResult], 
             )
         )
         return
-
-    for line in source.problems:
-        common.err_console.print(f"[yellow]input:[/] {line}", highlight=False, markup=True)
-    if bad:
-        table = Table(title="not ok", show_lines=False)
-        for col in ("handle", "mms_id", "verification", "detail"):
-            table.add_column(col)
-        for r in sorted(bad, key=lambda r: r.handle)[:50]:
-            table.add_row(r.handle, r.item.mms_id or "", r.verification, r.detail or "")
-        common.console.print(table)
-        if len(bad) > 50:
-            common.console.print(f"… and {len(bad) - 50} more (use --json for all)")
-    common.console.print(f"checked: {source.label}", highlight=False)
-    table = Table(title="verification")
-    table.add_column("verification")
-    table.add_column("handles", justify="right")
-    for key, value in summary.as_dict().items():
-        if key in ("total", "no_target"):
-            continue
-        table.add_row(key, str(value))
-    table.add_row("invalid input", str(len(source.problems)))
-    table.add_row("total checked", str(summary.total))
-    common.console.print(table)
-    for note in source.notes:
-        common.console.print(f"note: {note}", highlight=False)
+    render.echo(verify_view.summary_lines(source.label, summary, len(source.problems)))
+    render.echo(verify_view.problem_lines(source.problems, results, show_all=show_all))
+    notes = list(source.notes)
     if summary.no_target:
-        common.console.print(
-            f"note: {summary.no_target} handles had no MMS id: 'ok' means they resolve; "
-            "their targets were not compared",
-            highlight=False,
+        notes.append(
+            f"{summary.no_target} handles had no MMS id: 'ok' means they resolve; their targets were "
+            "not compared"
         )
+    for note in notes:
+        render.echo(render.wrapped(f"note: {note}", indent="", max_lines=None))
 
 
 def verify_command(
-    *, run: int | None, set_id: str | None, file: Path | None, as_json: bool, show_progress: bool = True
+    *,
+    run: int | None,
+    set_id: str | None,
+    file: Path | None,
+    as_json: bool,
+    show_progress: bool = True,
+    show_all: bool = False,
+    record: bool = False,
 ) -> int:
     """The command's work; returns the exit status."""
     chosen = [x for x in (run, set_id, file) if x is not None]
@@ -277,8 +266,10 @@ def verify_command(
                 source = from_set(session, settings, set_id)
     if not source.items and not source.problems:
         raise common.CliError(f"{source.label}: no handles to check", code=2)
-    summary, results = _check(source, settings, engine, show_progress=show_progress and not as_json)
-    _print(source, summary, results, as_json)
+    summary, results = _check(
+        source, settings, engine, show_progress=show_progress and not as_json, record=record or file is None
+    )
+    _print(source, summary, results, as_json, show_all)
     return exit_status(summary, source.problems)
 
 
@@ -287,14 +278,26 @@ def register(app: typer.Typer) -> None:
 
     @app.command("verify")
     def verify(
-        run: int | None = typer.Option(None, "--run", help="verify the records of this run"),
+        run: int | None = typer.Option(None, "--run", help="Verify the records of this run (RUN_ID)."),
         set_id: str | None = typer.Option(
-            None, "--set", help="the newest run of this set, else the set in Alma"
+            None, "--set", help="Verify the newest run of this set (SET_ID), else the set read from Alma."
         ),
         file: Path | None = typer.Option(
-            None, "--file", help="one handle per line, or CSV with handle,mms_id"
+            None, "--file", help="Verify a file: one handle per line, or CSV with handle,mms_id columns."
         ),
-        as_json: bool = typer.Option(False, "--json", help="print JSON instead of tables"),
+        as_json: bool = typer.Option(False, "--json", help="Print JSON for scripts instead of text."),
+        show_all: bool = typer.Option(
+            False, "--all", help=f"List every handle that is not ok, not only the first {render.LIMIT}."
+        ),
+        record: bool = typer.Option(
+            False,
+            "--record",
+            help="Write a --file check to the verification history (--run and --set always do).",
+        ),
     ) -> None:
         """Check that each handle resolves, and to its record's Primo page (exit 0 ok, 1 some not, 2 error)."""
-        raise typer.Exit(verify_command(run=run, set_id=set_id, file=file, as_json=as_json))
+        raise typer.Exit(
+            verify_command(
+                run=run, set_id=set_id, file=file, as_json=as_json, show_all=show_all, record=record
+            )
+        )
