@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from typing import Any
 
 import typer
@@ -55,35 +56,50 @@ def _queue(op: str, handle: str, url: str | None, *, show_handle: bool = False) 
 
 @request_app.command("create")
 def create(
-    handle: str = typer.Argument(..., help="prefix/suffix, e.g. 11084/99"),
-    url: str = typer.Argument(..., help="where it should resolve (http or https)"),
+    handle: str = typer.Argument(..., help="The handle to create, as prefix/suffix, e.g. 11084/99."),
+    url: str = typer.Argument(..., help="Where it should resolve (http or https)."),
 ) -> None:
     """Create HANDLE → URL (fails if the handle exists); prints the request id."""
     _queue("create", handle, url)
 
 
 @request_app.command("update")
-def update(handle: str = typer.Argument(...), url: str = typer.Argument(...)) -> None:
+def update(
+    handle: str = typer.Argument(..., help="The handle to change, as prefix/suffix, e.g. 11084/99."),
+    url: str = typer.Argument(..., help="Where it should resolve from now on (http or https)."),
+) -> None:
     """Point HANDLE at URL (fails if it is missing or deleted); prints the request id."""
     _queue("update", handle, url)
 
 
 @request_app.command("delete")
-def delete(handle: str = typer.Argument(...)) -> None:
-    """Delete HANDLE (its request history is kept); prints the request id."""
+def delete(
+    handle: str = typer.Argument(..., help="The handle to delete, as prefix/suffix, e.g. 11084/99."),
+    yes: bool = typer.Option(False, "--yes", "-y", help="Delete without asking (for scripts)."),
+) -> None:
+    """Delete HANDLE (its request history is kept); asks first unless --yes; prints the request id."""
+    if not yes:
+        if not sys.stdin.isatty():
+            raise common.CliError(
+                f"not deleting {handle}: no terminal to ask; add --yes to delete it", code=2
+            )
+        if not typer.confirm(
+            f"Delete handle {handle} from the Handle server? It stops resolving", default=False
+        ):
+            raise common.CliError(f"not deleting {handle}: not confirmed")
     _queue("delete", handle, None)
 
 
 @request_app.command("new")
 def new(
-    url: str = typer.Argument(..., help="where it should resolve (http or https)"),
+    url: str = typer.Argument(..., help="Where it should resolve (http or https)."),
     pid: str | None = typer.Option(
-        None, "--pid", help="repository PID, e.g. llgc-id:21 (pid-datastream rule)"
+        None, "--pid", help="Repository PID, e.g. llgc-id:21 (the pid-datastream rule)."
     ),
     datastream: str | None = typer.Option(
-        None, "--datastream", help="datastream name or number, e.g. DC or 1"
+        None, "--datastream", help="Datastream name or number, e.g. DC or 1."
     ),
-    article: int | None = typer.Option(None, "--article", help="article number (ARTICLE datastream)"),
+    article: int | None = typer.Option(None, "--article", help="Article number (the ARTICLE datastream)."),
 ) -> None:
     """Create a handle named by HANDLE_SUFFIX_RULE (opaque, or PID-DSID); prints the request id and handle."""
     try:
@@ -101,10 +117,15 @@ def _show(data: dict[str, Any]) -> None:
 
 @request_app.command("status")
 def status(
-    request_id: int = typer.Argument(..., metavar="ID"),
-    as_json: bool = typer.Option(False, "--json", help="print JSON"),
+    request_id: int = typer.Argument(
+        ..., metavar="ID", help="The request id that create/update/delete printed."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON for scripts instead of text."),
 ) -> None:
-    """A request's op, handle, url, attempts, status, the server's response and error."""
+    """A request's op, handle, url, attempts, status, the server's response and error.
+
+    Exit status: 0 when the request succeeded or is still queued or running, 1 when it ended in error.
+    """
     engine = common.ready_database()
     with session_scope(engine) as session:
         try:
@@ -115,12 +136,16 @@ def status(
         print(json.dumps(data, indent=2))
     else:
         _show(data)
+    if data.get("status") == RequestStatus.ERROR:
+        raise typer.Exit(1)
 
 
 @request_app.command("list")
 def list_(
-    status: str | None = typer.Option(None, "--status", help="queued, running, success or error"),
-    as_json: bool = typer.Option(False, "--json", help="print JSON"),
+    status: str | None = typer.Option(
+        None, "--status", help="Only requests in this state: queued, running, success or error."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON for scripts instead of text."),
 ) -> None:
     """The most recent requests (newest first)."""
     if status is not None and status not in {s.value for s in RequestStatus}:
@@ -139,9 +164,9 @@ def list_(
 
 
 def repair_conflicts(
-    run_id: int = typer.Argument(..., metavar="RUN_ID"),
-    apply: bool = typer.Option(False, "--apply", help="queue the requests (default: dry run)"),
-    as_json: bool = typer.Option(False, "--json", help="print JSON"),
+    run_id: int = typer.Argument(..., metavar="RUN_ID", help="The run whose conflict records to repair."),
+    apply: bool = typer.Option(False, "--apply", help="Queue the requests (without it: a dry run)."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON for scripts instead of text."),
 ) -> None:
     """Show (dry run) or queue the Handle server requests that make each conflict record's
     expected handle resolve to the record's target."""
