@@ -32,9 +32,9 @@ def _one_line(exc: Exception) -> str:
 
 
 def repair(
-    run_id: int = typer.Argument(..., help="the run whose malformed/missing identifiers to repair"),
+    run_id: int = typer.Argument(..., help="The run whose malformed/missing identifiers to repair."),
     apply: bool = typer.Option(
-        False, "--apply", help="change the bibs (default: only show what would change)"
+        False, "--apply", help="Change the bibs (default: only show what would change)."
     ),
 ) -> None:
     """Show (dry run) or apply the repairs of malformed_identifier / missing_identifier records."""
@@ -83,8 +83,8 @@ def repair(
 
 
 def restore(
-    run_id: int = typer.Argument(..., help="the run whose repaired bibs to put back"),
-    force: bool = typer.Option(False, "--force", help="also put back bibs edited in Alma since the repair"),
+    run_id: int = typer.Argument(..., help="The run whose repaired bibs to put back."),
+    force: bool = typer.Option(False, "--force", help="Also put back bibs edited in Alma since the repair."),
 ) -> None:
     """Put the backed-up original of every bib the repair changed back into Alma."""
     settings()

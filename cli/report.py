@@ -33,7 +33,7 @@ def report(
     format: str | None = typer.Option(
         None,
         "--format",
-        help="csv, json, xlsx (Excel: ids kept as text, a sheet per outcome group) or text (for "
+        help="One of csv, json, xlsx (Excel: ids kept as text, a sheet per outcome group) or text (for "
         "people: a summary, then the records). Default: text at a terminal, else csv.",
     ),
     output: Path | None = typer.Option(None, "--output", "-o", help="Write to this file instead of stdout."),
