@@ -163,7 +163,7 @@ def _wait_reason(session: Any, run_id: int, reason: str | None) -> str | None:
         if lines:
             return (
                 f"the Events Report is imported ({lines} event lines); the run goes on at its next "
-                f"check, within {settings().poll_max_seconds} seconds"
+                f"check, within {settings().poll_max_seconds:g} seconds"
             )
     return reason
 
@@ -187,24 +187,18 @@ def watch(run_id: int, *, interval: float = 1.0) -> int:
         last = None
         while True:
             snap = _snapshot(run_id)
-            line = "; ".join(
-                f"{s['step']} {s['status']}" + (f" {s['progress']}%" if s["status"] == "running" else "")
-                for s in snap["steps"]
-            )
-            line = f"run {run_id} {snap['state']}: {line}" + (
-                f" ({snap['wait_reason']})" if snap["wait_reason"] else ""
-            )
+            line = status_view.progress_line(snap)
             if line != last:
-                err_console.print(line, highlight=False, soft_wrap=True)
+                render.echo(line, err=True)
                 last = line
             if snap["state"] in ("succeeded", "failed"):
                 break
             time.sleep(interval)
     if snap["state"] == "failed":
-        err_console.print(f"handles: run {run_id} failed: {snap['error']}", highlight=False, soft_wrap=True)
+        render.echo(f"handles: run {run_id} failed: {snap['error']}", err=True)  # one line, as every error
         return 1
     counts = ", ".join(f"{k} {v}" for k, v in snap["outcomes"].items()) or "no records"
-    err_console.print(f"run {run_id} succeeded: {counts}", highlight=False)
+    render.echo(render.wrapped(f"run {run_id} succeeded: {counts}", indent="", max_lines=None), err=True)
     return 0
 
 

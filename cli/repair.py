@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from alma.errors import AlmaError
+from cli import render
 from cli.common import CliError, ready_database, settings
 from outcomes.repair_run import apply_repairs, conflicts, plan_repairs, restore_run
 from pipeline.runs import create_run
@@ -60,22 +61,36 @@ def repair(
             f"`handles restore {run_id}` puts them back): {_one_line(exc)}"
         ) from None
     verb = "changed" if apply else "would change"
+    lines: list[str] = []
     for item in items:
-        if item.will_change:
-            print(f"{item.mms_id}\t{item.outcome}\t{verb}: {'; '.join(item.changes)}")
-        else:
-            print(f"{item.mms_id}\t{item.outcome}\tleft alone: {item.reason}")
+        lines.append(f"{item.mms_id}  {item.outcome}")
+        text = f"{verb}: {'; '.join(item.changes)}" if item.will_change else f"left alone: {item.reason}"
+        lines += render.wrapped(text, max_lines=None)
     for mms_id, expected, held, detail in conflict_rows:
-        print(
-            f"{mms_id}\tconflict\tnot changed (for Ex Libris support or `handles repair-conflicts`): "
-            f"Alma holds {held or '?'}, the metadata asks for {expected or '?'}; evidence: {detail or ''}"
+        lines.append(f"{mms_id}  conflict")
+        lines += render.wrapped(
+            f"not changed (for Ex Libris support or `handles repair-conflicts {run_id}`): Alma holds "
+            f"{held or '?'}, the metadata asks for {expected or '?'}",
+            max_lines=None,
         )
+        lines += render.wrapped(f"evidence: {detail or ''}", max_lines=2)
+    render.echo(lines)
     count = sum(1 for i in items if i.will_change)
     if not apply:
-        print(f"dry run: {count} bibs would be changed; run `handles repair {run_id} --apply` to change them")
+        render.echo(
+            render.wrapped(
+                f"dry run: {count} bibs would be changed; run `handles repair {run_id} --apply` to change them",
+                indent="",
+                max_lines=None,
+            )
+        )
         return
-    print(
-        f"{len(result.repaired)} bibs repaired (originals saved; `handles restore {run_id}` puts them back)"
+    render.echo(
+        render.wrapped(
+            f"{len(result.repaired)} bibs repaired (originals saved; `handles restore {run_id}` puts them back)",
+            indent="",
+            max_lines=None,
+        )
     )
     if result.child_run_id is not None:
         print(f"child run {result.child_run_id} on new set {result.set_id}: migration → profile")
@@ -99,7 +114,9 @@ def restore(
             f"to finish): {_one_line(exc)}"
         ) from None
     for item in done:
-        print(f"{item.mms_id}\t{'restored' if item.restored else 'skipped'}\t{item.note}")
+        render.echo(
+            [f"{item.mms_id}  {'restored' if item.restored else 'skipped'}", *render.wrapped(item.note)]
+        )
     print(f"{sum(i.restored for i in done)} bibs restored" if done else "nothing to restore")
 
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import typer
 
-from cli import common
+from cli import common, render
 from handles.naming import NamingError, new_handle
 from handles.requests import (
     UnknownRequest,
@@ -156,11 +156,19 @@ def list_(
     if as_json:
         print(json.dumps(rows, indent=2))
         return
-    for r in rows:
-        print(
-            f"{r['id']:>6}  {r['status']:<8} {r['op']:<6} {r['handle']}  {r['url'] or ''}  "
-            f"attempts={r['attempts']}" + (f"  error={r['error']}" if r["error"] else "")
-        )
+    if not rows:
+        render.echo("no requests" + (f" with status {status}" if status else ""))
+        return
+    table = [[str(r["id"]), r["status"], r["op"], r["handle"], f"attempts {r['attempts']}"] for r in rows]
+    header, *blocks = render.aligned_blocks(table, ["id", "status", "op", "handle", ""])
+    lines = list(header)
+    for r, block in zip(rows, blocks, strict=True):
+        lines += block
+        if r["url"]:
+            lines += render.wrapped(f"→ {r['url']}", max_lines=None)
+        if r["error"]:
+            lines += render.wrapped(f"error: {r['error']}", max_lines=2)
+    render.echo(lines)
 
 
 def repair_conflicts(
@@ -189,18 +197,21 @@ def repair_conflicts(
         )
     else:
         verb = "queued" if apply else "would queue"
+        lines: list[str] = []
         for i in items:
             shown = i.action if i.action not in ("create", "update") else f"{verb} {i.action}"
             extra = f" request {i.request_id}" if i.request_id else ""
-            print(
-                f"{i.mms_id}  {i.expected_handle or '-'} (Alma: {i.alma_handle or '-'}) → {i.target}: "
-                f"{shown}{extra}; {i.reason}"
-            )
+            lines.append(f"{i.mms_id}  {i.expected_handle or '-'}  {shown}{extra}")
+            lines += render.wrapped(f"Alma holds {i.alma_handle or '-'}; → {i.target}", max_lines=None)
+            lines += render.wrapped(i.reason, max_lines=2)
         todo = sum(i.action in ("create", "update") for i in items)
-        print(
+        lines += render.wrapped(
             f"{len(items)} conflict record(s); {todo} request(s) {verb}"
-            + ("" if apply or not todo else "; run again with --apply to queue them")
+            + ("" if apply or not todo else "; run again with --apply to queue them"),
+            indent="",
+            max_lines=None,
         )
+        render.echo(lines)
     if warnings:
         common.err_console.print(f"handles: warning: {warnings[0]}", markup=False)
 

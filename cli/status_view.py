@@ -9,7 +9,7 @@ from typing import Any
 from cli import render
 from cli.records_view import record_lines
 
-__all__ = ["recent_lines", "regression_lines", "run_lines"]
+__all__ = ["progress_line", "recent_lines", "regression_lines", "run_lines"]
 
 
 def _when(value: str | None, zone: tzinfo) -> str:
@@ -104,6 +104,20 @@ def run_lines(
                 problem_total, len(problems), f"`handles status {run_id} --all` lists them all"
             )
     return lines
+
+
+def progress_line(snap: dict[str, Any]) -> str:
+    """One line of ``migrate --wait`` progress, then the run's wait wrapped below it."""
+    mark = {"succeeded": "done", "pending": "-", "skipped": "skipped"}
+    steps = ", ".join(
+        f"{s['step']} "
+        + (f"{s['progress']}%" if s["status"] == "running" else mark.get(s["status"], s["status"]))
+        for s in snap["steps"]
+    )
+    lines = render.wrapped(f"run {snap['run_id']} {snap['state']}: {steps}", indent="", max_lines=None)
+    if snap.get("wait_reason") and snap["state"] not in ("succeeded", "failed"):
+        lines += render.wrapped(str(snap["wait_reason"]), indent="  ", max_lines=None)
+    return "\n".join(lines)
 
 
 def regression_lines(rows: Sequence[dict[str, Any]], zone: tzinfo, *, show_all: bool = False) -> list[str]:
