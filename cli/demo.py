@@ -10,7 +10,6 @@ it would make, and stop everything it started. Everything it writes is under ``v
 
 from __future__ import annotations
 
-import csv
 import json
 import os
 import shutil
@@ -25,7 +24,6 @@ from typing import Any
 
 import httpx
 import typer
-from rich.table import Table
 
 from cli.common import CliError, err_console
 from config.celery import reachable
@@ -155,6 +153,16 @@ def demo(
             run_id = _migrate(env, url)
             _after_run(env, url, run_id)
     _say(f"done: sandbox and worker stopped; files in {DEMO_DIR}/")
+    err_console.print(
+        textwrap.fill(
+            f"next: open {DEMO_DIR / 'report.xlsx'} in Excel; on your own Alma, set ALMA_API_BASE_URL and "
+            "ALMA_API_KEY, start `celery -A workers.app worker`, then `handles migrate SET_ID --wait` "
+            "and follow it with `handles status RUN_ID`",
+            width=min(err_console.width, 80),
+        ),
+        highlight=False,
+        markup=False,
+    )
 
 
 def _json(env: dict[str, str], *args: str) -> Any:  # parsed JSON
@@ -172,21 +180,10 @@ def _wait(what: str, done: Callable[[], object], timeout: float = 300) -> None:
         time.sleep(1)
 
 
-def _show_report(path: Path) -> None:
-    table = Table(title=f"report ({path})", title_justify="left")
-    for col in ("mms_id", "pid", "expected", "Alma holds", "outcome", "verification"):
-        table.add_column(col)
-    with open(path, newline="", encoding="utf-8") as fh:
-        for row in csv.DictReader(fh):
-            table.add_row(
-                row["mms_id"],
-                row["pid"],
-                row["expected_handle"],
-                row["alma_handle"],
-                row["outcome"],
-                row["verification"],
-            )
-    err_console.print(table, width=max(err_console.width, 120))
+def _show_report(env: dict[str, str], run_id: str, path: Path) -> None:
+    """The report as a librarian reads it at the console (the CSV is in ``path``)."""
+    _say(f"handles report {run_id}   (the CSV is in {path}; --format xlsx for Excel)")
+    _handles(env, "report", run_id, "--format", "text")
 
 
 def _migrate(env: dict[str, str], url: str) -> str:
@@ -268,7 +265,7 @@ def _after_run(env: dict[str, str], url: str, run_id: str) -> None:
     report = DEMO_DIR / "report.csv"
     _say(f"handles report {run_id} --output {report}")
     _handles(env, "report", run_id, "--output", str(report))
-    _show_report(report)
+    _show_report(env, run_id, report)
     _say(f"handles verify --run {run_id}")
     _handles(env, "verify", "--run", run_id)
 
@@ -301,7 +298,9 @@ def _after_run(env: dict[str, str], url: str, run_id: str) -> None:
     _handles(env, "verify", "--run", run_id)
     _say(f"handles report {run_id}   (again: repaired records as their child run left them)")
     _handles(env, "report", run_id, "--output", str(report))
-    _show_report(report)
+    _handles(env, "report", run_id, "--format", "xlsx", "--output", str(report.with_suffix(".xlsx")))
+    _handles(env, "report", run_id, "--format", "text")
+    _handles(env, "status", run_id)
 
 
 def register(app: typer.Typer) -> None:
