@@ -129,6 +129,7 @@ def from_set(session, settings, set_id: str) -> Source:  # type: ignore[no-untyp
         source.label = f"set {set_id} (run {run.id}, its newest)"
         return source
     source = Source(label=f"set {set_id} (read from Alma: no run of it in the database)")
+    render.echo(f"reading set {set_id} and its bibs from Alma (no run of it in the database)", err=True)
     alma = AlmaClient.from_settings(settings)
     try:
         mms_ids = [m["id"] for m in alma.iter_set_members(set_id)]
