@@ -251,7 +251,13 @@ def _import_events(env: dict[str, str], url: str, run_id: str) -> None:
         f"UI (Alma's events API refuses these jobs with 60332) and import it:\n"
         f"  handles events import {run_id} {events}"
     )
-    _handles(env, "events", "import", run_id, str(events))
+    imported = _handles(env, "events", "import", run_id, str(events), capture=True)
+    for line in imported.stdout.splitlines():
+        err_console.print(
+            textwrap.fill(line, width=min(err_console.width, 80)), highlight=False, markup=False
+        )
+    if imported.returncode != 0:
+        raise CliError(f"the demo could not import the Events Report: {imported.stderr.strip()}")
 
 
 def _child_done(url: str, run_id: str, snap: dict[str, str]) -> bool:

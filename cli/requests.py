@@ -164,8 +164,9 @@ def list_(
     lines = list(header)
     for r, block in zip(rows, blocks, strict=True):
         lines += block
-        if r["url"]:
-            lines += render.wrapped(f"→ {r['url']}", max_lines=None)
+        if r["url"]:  # a URL is never cut: at the margin when it does not fit indented
+            url = f"{render.INDENT}{r['url']}"
+            lines.append(url if len(url) <= render.width() else r["url"])
         if r["error"]:
             lines += render.wrapped(f"error: {r['error']}", max_lines=2)
     render.echo(lines)
@@ -202,11 +203,12 @@ def repair_conflicts(
             shown = i.action if i.action not in ("create", "update") else f"{verb} {i.action}"
             extra = f" request {i.request_id}" if i.request_id else ""
             lines.append(f"{i.mms_id}  {i.expected_handle or '-'}  {shown}{extra}")
-            lines += render.wrapped(f"Alma holds {i.alma_handle or '-'}; → {i.target}", max_lines=None)
+            lines += render.wrapped(f"Alma holds {i.alma_handle or '-'}", max_lines=None)
             lines += render.wrapped(i.reason, max_lines=2)
         todo = sum(i.action in ("create", "update") for i in items)
         lines += render.wrapped(
-            f"{len(items)} conflict record(s); {todo} request(s) {verb}"
+            f"{len(items)} conflict record(s); {todo} request(s) {verb}, each to its record's target "
+            "(HANDLE_TARGET_TEMPLATE; --json shows the URLs)"
             + ("" if apply or not todo else "; run again with --apply to queue them"),
             indent="",
             max_lines=None,

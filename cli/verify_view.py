@@ -51,7 +51,7 @@ def problem_lines(
         lines += header
         for result, block in zip(shown, blocks, strict=True):
             lines += block
-            if result.detail:
+            if result.detail and result.verification != "not_found":  # "not found" says it all
                 lines += render.wrapped(result.detail, max_lines=1)
         lines += render.capped(len(bad), len(shown), "`--all` lists them all, `--json` gives every result")
     if input_problems:
