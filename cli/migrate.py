@@ -129,6 +129,7 @@ def _snapshot(run_id: int) -> dict[str, Any]:
             "state": run.state,
             "parent_run_id": run.parent_run_id,
             "members": run.member_count,
+            "wait_reason": _wait_reason(session, run_id, run.wait_reason),
             "error": run.error,
             "created_at": run.created_at.isoformat(timespec="seconds") + "Z",
             "finished_at": run.finished_at.isoformat(timespec="seconds") + "Z" if run.finished_at else None,
@@ -150,7 +151,6 @@ def _snapshot(run_id: int) -> dict[str, Any]:
                 for s in steps
             ],
             "outcomes": current_counts(session, run_id),
-            "wait_reason": _wait_reason(session, run_id, run.wait_reason),
         }
 
 
