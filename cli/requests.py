@@ -164,9 +164,10 @@ def list_(
     lines = list(header)
     for r, block in zip(rows, blocks, strict=True):
         lines += block
-        if r["url"]:  # a URL is never cut: at the margin when it does not fit indented
+        if r["url"]:  # a URL is never cut: too long for the screen, it is left to `request status`
             url = f"{render.INDENT}{r['url']}"
-            lines.append(url if len(url) <= render.width() else r["url"])
+            fits = len(url) <= render.width()
+            lines.append(url if fits else f"{render.INDENT}(URL: `handles request status {r['id']}`)")
         if r["error"]:
             lines += render.wrapped(f"error: {r['error']}", max_lines=2)
     render.echo(lines)
