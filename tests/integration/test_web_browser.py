@@ -59,7 +59,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Buil
 
     folder = tmp_path_factory.mktemp("web")
     db_url = f"sqlite:///{folder / 'handles.db'}"
-    with running_sandbox(job_seconds=0.2, events_api=True) as sandbox:
+    with running_sandbox(job_seconds=0.2, events_api=True, profile_api=True) as sandbox:
         settings = load_settings(
             ALMA_API_BASE_URL=sandbox,
             ALMA_API_KEY="sandbox-key",
