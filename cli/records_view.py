@@ -38,7 +38,7 @@ def record_lines(records: Iterable[CurrentRecord], *, wide: bool = False) -> lis
         rows.append([r.mms_id, r.expected_handle or "-", r.outcome, r.verification or "-"])
         below = []
         alma = alma_shown(r.outcome, r.expected_handle, r.alma_handle)
-        if alma and alma != SAME:
+        if alma and (alma != SAME or wide):
             below.append(f"Alma holds {alma}")
         if r.before is not None:
             below.append(f"re-run in run {r.source_run_id}; was {r.before[0]}")
