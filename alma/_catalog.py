@@ -87,6 +87,10 @@ class CatalogMixin:
             body = {"members": {"member": [{"id": m} for m in chunk]}}
             self._request("POST", path, idempotent=False, params={"op": "add_members"}, json=body)
 
+    def delete_set(self, set_id: str) -> None:
+        """Delete a set (its records stay; only the set goes); 204 from Alma."""
+        self._request("DELETE", f"/conf/sets/{check_set_id(set_id)}")
+
     # --- bibs -----------------------------------------------------------------------------
 
     def get_bibs(self, mms_ids: Sequence[str]) -> list[Bib]:

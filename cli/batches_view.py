@@ -5,14 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from rich.table import Table
-
 from cli.common import CliError
 
 __all__ = [
     "batch_rows",
     "batches_snapshot",
-    "batches_table",
     "parse_batch_size",
     "plan_lines",
     "set_size",
@@ -112,21 +109,3 @@ def set_size(info: dict[str, Any]) -> int:
     """The member count Alma gives for a set (``number_of_members``)."""
     members = info.get("number_of_members") or 0
     return int(members.get("value") or 0) if isinstance(members, dict) else int(members)
-
-
-def batches_table(batches: dict[str, Any]) -> Table:
-    """The batches of a parent, for ``handles status RUN_ID``."""
-    table = Table(title=batches["summary"], title_justify="left")
-    for name in ("batch", "run", "records", "state", "note"):
-        table.add_column(name, no_wrap=name != "note", overflow="fold")
-    for row in batch_rows(batches):
-        table.add_row(*row)
-    if batches["mean_batch_seconds"]:
-        from pipeline.batch_plan import format_duration
-
-        table.caption = (
-            f"a batch takes about {format_duration(batches['mean_batch_seconds'])} "
-            f"(the mean of the finished ones); {batches['at_once']} run at a time"
-        )
-        table.caption_justify = "left"
-    return table

@@ -10,7 +10,6 @@ it would make, and stop everything it started. Everything it writes is under ``v
 
 from __future__ import annotations
 
-import csv
 import json
 import os
 import shutil
@@ -18,7 +17,6 @@ import subprocess
 import sys
 import textwrap
 import time
-from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -26,7 +24,6 @@ from typing import Any
 
 import httpx
 import typer
-from rich.table import Table
 
 from cli.common import CliError, err_console
 from config.celery import reachable
@@ -156,6 +153,16 @@ def demo(
             run_id = _migrate(env, url)
             _after_run(env, url, run_id)
     _say(f"done: sandbox and worker stopped; files in {DEMO_DIR}/")
+    err_console.print(
+        textwrap.fill(
+            f"next: open {DEMO_DIR / 'report.xlsx'} in Excel; on your own Alma, set ALMA_API_BASE_URL and "
+            "ALMA_API_KEY, start `celery -A workers.app worker`, then `handles migrate SET_ID --wait` "
+            "and follow it with `handles status RUN_ID`",
+            width=min(err_console.width, 80),
+        ),
+        highlight=False,
+        markup=False,
+    )
 
 
 def _json(env: dict[str, str], *args: str) -> Any:  # parsed JSON
@@ -173,32 +180,10 @@ def _wait(what: str, done: Callable[[], object], timeout: float = 300) -> None:
         time.sleep(1)
 
 
-def _show_report(path: Path) -> None:
-    table = Table(title=f"report ({path})", title_justify="left")
-    for col in ("mms_id", "pid", "expected", "Alma holds", "outcome", "before", "verification"):
-        table.add_column(col)
-    seen: Counter[str] = Counter()
-    with open(path, newline="", encoding="utf-8") as fh:
-        for row in csv.DictReader(fh):
-            table.add_row(
-                row["mms_id"],
-                row["pid"],
-                row["expected_handle"],
-                row["alma_handle"],
-                row["outcome"],
-                row.get("verification_before", ""),
-                row["verification"],
-            )
-            seen[row["outcome"]] += 1
-            seen[row["verification"]] += 1
-    err_console.print(table, width=max(err_console.width, 120))
-    # issue 11: what preflight kept out of every job, and the expected gap
-    for name, meaning in (
-        ("duplicate_handle", "handle also claimed by another record; kept out of jobs"),
-        ("wrong_format", "not Dublin Core (e.g. MARC 21); kept out of jobs"),
-        ("unpublished", "suppressed from publishing: not resolving yet, expected"),
-    ):
-        err_console.print(f"{name:<16} {seen[name]:>3}  {meaning}", highlight=False)
+def _show_report(env: dict[str, str], run_id: str, path: Path) -> None:
+    """The report as a librarian reads it at the console (the CSV is in ``path``)."""
+    _say(f"handles report {run_id}   (the CSV is in {path}; --format xlsx for Excel)")
+    _handles(env, "report", run_id, "--format", "text")
 
 
 def _migrate(env: dict[str, str], url: str) -> str:
@@ -266,7 +251,13 @@ def _import_events(env: dict[str, str], url: str, run_id: str) -> None:
         f"UI (Alma's events API refuses these jobs with 60332) and import it:\n"
         f"  handles events import {run_id} {events}"
     )
-    _handles(env, "events", "import", run_id, str(events))
+    imported = _handles(env, "events", "import", run_id, str(events), capture=True)
+    for line in imported.stdout.splitlines():
+        err_console.print(
+            textwrap.fill(line, width=min(err_console.width, 80)), highlight=False, markup=False
+        )
+    if imported.returncode != 0:
+        raise CliError(f"the demo could not import the Events Report: {imported.stderr.strip()}")
 
 
 def _child_done(url: str, run_id: str, snap: dict[str, str]) -> bool:
@@ -280,7 +271,7 @@ def _after_run(env: dict[str, str], url: str, run_id: str) -> None:
     report = DEMO_DIR / "report.csv"
     _say(f"handles report {run_id} --output {report}")
     _handles(env, "report", run_id, "--output", str(report))
-    _show_report(report)
+    _show_report(env, run_id, report)
     _say(f"handles verify --run {run_id}")
     _handles(env, "verify", "--run", run_id)
 
@@ -313,7 +304,9 @@ def _after_run(env: dict[str, str], url: str, run_id: str) -> None:
     _handles(env, "verify", "--run", run_id)
     _say(f"handles report {run_id}   (again: repaired records as their child run left them)")
     _handles(env, "report", run_id, "--output", str(report))
-    _show_report(report)
+    _handles(env, "report", run_id, "--format", "xlsx", "--output", str(report.with_suffix(".xlsx")))
+    _handles(env, "report", run_id, "--format", "text")
+    _handles(env, "status", run_id)
 
 
 def register(app: typer.Typer) -> None:

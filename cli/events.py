@@ -18,8 +18,8 @@ events_app = typer.Typer(help="Events Reports exported from Alma's UI.", no_args
 
 @events_app.command("import")
 def events_import(
-    run_id: int = typer.Argument(..., help="the run the report belongs to"),
-    file: Path = typer.Argument(..., help="the Events Report: CSV, XLSX, or the text copied from the page"),
+    run_id: int = typer.Argument(..., help="The run the Events Report belongs to (RUN_ID)."),
+    file: Path = typer.Argument(..., help="The Events Report: CSV, XLSX, or the text copied from the page."),
 ) -> None:
     """Read an Events Report exported from Alma's UI into the run's outcomes (re-importing changes nothing)."""
     if not file.is_file():

@@ -12,6 +12,7 @@ import sys
 import typer
 
 from cli import common
+from config.logging import configure_cli_logging
 
 app = typer.Typer(
     name="handles",
@@ -52,6 +53,7 @@ _register_all()
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point: runs the app and turns expected errors into one line."""
+    configure_cli_logging()
     try:
         app(args=argv, prog_name="handles", standalone_mode=True)
     except common.CliError as exc:

@@ -9,26 +9,31 @@ from typing import Any
 
 import typer
 from rich.live import Live
-from rich.table import Table
+from rich.text import Text
+from sqlalchemy import func
+from sqlmodel import select
 
 from alma.errors import AlmaAuthError, AlmaError, AlmaTransportError
-from cli.batches_view import batches_snapshot, batches_table, parse_batch_size, plan_lines, set_size
-from cli.common import CliError, console, err_console, ready_database, settings
+from cli import render, status_view
+from cli.batches_view import batches_snapshot, parse_batch_size, plan_lines, set_size
+from cli.common import CliError, err_console, ready_database, settings
+from cli.records_view import is_problem
 from config.celery import broker_reachable, broker_url
 from config.redact import mask_url
 from handles.verify import regressions as find_regressions
+from outcomes.current import current_counts, current_records
 from pipeline.errors import PipelineError
 from pipeline.runs import (
     check_set,
     create_run,
     get_run,
-    outcome_counts,
     recent_runs,
     run_steps,
     validate_set_id,
 )
 from pipeline.steps import confirm_operator
 from store.db import session_scope
+from store.models import EventLine
 from store.runs import RunNotFound
 from tasks.pipeline import enqueue_run
 from workers import resources
@@ -153,7 +158,7 @@ def _snapshot(run_id: int) -> dict[str, Any]:
             "batch_no": run.batch_no,
             "batch_of": run.batch_of,
             "members": run.member_count,
-            "wait_reason": run.wait_reason,
+            "wait_reason": _wait_reason(session, run_id, run.wait_reason),
             "error": run.error,
             "created_at": run.created_at.isoformat(timespec="seconds") + "Z",
             "finished_at": run.finished_at.isoformat(timespec="seconds") + "Z" if run.finished_at else None,
@@ -175,38 +180,28 @@ def _snapshot(run_id: int) -> dict[str, Any]:
                 }
                 for s in steps
             ],
-            "outcomes": outcome_counts(session, run_id),
+            "outcomes": current_counts(session, run_id),
             "batches": batches_snapshot(session, run, resources.settings()),
         }
 
 
-def _run_table(snap: dict[str, Any]) -> Table:
-    title = f"run {snap['run_id']} · set {snap['set_id']} ({snap['set_name'] or '?'}) · {snap['state']}"
-    table = Table(title=title, title_justify="left")
-    for col in ("step", "status", "Alma job", "instance", "Alma status", "progress"):
-        table.add_column(col, no_wrap=True)
-    for s in snap["steps"]:
-        table.add_row(
-            s["step"],
-            s["status"],
-            s["alma_job_id"] or "",
-            s["instance_id"] or "",
-            s["alma_status"] or "",
-            f"{min(s['progress'], 100)}%" if s["instance_id"] else "",  # Alma's can exceed 100
-        )
-    notes = [f"{s['step']}: {s['note']}" for s in snap["steps"] if s["note"]]
-    ended = [f"{s['step']} by {s['ended_via']}" for s in snap["steps"] if s.get("ended_via")]
-    if ended:
-        notes.insert(0, "end learned: " + ", ".join(ended))
-    if snap["outcomes"]:
-        notes.insert(0, "outcomes: " + ", ".join(f"{k} {v}" for k, v in snap["outcomes"].items()))
-    table.caption = "\n".join(notes) or None
-    if snap["wait_reason"] and snap["state"] not in ("succeeded", "failed"):
-        table.caption = (table.caption + "\n" if table.caption else "") + snap["wait_reason"]
-    if snap["error"]:
-        table.caption = (table.caption + "\n" if table.caption else "") + f"error: {snap['error']}"
-    table.caption_justify = "left"
-    return table
+def _wait_reason(session: Any, run_id: int, reason: str | None) -> str | None:
+    """The run's wait, unless what it waits for is done and the run has not looked again yet."""
+    if (reason or "").startswith("waiting for the Events Report"):
+        lines = session.exec(
+            select(func.count()).select_from(EventLine).where(EventLine.run_id == run_id)
+        ).one()
+        if lines:
+            return (
+                f"the Events Report is imported ({lines} event lines); the run goes on at its next "
+                f"check, within {settings().poll_max_seconds:g} seconds"
+            )
+    return reason
+
+
+def _run_table(snap: dict[str, Any]) -> Text:
+    """The run as ``handles status RUN_ID`` shows it (without the records), for the live view."""
+    return Text("\n".join(status_view.run_lines(snap, settings().timezone())))
 
 
 def watch(run_id: int, *, interval: float = 1.0) -> int:
@@ -223,39 +218,39 @@ def watch(run_id: int, *, interval: float = 1.0) -> int:
         last = None
         while True:
             snap = _snapshot(run_id)
-            line = "; ".join(
-                f"{s['step']} {s['status']}" + (f" {s['progress']}%" if s["status"] == "running" else "")
-                for s in snap["steps"]
-            )
-            line = f"run {run_id} {snap['state']}: {line}" + (
-                f" ({snap['wait_reason']})" if snap["wait_reason"] else ""
-            )
+            line = status_view.progress_line(snap)
             if line != last:
-                err_console.print(line, highlight=False, soft_wrap=True)
+                render.echo(line, err=True)
                 last = line
             if snap["state"] in ("succeeded", "failed"):
                 break
             time.sleep(interval)
     if snap["state"] == "failed":
-        err_console.print(f"handles: run {run_id} failed: {snap['error']}", highlight=False, soft_wrap=True)
+        render.echo(f"handles: run {run_id} failed: {snap['error']}", err=True)  # one line, as every error
         return 1
     counts = ", ".join(f"{k} {v}" for k, v in snap["outcomes"].items()) or "no records"
-    err_console.print(f"run {run_id} succeeded: {counts}", highlight=False)
+    render.echo(render.wrapped(f"run {run_id} succeeded: {counts}", indent="", max_lines=None), err=True)
     return 0
 
 
 def status(
     run_id: int | None = typer.Argument(None, help="A run id; without it, the recent runs."),
-    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON for scripts instead of text."),
     regressions: bool = typer.Option(
-        False, "--regressions", help="List handles that resolved correctly before and no longer do."
+        False,
+        "--regressions",
+        help="List handles that resolved correctly before and no longer do (exit 1 when there are any).",
     ),
+    show_all: bool = typer.Option(
+        False, "--all", help=f"List every record that needs attention, not only the first {render.LIMIT}."
+    ),
+    wide: bool = typer.Option(False, "--wide", help="Also print each record's evidence (Alma's message)."),
 ) -> None:
     """A run's state, each step's Alma job instance and status, and counts per outcome."""
     engine = ready_database()
+    zone = settings().timezone()
     if regressions:
-        _regressions(engine, as_json)
-        return
+        raise typer.Exit(_regressions(engine, as_json, zone, show_all))
     if run_id is None:
         with session_scope(engine) as session:
             # a batch is shown with its parent (handles status PARENT), not among the runs
@@ -276,19 +271,7 @@ def status(
         if as_json:
             print(json.dumps(rows, indent=2))
             return
-        table = Table(title="recent runs", title_justify="left")
-        for col in ("run", "set", "name", "state", "created (UTC)", "note"):
-            table.add_column(col)
-        for r in rows:
-            table.add_row(
-                str(r["run_id"]),
-                str(r["set_id"]),
-                str(r["set_name"] or ""),
-                str(r["state"]),
-                str(r["created_at"]),
-                str(r["error"] or r["wait_reason"] or ""),
-            )
-        console.print(table)
+        render.echo(status_view.recent_lines(rows, zone))
         return
     try:
         snap = _snapshot(run_id)
@@ -296,13 +279,30 @@ def status(
         raise CliError(str(exc)) from None
     if as_json:
         print(json.dumps(snap, indent=2))
-    else:
-        console.print(_run_table(snap))
-        if snap["batches"]:
-            console.print(batches_table(snap["batches"]))
+        return
+    problems, total = _problems(run_id, show_all)
+    render.echo(
+        status_view.run_lines(
+            snap, zone, problems=problems, problem_total=total, wide=wide, show_all=show_all
+        )
+    )
 
 
-def _regressions(engine: Any, as_json: bool) -> None:
+def _problems(run_id: int, show_all: bool) -> tuple[list[Any], int]:
+    """The first records that need attention (all with ``show_all``), and how many there are."""
+    shown: list[Any] = []
+    total = 0
+    with session_scope(resources.engine()) as session:
+        for record in current_records(session, run_id):
+            if is_problem(record):
+                total += 1
+                if show_all or len(shown) < render.LIMIT:
+                    shown.append(record)
+    return shown, total
+
+
+def _regressions(engine: Any, as_json: bool, zone: Any, show_all: bool) -> int:
+    """Print the regressions; 1 when there are any (for cron), else 0."""
     with session_scope(engine) as session:
         rows = [
             {
@@ -317,23 +317,9 @@ def _regressions(engine: Any, as_json: bool) -> None:
         ]
     if as_json:
         print(json.dumps(rows, indent=2))
-        return
-    if not rows:
-        console.print("no regressions: every handle that resolved correctly still does")
-        return
-    table = Table(title="regressions (ok before, not ok now)", title_justify="left")
-    for col in ("handle", "mms_id", "checked (UTC)", "now", "target", "detail"):
-        table.add_column(col)
-    for r in rows:
-        table.add_row(
-            r["handle"],
-            r["mms_id"] or "",
-            r["checked_at"],
-            r["verification"],
-            r["target"] or "",
-            r["detail"] or "",
-        )
-    console.print(table)
+    else:
+        render.echo(status_view.regression_lines(rows, zone, show_all=show_all))
+    return 1 if rows else 0
 
 
 def confirm(run_id: int = typer.Argument(..., help="The run waiting for the operator.")) -> None:
@@ -347,7 +333,7 @@ def confirm(run_id: int = typer.Argument(..., help="The run waiting for the oper
             what = confirm_operator(session, run_id)
     except PipelineError as exc:
         raise CliError(str(exc)) from None
-    console.print(f"run {run_id}: confirmed ({what}); the run goes on at its next check")
+    render.echo(f"run {run_id}: confirmed ({what}); the run goes on at its next check")
 
 
 def register(app: typer.Typer) -> None:

@@ -10,6 +10,7 @@ import json
 import typer
 
 from alma.errors import AlmaError
+from cli import render
 from cli import requests as request_cli
 from cli.common import CliError, err_console, ready_database, settings
 from handles.server import HandleServerClient
@@ -43,9 +44,9 @@ def _one_line(exc: Exception) -> str:
 
 
 def repair(
-    run_id: int = typer.Argument(..., help="the run whose malformed/missing identifiers to repair"),
+    run_id: int = typer.Argument(..., help="The run whose malformed/missing identifiers to repair."),
     apply: bool = typer.Option(
-        False, "--apply", help="change the bibs (default: only show what would change)"
+        False, "--apply", help="Change the bibs (default: only show what would change)."
     ),
 ) -> None:
     """Show (dry run) or apply the repairs of malformed_identifier / missing_identifier records."""
@@ -75,22 +76,36 @@ def repair(
             f"`handles restore {run_id}` puts them back): {_one_line(exc)}"
         ) from None
     verb = "changed" if apply else "would change"
+    lines: list[str] = []
     for item in items:
-        if item.will_change:
-            print(f"{item.mms_id}\t{item.outcome}\t{verb}: {'; '.join(item.changes)}")
-        else:
-            print(f"{item.mms_id}\t{item.outcome}\tleft alone: {item.reason}")
+        lines.append(f"{item.mms_id}  {item.outcome}")
+        text = f"{verb}: {'; '.join(item.changes)}" if item.will_change else f"left alone: {item.reason}"
+        lines += render.wrapped(text, max_lines=None)
     for mms_id, expected, held, detail in conflict_rows:
-        print(
-            f"{mms_id}\tconflict\tnot changed (for Ex Libris support or `handles repair-conflicts`): "
-            f"Alma holds {held or '?'}, the metadata asks for {expected or '?'}; evidence: {detail or ''}"
+        lines.append(f"{mms_id}  conflict")
+        lines += render.wrapped(
+            f"not changed (for Ex Libris support or `handles repair-conflicts {run_id}`): Alma holds "
+            f"{held or '?'}, the metadata asks for {expected or '?'}",
+            max_lines=None,
         )
+        lines += render.wrapped(f"evidence: {detail or ''}", max_lines=2)
+    render.echo(lines)
     count = sum(1 for i in items if i.will_change)
     if not apply:
-        print(f"dry run: {count} bibs would be changed; run `handles repair {run_id} --apply` to change them")
+        render.echo(
+            render.wrapped(
+                f"dry run: {count} bibs would be changed; run `handles repair {run_id} --apply` to change them",
+                indent="",
+                max_lines=None,
+            )
+        )
         return
-    print(
-        f"{len(result.repaired)} bibs repaired (originals saved; `handles restore {run_id}` puts them back)"
+    render.echo(
+        render.wrapped(
+            f"{len(result.repaired)} bibs repaired (originals saved; `handles restore {run_id}` puts them back)",
+            indent="",
+            max_lines=None,
+        )
     )
     if result.child_run_id is not None:
         print(f"child run {result.child_run_id} on new set {result.set_id}: migration → profile")
@@ -98,8 +113,8 @@ def repair(
 
 
 def restore(
-    run_id: int = typer.Argument(..., help="the run whose repaired bibs to put back"),
-    force: bool = typer.Option(False, "--force", help="also put back bibs edited in Alma since the repair"),
+    run_id: int = typer.Argument(..., help="The run whose repaired bibs to put back."),
+    force: bool = typer.Option(False, "--force", help="Also put back bibs edited in Alma since the repair."),
 ) -> None:
     """Put the backed-up original of every bib the repair changed back into Alma."""
     settings()
@@ -114,14 +129,16 @@ def restore(
             f"to finish): {_one_line(exc)}"
         ) from None
     for item in done:
-        print(f"{item.mms_id}\t{'restored' if item.restored else 'skipped'}\t{item.note}")
+        render.echo(
+            [f"{item.mms_id}  {'restored' if item.restored else 'skipped'}", *render.wrapped(item.note)]
+        )
     print(f"{sum(i.restored for i in done)} bibs restored" if done else "nothing to restore")
 
 
 def repair_conflicts(
-    run_id: int = typer.Argument(..., metavar="RUN_ID"),
-    apply: bool = typer.Option(False, "--apply", help="queue the requests (default: dry run)"),
-    as_json: bool = typer.Option(False, "--json", help="print JSON"),
+    run_id: int = typer.Argument(..., metavar="RUN_ID", help="The run whose conflict records to repair."),
+    apply: bool = typer.Option(False, "--apply", help="Queue the requests (without it: a dry run)."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON for scripts instead of text."),
 ) -> None:
     """Show (dry run) or queue the Handle server requests that make each conflict record's
     expected handle resolve to the record's target."""
@@ -146,18 +163,22 @@ def repair_conflicts(
         )
     else:
         verb = "queued" if apply else "would queue"
+        lines: list[str] = []
         for i in items:
             shown = i.action if i.action not in ("create", "update") else f"{verb} {i.action}"
             extra = f" request {i.request_id}" if i.request_id else ""
-            print(
-                f"{i.mms_id}  {i.expected_handle or '-'} (Alma: {i.alma_handle or '-'}) → {i.target}: "
-                f"{shown}{extra}; {i.reason}"
-            )
+            lines.append(f"{i.mms_id}  {i.expected_handle or '-'}  {shown}{extra}")
+            lines += render.wrapped(f"Alma holds {i.alma_handle or '-'}", max_lines=None)
+            lines += render.wrapped(i.reason, max_lines=2)
         todo = sum(i.action in ("create", "update") for i in items)
-        print(
-            f"{len(items)} conflict record(s); {todo} request(s) {verb}"
-            + ("" if apply or not todo else "; run again with --apply to queue them")
+        lines += render.wrapped(
+            f"{len(items)} conflict record(s); {todo} request(s) {verb}, each to its record's target "
+            "(HANDLE_TARGET_TEMPLATE; --json shows the URLs)"
+            + ("" if apply or not todo else "; run again with --apply to queue them"),
+            indent="",
+            max_lines=None,
         )
+        render.echo(lines)
     if warnings:
         err_console.print(f"handles: warning: {warnings[0]}", markup=False)
 

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+import sys
 from typing import Any
 
 import typer
 
-from cli import common
+from cli import common, render
 from handles.naming import NamingError, new_handle
 from handles.requests import UnknownRequest, get_request, list_requests, queue_request, request_as_dict
 from store.db import session_scope
@@ -45,35 +46,50 @@ def _queue(op: str, handle: str, url: str | None, *, show_handle: bool = False) 
 
 @request_app.command("create")
 def create(
-    handle: str = typer.Argument(..., help="prefix/suffix, e.g. 11084/99"),
-    url: str = typer.Argument(..., help="where it should resolve (http or https)"),
+    handle: str = typer.Argument(..., help="The handle to create, as prefix/suffix, e.g. 11084/99."),
+    url: str = typer.Argument(..., help="Where it should resolve (http or https)."),
 ) -> None:
     """Create HANDLE → URL (fails if the handle exists); prints the request id."""
     _queue("create", handle, url)
 
 
 @request_app.command("update")
-def update(handle: str = typer.Argument(...), url: str = typer.Argument(...)) -> None:
+def update(
+    handle: str = typer.Argument(..., help="The handle to change, as prefix/suffix, e.g. 11084/99."),
+    url: str = typer.Argument(..., help="Where it should resolve from now on (http or https)."),
+) -> None:
     """Point HANDLE at URL (fails if it is missing or deleted); prints the request id."""
     _queue("update", handle, url)
 
 
 @request_app.command("delete")
-def delete(handle: str = typer.Argument(...)) -> None:
-    """Delete HANDLE (its request history is kept); prints the request id."""
+def delete(
+    handle: str = typer.Argument(..., help="The handle to delete, as prefix/suffix, e.g. 11084/99."),
+    yes: bool = typer.Option(False, "--yes", "-y", help="Delete without asking (for scripts)."),
+) -> None:
+    """Delete HANDLE (its request history is kept); asks first unless --yes; prints the request id."""
+    if not yes:
+        if not sys.stdin.isatty():
+            raise common.CliError(
+                f"not deleting {handle}: no terminal to ask; add --yes to delete it", code=2
+            )
+        if not typer.confirm(
+            f"Delete handle {handle} from the Handle server? It stops resolving", default=False
+        ):
+            raise common.CliError(f"not deleting {handle}: not confirmed")
     _queue("delete", handle, None)
 
 
 @request_app.command("new")
 def new(
-    url: str = typer.Argument(..., help="where it should resolve (http or https)"),
+    url: str = typer.Argument(..., help="Where it should resolve (http or https)."),
     pid: str | None = typer.Option(
-        None, "--pid", help="repository PID, e.g. llgc-id:21 (pid-datastream rule)"
+        None, "--pid", help="Repository PID, e.g. llgc-id:21 (the pid-datastream rule)."
     ),
     datastream: str | None = typer.Option(
-        None, "--datastream", help="datastream name or number, e.g. DC or 1"
+        None, "--datastream", help="Datastream name or number, e.g. DC or 1."
     ),
-    article: int | None = typer.Option(None, "--article", help="article number (ARTICLE datastream)"),
+    article: int | None = typer.Option(None, "--article", help="Article number (the ARTICLE datastream)."),
 ) -> None:
     """Create a handle named by HANDLE_SUFFIX_RULE (opaque, or PID-DSID); prints the request id and handle."""
     try:
@@ -91,10 +107,15 @@ def _show(data: dict[str, Any]) -> None:
 
 @request_app.command("status")
 def status(
-    request_id: int = typer.Argument(..., metavar="ID"),
-    as_json: bool = typer.Option(False, "--json", help="print JSON"),
+    request_id: int = typer.Argument(
+        ..., metavar="ID", help="The request id that create/update/delete printed."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON for scripts instead of text."),
 ) -> None:
-    """A request's op, handle, url, attempts, status, the server's response and error."""
+    """A request's op, handle, url, attempts, status, the server's response and error.
+
+    Exit status: 0 when the request succeeded or is still queued or running, 1 when it ended in error.
+    """
     engine = common.ready_database()
     with session_scope(engine) as session:
         try:
@@ -105,12 +126,16 @@ def status(
         print(json.dumps(data, indent=2))
     else:
         _show(data)
+    if data.get("status") == RequestStatus.ERROR:
+        raise typer.Exit(1)
 
 
 @request_app.command("list")
 def list_(
-    status: str | None = typer.Option(None, "--status", help="queued, running, success or error"),
-    as_json: bool = typer.Option(False, "--json", help="print JSON"),
+    status: str | None = typer.Option(
+        None, "--status", help="Only requests in this state: queued, running, success or error."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON for scripts instead of text."),
 ) -> None:
     """The most recent requests (newest first)."""
     if status is not None and status not in {s.value for s in RequestStatus}:
@@ -121,11 +146,21 @@ def list_(
     if as_json:
         print(json.dumps(rows, indent=2))
         return
-    for r in rows:
-        print(
-            f"{r['id']:>6}  {r['status']:<8} {r['op']:<6} {r['handle']}  {r['url'] or ''}  "
-            f"attempts={r['attempts']}" + (f"  error={r['error']}" if r["error"] else "")
-        )
+    if not rows:
+        render.echo("no requests" + (f" with status {status}" if status else ""))
+        return
+    table = [[str(r["id"]), r["status"], r["op"], r["handle"], f"attempts {r['attempts']}"] for r in rows]
+    header, *blocks = render.aligned_blocks(table, ["id", "status", "op", "handle", ""])
+    lines = list(header)
+    for r, block in zip(rows, blocks, strict=True):
+        lines += block
+        if r["url"]:  # a URL is never cut: too long for the screen, it is left to `request status`
+            url = f"{render.INDENT}{r['url']}"
+            fits = len(url) <= render.width()
+            lines.append(url if fits else f"{render.INDENT}(URL: `handles request status {r['id']}`)")
+        if r["error"]:
+            lines += render.wrapped(f"error: {r['error']}", max_lines=2)
+    render.echo(lines)
 
 
 def register(app: typer.Typer) -> None:

@@ -21,34 +21,34 @@ def register(app: typer.Typer) -> None:
 
     @app.command("sandbox")
     def sandbox(
-        host: str = typer.Option("127.0.0.1", "--host", help="interface to listen on"),
-        port: int = typer.Option(8780, "--port", help="port to listen on"),
+        host: str = typer.Option("127.0.0.1", "--host", help="Interface to listen on."),
+        port: int = typer.Option(8780, "--port", help="Port to listen on."),
         events_api: bool = typer.Option(
             False,
             "--events-api/--no-events-api",
-            help="serve job events over the API instead of Alma's 60332",
+            help="Serve job events over the API instead of Alma's 60332.",
         ),
-        job_seconds: float = typer.Option(3.0, "--job-seconds", help="how long each Alma job instance runs"),
+        job_seconds: float = typer.Option(3.0, "--job-seconds", help="How long each Alma job instance runs."),
         rate_limit: int = typer.Option(
             25, "--rate-limit", help="Alma requests per second per API key (0: none)"
         ),
-        daily_quota: int = typer.Option(100_000, "--daily-quota", help="Alma requests allowed per day"),
+        daily_quota: int = typer.Option(100_000, "--daily-quota", help="Alma requests allowed per day."),
         profile_api: bool = typer.Option(
             False,
             "--profile-api/--no-profile-api",
-            help="allow op=run on the Handle profile job (default: 402248, as Alma)",
+            help="Allow op=run on the Handle profile job (default: 402248, as Alma).",
         ),
         resolver_latency_ms: float = typer.Option(
-            0.0, "--resolver-latency-ms", help="delay of each Handle proxy lookup"
+            0.0, "--resolver-latency-ms", help="Delay of each Handle proxy lookup."
         ),
         resolver_fail_every: int = typer.Option(
-            0, "--resolver-fail-every", help="every Nth Handle proxy lookup fails (500, RC 2)"
+            0, "--resolver-fail-every", help="Every Nth Handle proxy lookup fails (500, RC 2)."
         ),
         fail_job: str = typer.Option(
-            "", "--fail-job", help='JSON, e.g. {"M48402": "FAILED"}: those jobs end in that status'
+            "", "--fail-job", help='A JSON object, e.g. {"M48402": "FAILED"}: those jobs end in that status.'
         ),
         public_url: str = typer.Option(
-            "", "--public-url", help="base URL used in links and handle targets (default http://HOST:PORT)"
+            "", "--public-url", help="Base URL used in links and handle targets (default http://HOST:PORT)."
         ),
     ) -> None:
         """Run the built-in simulator (Alma, Handle proxy, Handle server, target pages) on one port."""

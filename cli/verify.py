@@ -16,17 +16,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-from rich.table import Table
 from sqlmodel import col, select
 
 from alma import AlmaClient
 from alma.dc import parse_dc
-from cli import common
-from handles.syntax import HandleSyntaxError, parse_handle
+from cli import common, render, verify_view
+from cli.progress import progress_reporter
+from handles.claims import claim_note, shared_claims
+from handles.syntax import HandleSyntaxError, handle_key, parse_handle
 from handles.verify import VerifyItem, VerifyResult, VerifySummary, record_checks, run_verification
+from outcomes.current import current_records
 from store.db import session_scope
-from store.models import Record, Run
+from store.models import Run
 from store.runs import RunNotFound, get_run
 
 _MMS = re.compile(r"^\d+$")
@@ -130,6 +131,7 @@ def from_set(session, settings, set_id: str) -> Source:  # type: ignore[no-untyp
         source.label = f"set {set_id} (run {run.id}, its newest)"
         return source
     source = Source(label=f"set {set_id} (read from Alma: no run of it in the database)")
+    render.echo(f"reading set {set_id} and its bibs from Alma (no run of it in the database)", err=True)
     alma = AlmaClient.from_settings(settings)
     try:
         mms_ids = [m["id"] for m in alma.iter_set_members(set_id)]
@@ -156,22 +158,26 @@ def from_set(session, settings, set_id: str) -> Source:  # type: ignore[no-untyp
 
 
 def from_run(session, run_id: int) -> Source:  # type: ignore[no-untyped-def]
+    """Each record's handle as the report shows it (a repaired record's from its child run)."""
     try:
         get_run(session, run_id)
     except RunNotFound:
         raise common.CliError(f"unknown run {run_id}", code=2) from None
-    rows = session.exec(
-        select(Record.id, Record.expected_handle, Record.mms_id, Record.suppressed).where(
-            Record.run_id == run_id
-        )
-    ).all()
     source = Source(label=f"run {run_id}", run_id=run_id)
-    source.items = [
-        VerifyItem(handle=h, mms_id=m, run_id=run_id, record_id=i, suppressed=bool(s))
-        for i, h, m, s in rows
-        if h
-    ]
-    missing = sum(1 for _, h, _, _ in rows if not h)
+    missing = 0
+    for record in current_records(session, run_id):
+        if not record.expected_handle:
+            missing += 1
+            continue
+        source.items.append(
+            VerifyItem(
+                handle=record.expected_handle,
+                mms_id=record.mms_id,
+                run_id=record.source_run_id,
+                record_id=record.record_id,
+                suppressed=record.suppressed,
+            )
+        )
     if missing:
         source.notes.append(f"{missing} records have no expected handle and were not checked")
     return source
@@ -187,41 +193,31 @@ def exit_status(summary: VerifySummary, problems: list[str]) -> int:
 
 
 def _check(
-    source: Source, settings, engine, *, show_progress: bool
+    source: Source, settings, engine, *, show_progress: bool, record: bool
 ) -> tuple[VerifySummary, list[VerifyResult]]:  # type: ignore[no-untyped-def]
-
+    """Check every item with progress on stderr; the history is written when ``record``."""
     results: list[VerifyResult] = []
     regressions = [0]
-    progress = Progress(
-        TextColumn("verifying"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        console=common.err_console,
-        transient=True,
-        disable=not show_progress,
-    )
-    with progress, session_scope(engine) as session:
-        task = progress.add_task("verify", total=len(source.items))
+    report = progress_reporter(len(source.items), source.label, enabled=show_progress)
+    with report as advance, session_scope(engine) as session:
 
-        def advance(result: VerifyResult) -> None:
+        def collect(result: VerifyResult) -> None:
             results.append(result)
-            progress.advance(task)
+            advance(result)
 
         def sink(batch: list[VerifyResult]) -> None:
+            if not record:
+                return
             regressions[0] += sum(1 for check in record_checks(session, batch) if check.regression)
             session.commit()
 
-        summary = run_verification(source.items, settings=settings, sink=sink, progress=advance)
+        summary = run_verification(source.items, settings=settings, sink=sink, progress=collect)
         summary.regressions = regressions[0]
     return summary, results
 
 
 def _result_dict(result: VerifyResult, claims: dict[str, list[str]]) -> dict[str, object]:
     """A result as JSON, with the other records that claim its handle (``claimed_by``), if any."""
-    from handles.claims import claim_note
-    from handles.syntax import handle_key
-
     out = result.as_dict()
     claimants = claims.get(handle_key(result.handle))
     if claimants:
@@ -231,26 +227,24 @@ def _result_dict(result: VerifyResult, claims: dict[str, list[str]]) -> dict[str
     return out
 
 
-def _print_claims(claims: dict[str, list[str]], results: list[VerifyResult]) -> None:
-    from rich.table import Table
-
-    from handles.syntax import handle_key
-
+def _claim_lines(claims: dict[str, list[str]], results: list[VerifyResult], *, show_all: bool) -> list[str]:
+    """The handles more than one record claims, one per line with the records (never cut)."""
     if not claims:
-        return
+        return []
     written: dict[str, str] = {}
     for r in sorted(results, key=lambda r: r.handle):  # results come as lookups finish: sort
         written.setdefault(handle_key(r.handle), r.handle)
-    table = Table(title="claimed by more than one record")
-    table.add_column("handle")
-    table.add_column("records (MMS id)")
-    for key in sorted(claims)[:50]:
-        table.add_row(written.get(key, key), ", ".join(claims[key]))
-    common.console.print(table)
-    common.console.print(
-        "note: a handle resolves to one record; give the others their own handle",
-        highlight=False,
+    keys = sorted(claims)
+    shown = keys if show_all else keys[: render.LIMIT]
+    lines = [f"claimed by more than one record ({len(keys)})"]
+    for key in shown:
+        lines.append(f"  {written.get(key, key)}")
+        lines += render.wrapped("records (MMS id): " + ", ".join(claims[key]), indent="    ", max_lines=None)
+    lines += render.capped(len(keys), len(shown))
+    lines += render.wrapped(
+        "note: a handle resolves to one record; give the others their own handle", indent="", max_lines=None
     )
+    return lines
 
 
 def _print(
@@ -258,10 +252,10 @@ def _print(
     summary: VerifySummary,
     results: list[VerifyResult],
     as_json: bool,
+    show_all: bool,
     claims: dict[str, list[str]] | None = None,
 ) -> None:
     claims = claims or {}
-    bad = [r for r in results if not r.ok]
     if as_json:
         print(
             json.dumps(
@@ -277,42 +271,28 @@ def _print(
             )
         )
         return
-
-    for line in source.problems:
-        common.err_console.print(f"[yellow]input:[/] {line}", highlight=False, markup=True)
-    if bad:
-        table = Table(title="not ok", show_lines=False)
-        for col in ("handle", "mms_id", "verification", "detail"):
-            table.add_column(col)
-        for r in sorted(bad, key=lambda r: r.handle)[:50]:
-            table.add_row(r.handle, r.item.mms_id or "", r.verification, r.detail or "")
-        common.console.print(table)
-        if len(bad) > 50:
-            common.console.print(f"… and {len(bad) - 50} more (use --json for all)")
-    _print_claims(claims, results)
-    common.console.print(f"checked: {source.label}", highlight=False)
-    table = Table(title="verification")
-    table.add_column("verification")
-    table.add_column("handles", justify="right")
-    for key, value in summary.as_dict().items():
-        if key in ("total", "no_target"):
-            continue
-        table.add_row(key, str(value))
-    table.add_row("invalid input", str(len(source.problems)))
-    table.add_row("total checked", str(summary.total))
-    common.console.print(table)
-    for note in source.notes:
-        common.console.print(f"note: {note}", highlight=False)
+    render.echo(verify_view.summary_lines(source.label, summary, len(source.problems)))
+    render.echo(verify_view.problem_lines(source.problems, results, show_all=show_all))
+    render.echo(_claim_lines(claims, results, show_all=show_all))
+    notes = list(source.notes)
     if summary.no_target:
-        common.console.print(
-            f"note: {summary.no_target} handles had no MMS id: 'ok' means they resolve; "
-            "their targets were not compared",
-            highlight=False,
+        notes.append(
+            f"{summary.no_target} handles had no MMS id: 'ok' means they resolve; their targets were "
+            "not compared"
         )
+    for note in notes:
+        render.echo(render.wrapped(f"note: {note}", indent="", max_lines=None))
 
 
 def verify_command(
-    *, run: int | None, set_id: str | None, file: Path | None, as_json: bool, show_progress: bool = True
+    *,
+    run: int | None,
+    set_id: str | None,
+    file: Path | None,
+    as_json: bool,
+    show_progress: bool = True,
+    show_all: bool = False,
+    record: bool = False,
 ) -> int:
     """The command's work; returns the exit status."""
     chosen = [x for x in (run, set_id, file) if x is not None]
@@ -331,12 +311,12 @@ def verify_command(
                 source = from_set(session, settings, set_id)
     if not source.items and not source.problems:
         raise common.CliError(f"{source.label}: no handles to check", code=2)
-    from handles.claims import shared_claims
-
     with session_scope(engine) as session:
         claims = shared_claims(session, source.items)
-    summary, results = _check(source, settings, engine, show_progress=show_progress and not as_json)
-    _print(source, summary, results, as_json, claims)
+    summary, results = _check(
+        source, settings, engine, show_progress=show_progress and not as_json, record=record or file is None
+    )
+    _print(source, summary, results, as_json, show_all, claims)
     return exit_status(summary, source.problems)
 
 
@@ -345,14 +325,26 @@ def register(app: typer.Typer) -> None:
 
     @app.command("verify")
     def verify(
-        run: int | None = typer.Option(None, "--run", help="verify the records of this run"),
+        run: int | None = typer.Option(None, "--run", help="Verify the records of this run (RUN_ID)."),
         set_id: str | None = typer.Option(
-            None, "--set", help="the newest run of this set, else the set in Alma"
+            None, "--set", help="Verify the newest run of this set (SET_ID), else the set read from Alma."
         ),
         file: Path | None = typer.Option(
-            None, "--file", help="one handle per line, or CSV with handle,mms_id"
+            None, "--file", help="Verify a file: one handle per line, or CSV with handle,mms_id columns."
         ),
-        as_json: bool = typer.Option(False, "--json", help="print JSON instead of tables"),
+        as_json: bool = typer.Option(False, "--json", help="Print JSON for scripts instead of text."),
+        show_all: bool = typer.Option(
+            False, "--all", help=f"List every handle that is not ok, not only the first {render.LIMIT}."
+        ),
+        record: bool = typer.Option(
+            False,
+            "--record",
+            help="Write a --file check to the verification history (--run and --set always do).",
+        ),
     ) -> None:
         """Check that each handle resolves, and to its record's Primo page (exit 0 ok, 1 some not, 2 error)."""
-        raise typer.Exit(verify_command(run=run, set_id=set_id, file=file, as_json=as_json))
+        raise typer.Exit(
+            verify_command(
+                run=run, set_id=set_id, file=file, as_json=as_json, show_all=show_all, record=record
+            )
+        )

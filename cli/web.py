@@ -35,8 +35,8 @@ def register(app: typer.Typer) -> None:
 
     @app.command("web")
     def web(
-        host: str = typer.Option("127.0.0.1", "--host", help="interface to listen on"),
-        port: int = typer.Option(DEFAULT_PORT, "--port", help="port to listen on"),
+        host: str = typer.Option("127.0.0.1", "--host", help="Interface to listen on."),
+        port: int = typer.Option(DEFAULT_PORT, "--port", help="Port to listen on."),
     ) -> None:
         """Serve the read-only page of runs, records, verification and requests (basic auth)."""
         settings = common.settings()

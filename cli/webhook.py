@@ -17,8 +17,10 @@ def register(app: typer.Typer) -> None:
 
     @app.command("webhook")
     def webhook(
-        host: str = typer.Option("127.0.0.1", "--host", help="interface to listen on"),
-        port: int = typer.Option(8791, "--port", help="port to listen on"),
+        host: str = typer.Option(
+            "127.0.0.1", "--host", help="The interface to listen on (127.0.0.1: this machine only)."
+        ),
+        port: int = typer.Option(8791, "--port", help="The port to listen on."),
     ) -> None:
         """Listen for Alma's JOB_END webhook and move the runs it concerns on at once."""
         import uvicorn

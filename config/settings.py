@@ -71,6 +71,9 @@ class Settings(BaseSettings):
     alma_profile_job_parameters: list[JobParameter] = Field(default_factory=list)
     alma_profile_mode: Literal["auto", "api", "operator"] = "auto"
     alma_profile_name: str = "Persistent Handle Identifiers for Digital Resource"
+    alma_keep_sets: bool = Field(
+        False, description="keep the sets a run creates in Alma (the profile set) after the run is done"
+    )
     alma_rate_limit: float = Field(25.0, gt=0, description="Alma requests per second, all workers together")
     alma_remaining_floor: int = Field(
         0, ge=0, description="pause Alma calls when X-Exl-Api-Remaining falls under this"

@@ -24,7 +24,29 @@ from store.runs import get_run, step_of
 
 log = logging.getLogger("handles.pipeline")
 
-__all__ = ["finish_run", "fold_batches"]
+__all__ = ["finish_run", "fold_batches", "remove_created_sets"]
+
+
+def remove_created_sets(ctx: PipelineContext, run_id: int, set_ids: list[str]) -> list[str]:
+    """Delete the sets this run created in Alma, unless ``ALMA_KEEP_SETS``; returns those removed.
+
+    A set that cannot be removed is one log line: the run has succeeded and stays so.
+    """
+    if ctx.settings.alma_keep_sets:
+        return []
+    removed = []
+    for set_id in set_ids:
+        try:
+            ctx.alma.delete_set(set_id)
+        except Exception as exc:  # noqa: BLE001 - never fail a finished run over a leftover set
+            log.warning(
+                "run %s: could not remove its set %s from Alma (%s); remove it by hand", run_id, set_id, exc
+            )
+            continue
+        removed.append(set_id)
+    if removed:
+        log.info("run %s: removed the set(s) it created in Alma: %s", run_id, ", ".join(removed))
+    return removed
 
 
 def finish_run(*, ctx: PipelineContext, run_id: int, verify: Any = None, classify: Any = None) -> None:
@@ -76,6 +98,10 @@ def finish_run(*, ctx: PipelineContext, run_id: int, verify: Any = None, classif
         session.add(run)
         counts = outcome_counts(session, run_id)
         total = session.query(Record).filter(col(Record.run_id) == run_id).count()
+        # the sets this run made in Alma: its profile set, its jobs set, and a batch's own set
+        made = [run.profile_set_id, run.jobs_set_id, run.set_id if run.batch_no is not None else None]
+        created_sets = list(dict.fromkeys(s for s in made if s))
+    remove_created_sets(ctx, run_id, created_sets)
     log.info(
         "run %s: finished: %s records; outcomes %s; verification %s",
         run_id,

@@ -24,7 +24,7 @@ from sandbox.bib_routes import get_bib, get_bibs, put_bib
 from sandbox.jobs import JOBS, STATUS_DESC, Instance, JobDef, iso
 from sandbox.responses import alma_answer, alma_error, gateway_not_found
 from sandbox.responses import int_param as _int_param
-from sandbox.set_routes import create_set, get_set, list_sets, set_members, set_op
+from sandbox.set_routes import create_set, delete_set, get_set, list_sets, set_members, set_op
 from sandbox.state import AlmaFault, SandboxState
 
 PREFIX = "/almaws/v1"
@@ -335,6 +335,7 @@ def alma_routes() -> list[Route]:
         r("/conf/sets", create_set, ["POST"]),
         r("/conf/sets/{set_id}", get_set, ["GET"]),
         r("/conf/sets/{set_id}", set_op, ["POST"]),
+        r("/conf/sets/{set_id}", delete_set, ["DELETE"]),
         r("/conf/sets/{set_id}/members", set_members, ["GET"]),
         r("/bibs", get_bibs, ["GET"]),
         r("/bibs/{mms_id}", get_bib, ["GET"]),

@@ -122,6 +122,12 @@ async def create_set(request: Request, state: SandboxState) -> Response:
     return alma_answer(request, "set", set_json(request, new))
 
 
+async def delete_set(request: Request, state: SandboxState) -> Response:
+    """``DELETE /conf/sets/{set_id}``: Alma answers 204 with no body; 60107 for an unknown set."""
+    state.delete_set(request.path_params["set_id"])
+    return Response(status_code=204)
+
+
 async def set_op(request: Request, state: SandboxState) -> Response:
     set_id = request.path_params["set_id"]
     op = request.query_params.get("op", "")

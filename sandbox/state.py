@@ -133,6 +133,11 @@ class SandboxState:
             self.sets[set_id] = new
             return new
 
+    def delete_set(self, set_id: str) -> None:
+        with self.lock:
+            self.get_set(set_id)
+            del self.sets[set_id]
+
     def add_members(self, set_id: str, ids: list[str], *, fail_on_invalid_id: bool = True) -> seed.SeedSet:
         with self.lock:
             target = self.get_set(set_id)

@@ -33,6 +33,15 @@ class RunStopped(Exception):
     """The run cannot go on (a failed or refused step, an unusable set); the reason is recorded."""
 
 
+class Waiting(Exception):
+    """Why a task visits again later: Flower shows it as the retry's reason."""
+
+
+def readable(sig, run_id: int, set_id: str, what: str):  # type: ignore[no-untyped-def]
+    """``sig`` as Flower shows it: ``run 8 migration on set 7593466560004641``, args ``run 8``."""
+    return sig.set(shadow=f"run {run_id} {what} on set {set_id}", argsrepr=f"(run {run_id})")
+
+
 def transient_countdown(exc: Exception, settings: Settings) -> float:
     """How long to wait after a transient Alma error: the next hour when the day's quota is spent,
     else its Retry-After, else the max poll."""
@@ -97,7 +106,10 @@ def run_step(self, run_id: int, kind: str) -> None:  # type: ignore[no-untyped-d
         raise _key_refused(run_id, f"{kind} step", exc) from None
     countdown = retry_countdown(nxt, run_id)
     if countdown is not None:
-        raise self.retry(countdown=countdown)
+        why = nxt.reason or f"Alma's {kind} job is not done yet"
+        raise self.retry(
+            countdown=countdown, exc=Waiting(f"run {run_id} {kind}: {why}; next look in {countdown:.0f} s")
+        )
 
 
 @app.task(name="handles.finish_run", bind=True, max_retries=None, acks_late=True, throws=(RunStopped,))
@@ -136,16 +148,16 @@ def build_chain(run_id: int):  # type: ignore[no-untyped-def]
     """The chain of what is left to do for ``run_id`` (everything, for a new run)."""
     with resources.session_scope() as session:
         run = get_run(session, run_id)
-        state = run.state
+        state, set_id = run.state, run.set_id
         remaining = remaining_steps(session, run_id)
         batched = run.batch_size is not None and run.batch_no is None
     links = []
     if state in (RunState.QUEUED, RunState.PREFLIGHT):
-        links.append(preflight_task.si(run_id))
-    links += [run_step.si(run_id, kind.value) for kind in remaining]
+        links.append(readable(preflight_task.si(run_id), run_id, set_id, "preflight"))
+    links += [readable(run_step.si(run_id, kind.value), run_id, set_id, kind.value) for kind in remaining]
     if batched:  # a batch parent: its batches run the jobs (pipeline.batches)
-        links.append(run_batches.si(run_id))
-    links.append(finish_run.si(run_id))
+        links.append(readable(run_batches.si(run_id), run_id, set_id, "batches"))
+    links.append(readable(finish_run.si(run_id), run_id, set_id, "verify and finish"))
     return chain(*links)
 
 

@@ -46,10 +46,10 @@ def closed() -> str:
 CASES = [
     Case(
         "verify --file: a handle whose URL value is http://[x, among good ones",
-        ["verify", "--file", "handles.csv"],
+        ["verify", "--file", "handles.csv", "--record"],
         code=2,
         files={"handles.csv": "handle,mms_id\n11084/bad1,991\n11084/bad2,992\n11084/bad3,993\n"},
-        stored={"handlecheck": 3},  # all three checked: two ok, one error
+        stored={"handlecheck": 3},  # all three checked (and recorded: --record): two ok, one error
         stdout_has="cannot be read",
     ),
     Case("status: LOG_LEVEL not a level", ["status"], {"LOG_LEVEL": "LOUD"}, 2, "LOG_LEVEL"),

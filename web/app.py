@@ -6,7 +6,7 @@ Routes (all GET):
 ``/runs/{id}``                     one run: steps with Alma instance ids and counters, outcome counts
                                    with the next step for each, operator instructions when waiting
 ``/runs/{id}/records``             its records: ``?outcome=&verification=&q=&page=``
-``/runs/{id}/records.csv|.json``   the same records (all pages) as the report's CSV or JSON
+``/runs/{id}/records.csv|.json|.xlsx`` the same records (all pages) as the report's CSV, JSON, XLSX
 ``/verification``                  the verification history: ``?run=&regressions=1&page=``
 ``/requests``                      the Handle server requests: ``?status=``
 ``/static/…``                      the style sheet (served from this package, no CDN)
@@ -30,13 +30,17 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
+from outcomes.current import current_counts
 from outcomes.report import write_csv, write_json
+from outcomes.report_xlsx import report_title, write_xlsx
 from store.models import RequestStatus, RunState
 from store.runs import RunNotFound, get_run
 from web import views
 from web.auth import BasicAuth, parse_credentials
 
 __all__ = ["create_app"]
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 HERE = Path(__file__).resolve().parent
 
@@ -127,18 +131,26 @@ def create_app(*, settings: Any, engine: Engine) -> Starlette:
     def download(request: Request) -> Response:
         run_id = request.path_params["run_id"]
         fmt = request.path_params["fmt"]
-        if fmt not in ("csv", "json"):
-            raise HTTPException(404, f"There is no {fmt} download; choose CSV or JSON.")
+        if fmt not in ("csv", "json", "xlsx"):
+            raise HTTPException(404, f"There is no {fmt} download; choose CSV, JSON or XLSX.")
         flt = views.RecordFilter.from_query(request.query_params)
         with session() as db:
             run_or_404(db, run_id)
-            out = io.StringIO()
             rows = views.filtered_rows(db, run_id, settings, flt)
-            (write_csv if fmt == "csv" else write_json)(rows, out)
-        media = "text/csv; charset=utf-8" if fmt == "csv" else "application/json"
+            body: str | bytes
+            if fmt == "xlsx":
+                binary = io.BytesIO()
+                title = report_title(db, run_id, settings.timezone())
+                write_xlsx(rows, binary, title=title, run_id=run_id, counts=current_counts(db, run_id))
+                body = binary.getvalue()
+            else:
+                out = io.StringIO()
+                (write_csv if fmt == "csv" else write_json)(rows, out)
+                body = out.getvalue()
+        media = {"csv": "text/csv; charset=utf-8", "json": "application/json", "xlsx": XLSX}[fmt]
         name = f"run-{run_id}-records.{fmt}"
         return Response(  # built in memory: 12,000 records make about 1.5 MB
-            out.getvalue(),
+            body,
             media_type=media,
             headers={"Content-Disposition": f'attachment; filename="{name}"'},
         )

@@ -94,11 +94,11 @@ def test_cli_requests_run_by_a_worker_feed_the_resolver(sandbox, db, redis_url, 
         assert row.status == "success", row.error
         assert resolve(sandbox, handle) == "https://example.org/two"
 
-        gone = cli(env, "request", "delete", handle)
+        gone = cli(env, "request", "delete", handle, "--yes")
         row = wait_for(lambda: finished(engine, int(gone.stdout)), timeout=30, what="the delete")
         assert row.status == "success", row.error
         assert resolve(sandbox, handle) is None
-        again = cli(env, "request", "delete", handle)
+        again = cli(env, "request", "delete", handle, "--yes")
         row = wait_for(lambda: finished(engine, int(again.stdout)), timeout=30, what="the second delete")
         assert row.status == "error" and "missing or deleted" in row.error
 

@@ -96,7 +96,8 @@ def run_state(db_url: str, run_id: int) -> dict:
 def test_three_jobs_run_in_order_once_each_and_every_record_is_accounted_for(
     sandbox: str, env: dict[str, str], tmp_path: Path
 ) -> None:
-    # given a worker
+    # given a worker that keeps the profile set it makes (ALMA_KEEP_SETS), so the test can read it
+    env = dict(env, ALMA_KEEP_SETS="true")
     with worker_process(env, log_path=tmp_path / "worker.log"):
         # when
         result = handles(env, "migrate", SEED_SET, "--wait")

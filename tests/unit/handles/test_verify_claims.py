@@ -47,7 +47,10 @@ def test_file_two_records_claim_one_handle_in_any_letter_case(tmp_path, fake_res
     # the table says so too
     run_cli(["verify", "--file", str(path)])
     text = capsys.readouterr().out
-    assert text.count("claimed by more than one record") == 1 and "│ 11084/DupA │ 7, 8" in text
+    assert (
+        text.count("claimed by more than one record") == 1
+        and "  11084/DupA\n    records (MMS id): 7, 8" in text
+    )
 
 
 def test_run_and_set_sources_see_claims_of_other_runs(fake_resolver, capsys) -> None:  # noqa: F811

@@ -146,7 +146,7 @@ def test_cli_exit_statuses(tmp_path, fake_resolver, capsys, lines: str, status: 
 
 def test_cli_json_and_history_and_regression(tmp_path, fake_resolver, capsys) -> None:
     path = write(tmp_path, "handle,mms_id\n11084/1,1\n11084/2,2\n11084/404,3\n", "in.csv")
-    assert run_cli(["verify", "--file", str(path), "--json"]) == 1
+    assert run_cli(["verify", "--file", str(path), "--json", "--record"]) == 1
     out = json.loads(capsys.readouterr().out)
     assert out["summary"] | {} == {
         "ok": 1,
@@ -169,11 +169,26 @@ def test_cli_json_and_history_and_regression(tmp_path, fake_resolver, capsys) ->
         assert len(session.exec(select(HandleCheck)).all()) == 3
     # 1 now points elsewhere: the table output shows it, and a regression is recorded
     path.write_text("handle,mms_id\n11084/1,5\n")
-    assert run_cli(["verify", "--file", str(path)]) == 1
+    assert run_cli(["verify", "--file", str(path), "--record"]) == 1
     text = capsys.readouterr().out
     assert "wrong_target" in text and "regressions" in text
     with Session(resources.engine()) as session:
         assert [c.handle for c in service.regressions(session)] == ["11084/1"]
+
+
+def test_a_one_off_file_check_leaves_the_history_alone(tmp_path, fake_resolver, capsys) -> None:
+    from sqlmodel import Session, select
+
+    from store.models import HandleCheck
+    from workers import resources
+
+    path = write(tmp_path, "handle,mms_id\n11084/1,1\n11084/404,3\n", "in.csv")
+    assert run_cli(["verify", "--file", str(path)]) == 1
+    with Session(resources.engine()) as session:
+        assert session.exec(select(HandleCheck)).all() == []
+    assert run_cli(["verify", "--file", str(path), "--record"]) == 1
+    with Session(resources.engine()) as session:
+        assert len(session.exec(select(HandleCheck)).all()) == 2
 
 
 def test_cli_needs_exactly_one_source(tmp_path, capsys) -> None:

@@ -119,7 +119,7 @@ def test_downloads_are_the_report_with_the_same_filters(client: TestClient) -> N
     assert [r["mms_id"] for r in rows] == MMS[3:5] and {r["outcome"] for r in rows} == {"failed"}
     everything = json.loads(client.get("/runs/1/records.json", auth=AUTH).text)
     assert len(everything) == 250 and everything[0]["mms_id"] == MMS[0]
-    assert client.get("/runs/1/records.xlsx", auth=AUTH).status_code == 404
+    assert client.get("/runs/1/records.pdf", auth=AUTH).status_code == 404
 
 
 def test_verification_history_regressions_and_requests(client: TestClient) -> None:
