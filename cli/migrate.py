@@ -12,7 +12,7 @@ from rich.live import Live
 from rich.table import Table
 
 from alma.errors import AlmaAuthError, AlmaError, AlmaTransportError
-from cli.common import CliError, console, err_console, ready_database, settings
+from cli.common import CliError, console, db_id, err_console, ready_database, settings
 from config.celery import broker_reachable, broker_url
 from config.redact import mask_url
 from handles.verify import regressions as find_regressions
@@ -211,7 +211,7 @@ def watch(run_id: int, *, interval: float = 1.0) -> int:
 
 
 def status(
-    run_id: int | None = typer.Argument(None, help="A run id; without it, the recent runs."),
+    run_id: int | None = typer.Argument(None, help="A run id; without it, the recent runs.", callback=db_id),
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
     regressions: bool = typer.Option(
         False, "--regressions", help="List handles that resolved correctly before and no longer do."
@@ -299,7 +299,9 @@ def _regressions(engine: Any, as_json: bool) -> None:
     console.print(table)
 
 
-def confirm(run_id: int = typer.Argument(..., help="The run waiting for the operator.")) -> None:
+def confirm(
+    run_id: int = typer.Argument(..., help="The run waiting for the operator.", callback=db_id),
+) -> None:
     """(Operator mode) Say that the profile was run in Alma's UI; the run goes on.
 
     Also goes on without the Events Report when a run waits for it (see `handles status RUN_ID`).

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import typer
 
-from alma.errors import AlmaError
-from cli.common import CliError, ready_database, settings
+from alma.errors import AlmaAuthError, AlmaError
+from cli.common import CliError, db_id, ready_database, settings
 from outcomes.repair_run import apply_repairs, conflicts, plan_repairs, restore_run
 from pipeline.runs import create_run
 from store.db import session_scope
@@ -32,7 +32,9 @@ def _one_line(exc: Exception) -> str:
 
 
 def repair(
-    run_id: int = typer.Argument(..., help="the run whose malformed/missing identifiers to repair"),
+    run_id: int = typer.Argument(
+        ..., help="the run whose malformed/missing identifiers to repair", callback=db_id
+    ),
     apply: bool = typer.Option(
         False, "--apply", help="change the bibs (default: only show what would change)"
     ),
@@ -54,6 +56,8 @@ def repair(
             ]
     except LookupError as exc:
         raise CliError(str(exc)) from None
+    except AlmaAuthError as exc:  # names ALMA_API_KEY; nothing was changed with a refused key
+        raise CliError(_one_line(exc)) from None
     except AlmaError as exc:
         raise CliError(
             f"Alma error during the repair (every bib changed so far is backed up; "
@@ -83,7 +87,7 @@ def repair(
 
 
 def restore(
-    run_id: int = typer.Argument(..., help="the run whose repaired bibs to put back"),
+    run_id: int = typer.Argument(..., help="the run whose repaired bibs to put back", callback=db_id),
     force: bool = typer.Option(False, "--force", help="also put back bibs edited in Alma since the repair"),
 ) -> None:
     """Put the backed-up original of every bib the repair changed back into Alma."""

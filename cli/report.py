@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from cli.common import CliError, err_console, ready_database, settings
+from cli.common import CliError, db_id, err_console, ready_database, settings
 from outcomes.classify import classify_run
 from outcomes.importer import EventsFileError
 from outcomes.ingest import import_file
@@ -24,7 +24,7 @@ def _require_run(session, run_id: int) -> None:  # type: ignore[no-untyped-def]
 
 
 def report(
-    run_id: int = typer.Argument(..., help="the run"),
+    run_id: int = typer.Argument(..., help="the run", callback=db_id),
     format: str = typer.Option("csv", "--format", help="csv or json"),
     output: Path | None = typer.Option(None, "--output", "-o", help="write here instead of stdout"),
 ) -> None:
@@ -51,7 +51,7 @@ def report(
 
 
 def events_import(
-    run_id: int = typer.Argument(..., help="the run the report belongs to"),
+    run_id: int = typer.Argument(..., help="the run the report belongs to", callback=db_id),
     file: Path = typer.Argument(..., help="the Events Report: CSV, XLSX, or the text copied from the page"),
 ) -> None:
     """Read an Events Report exported from Alma's UI into the run's outcomes (re-importing changes nothing)."""

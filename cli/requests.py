@@ -19,7 +19,7 @@ from handles.requests import (
     queue_request,
     request_as_dict,
 )
-from handles.server import HandleServerClient
+from handles.server import HandleAuthError, HandleServerClient
 from store.db import session_scope
 from store.models import RequestStatus
 from tasks.requests import enqueue
@@ -101,7 +101,7 @@ def _show(data: dict[str, Any]) -> None:
 
 @request_app.command("status")
 def status(
-    request_id: int = typer.Argument(..., metavar="ID"),
+    request_id: int = typer.Argument(..., metavar="ID", callback=common.db_id),
     as_json: bool = typer.Option(False, "--json", help="print JSON"),
 ) -> None:
     """A request's op, handle, url, attempts, status, the server's response and error."""
@@ -139,7 +139,7 @@ def list_(
 
 
 def repair_conflicts(
-    run_id: int = typer.Argument(..., metavar="RUN_ID"),
+    run_id: int = typer.Argument(..., metavar="RUN_ID", callback=common.db_id),
     apply: bool = typer.Option(False, "--apply", help="queue the requests (default: dry run)"),
     as_json: bool = typer.Option(False, "--json", help="print JSON"),
 ) -> None:
@@ -152,6 +152,11 @@ def repair_conflicts(
             items = plan_conflict_repairs(session=session, run_id=run_id, client=client, settings=settings)
         except UnknownRun as exc:
             raise common.CliError(str(exc)) from None
+        except HandleAuthError as exc:  # nothing queued: every handle would be refused alike
+            raise common.CliError(
+                f"the Handle server refused our credentials ({exc}): check HANDLE_SERVER_AUTH_ID and "
+                "HANDLE_SERVER_SECRET (or HANDLE_SERVER_CERT and HANDLE_SERVER_KEY)"
+            ) from None
         queued = (
             apply_conflict_repairs(session=session, run_id=run_id, items=items, settings=settings)
             if apply

@@ -474,6 +474,8 @@ def plan_conflict_repairs(
         except HandleNotFound:
             item.action, item.reason = "create", "the expected handle does not exist on the Handle server"
             continue
+        except HandleAuthError:
+            raise  # refused credentials refuse every handle: one line for the command, not N
         except HandleServerError as exc:
             item.reason = f"could not read it: {exc}"
             continue
