@@ -65,11 +65,11 @@ def _decode(data: bytes) -> str:
 
 def _lines(path: Path) -> list[str]:
     if path.is_dir():
-        raise common.CliError(f"{path}: is a directory, not a file", code=2)
+        raise common.CliError(f"{path}: cannot read: is a directory, not a file", code=2)
     try:
         data = path.read_bytes()
     except FileNotFoundError:
-        raise common.CliError(f"{path}: no such file", code=2) from None
+        raise common.CliError(f"{path}: cannot read: no such file", code=2) from None
     except OSError as exc:
         raise common.CliError(f"{path}: cannot read: {exc.strerror or exc}", code=2) from None
     return _decode(data).splitlines()
