@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from typing import NoReturn
 
+import typer
 from rich.console import Console
 
 from config.settings import SettingsError, get_settings
@@ -54,3 +55,23 @@ def ready_database():  # type: ignore[no-untyped-def]
             f"database {resources.settings().database_url.split('@')[-1]}: {describe_error(exc)}"
         ) from None
     return resources.engine()
+
+
+#: the largest id the database stores (a signed 64-bit integer, as SQLite's INTEGER and BIGINT)
+MAX_DB_ID = 2**63 - 1
+
+
+def db_id(param: typer.CallbackParam, value: int | None) -> int | None:
+    """Typer callback for a RUN_ID or a request ID: a whole number from 1 to :data:`MAX_DB_ID`.
+
+    Anything else is one line (exit 2) before the database is asked: a larger number would end in
+    the driver's ``OverflowError``, zero or a negative one can name no row.
+    """
+    if value is None or 1 <= value <= MAX_DB_ID:
+        return value
+    if param.param_type_name == "option" and param.opts:
+        name = param.opts[0]
+    else:
+        name = param.metavar or (param.name or "id").upper()
+    shown = str(value) if len(str(value)) <= 24 else str(value)[:24] + "…"
+    raise CliError(f"{name} {shown}: not an id (a whole number from 1 to {MAX_DB_ID})", code=2)

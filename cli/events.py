@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from cli.common import CliError, ready_database, settings
+from cli.common import CliError, db_id, ready_database, settings
 from outcomes.classify import classify_run
 from outcomes.events.read import EventsFileError
 from outcomes.events.store import import_file
@@ -18,7 +18,7 @@ events_app = typer.Typer(help="Events Reports exported from Alma's UI.", no_args
 
 @events_app.command("import")
 def events_import(
-    run_id: int = typer.Argument(..., help="The run the Events Report belongs to (RUN_ID)."),
+    run_id: int = typer.Argument(..., callback=db_id, help="The run the Events Report belongs to (RUN_ID)."),
     file: Path = typer.Argument(..., help="The Events Report: CSV, XLSX, or the text copied from the page."),
 ) -> None:
     """Read an Events Report exported from Alma's UI into the run's outcomes (re-importing changes nothing)."""

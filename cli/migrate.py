@@ -16,7 +16,7 @@ from sqlmodel import select
 from alma.errors import AlmaAuthError, AlmaError, AlmaTransportError
 from cli import render, status_view
 from cli.batches_view import batches_snapshot, parse_batch_size, plan_lines, set_size
-from cli.common import CliError, err_console, ready_database, settings
+from cli.common import CliError, db_id, err_console, ready_database, settings
 from cli.records_view import is_problem
 from config.celery import broker_reachable, broker_url
 from config.redact import mask_url
@@ -234,7 +234,7 @@ def watch(run_id: int, *, interval: float = 1.0) -> int:
 
 
 def status(
-    run_id: int | None = typer.Argument(None, help="A run id; without it, the recent runs."),
+    run_id: int | None = typer.Argument(None, help="A run id; without it, the recent runs.", callback=db_id),
     as_json: bool = typer.Option(False, "--json", help="Print JSON for scripts instead of text."),
     regressions: bool = typer.Option(
         False,
@@ -322,7 +322,9 @@ def _regressions(engine: Any, as_json: bool, zone: Any, show_all: bool) -> int:
     return 1 if rows else 0
 
 
-def confirm(run_id: int = typer.Argument(..., help="The run waiting for the operator.")) -> None:
+def confirm(
+    run_id: int = typer.Argument(..., help="The run waiting for the operator.", callback=db_id),
+) -> None:
     """(Operator mode) Say that the profile was run in Alma's UI; the run goes on.
 
     Also goes on without the Events Report when a run waits for it (see `handles status RUN_ID`).

@@ -9,11 +9,11 @@ import json
 
 import typer
 
-from alma.errors import AlmaError
+from alma.errors import AlmaAuthError, AlmaError
 from cli import render
 from cli import requests as request_cli
-from cli.common import CliError, err_console, ready_database, settings
-from handles.server import HandleServerClient
+from cli.common import CliError, db_id, err_console, ready_database, settings
+from handles.server import HandleAuthError, HandleServerClient
 from outcomes.repair.conflicts import apply_conflict_repairs, conflicts, plan_conflict_repairs
 from outcomes.repair.metadata import apply_repairs, plan_repairs
 from outcomes.repair.restore import restore_run
@@ -44,7 +44,9 @@ def _one_line(exc: Exception) -> str:
 
 
 def repair(
-    run_id: int = typer.Argument(..., help="The run whose malformed/missing identifiers to repair."),
+    run_id: int = typer.Argument(
+        ..., callback=db_id, help="The run whose malformed/missing identifiers to repair."
+    ),
     apply: bool = typer.Option(
         False, "--apply", help="Change the bibs (default: only show what would change)."
     ),
@@ -70,6 +72,8 @@ def repair(
             ]
     except RunNotFound as exc:
         raise CliError(str(exc)) from None
+    except AlmaAuthError as exc:  # names ALMA_API_KEY; nothing was changed with a refused key
+        raise CliError(_one_line(exc)) from None
     except AlmaError as exc:
         raise CliError(
             f"Alma error during the repair (every bib changed so far is backed up; "
@@ -113,7 +117,7 @@ def repair(
 
 
 def restore(
-    run_id: int = typer.Argument(..., help="The run whose repaired bibs to put back."),
+    run_id: int = typer.Argument(..., callback=db_id, help="The run whose repaired bibs to put back."),
     force: bool = typer.Option(False, "--force", help="Also put back bibs edited in Alma since the repair."),
 ) -> None:
     """Put the backed-up original of every bib the repair changed back into Alma."""
@@ -136,7 +140,9 @@ def restore(
 
 
 def repair_conflicts(
-    run_id: int = typer.Argument(..., metavar="RUN_ID", help="The run whose conflict records to repair."),
+    run_id: int = typer.Argument(
+        ..., metavar="RUN_ID", callback=db_id, help="The run whose conflict records to repair."
+    ),
     apply: bool = typer.Option(False, "--apply", help="Queue the requests (without it: a dry run)."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON for scripts instead of text."),
 ) -> None:
@@ -150,6 +156,11 @@ def repair_conflicts(
             items = plan_conflict_repairs(session=session, run_id=run_id, client=client, settings=config)
         except RunNotFound as exc:
             raise CliError(str(exc)) from None
+        except HandleAuthError as exc:  # nothing queued: every handle would be refused alike
+            raise CliError(
+                f"the Handle server refused our credentials ({exc}): check HANDLE_SERVER_AUTH_ID and "
+                "HANDLE_SERVER_SECRET (or HANDLE_SERVER_CERT and HANDLE_SERVER_KEY)"
+            ) from None
         queued = (
             apply_conflict_repairs(session=session, run_id=run_id, items=items, settings=config)
             if apply

@@ -10,7 +10,7 @@ from typing import Any
 import typer
 
 from cli import render, report_view
-from cli.common import CliError, err_console, ready_database, settings
+from cli.common import CliError, db_id, err_console, ready_database, settings
 from outcomes.current import current_counts
 from outcomes.report import iter_rows, write_csv, write_json
 from outcomes.report_xlsx import report_title, write_xlsx
@@ -26,7 +26,7 @@ def _require_run(session, run_id: int) -> None:  # type: ignore[no-untyped-def]
 
 
 def report(
-    run_id: int = typer.Argument(..., help="The run whose report to write (RUN_ID)."),
+    run_id: int = typer.Argument(..., callback=db_id, help="The run whose report to write (RUN_ID)."),
     format: str | None = typer.Option(
         None,
         "--format",

@@ -108,7 +108,7 @@ def _show(data: dict[str, Any]) -> None:
 @request_app.command("status")
 def status(
     request_id: int = typer.Argument(
-        ..., metavar="ID", help="The request id that create/update/delete printed."
+        ..., metavar="ID", callback=common.db_id, help="The request id that create/update/delete printed."
     ),
     as_json: bool = typer.Option(False, "--json", help="Print JSON for scripts instead of text."),
 ) -> None:

@@ -9,11 +9,31 @@ switches set the start-up state of :class:`sandbox.config.SandboxConfig`; change
 from __future__ import annotations
 
 import json
+import socket
 
 import typer
 
 from cli import common
 from sandbox.app import serve
+
+
+def _check_listen(host: str, port: int) -> None:
+    """One line, before the banner, when the port is taken or the host cannot be listened on."""
+    try:
+        infos = socket.getaddrinfo(host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except (OSError, UnicodeError) as exc:
+        raise common.CliError(f"--host {host}: cannot listen there ({_reason(exc)})", code=2) from None
+    family, kind, proto, _, address = infos[0]
+    try:
+        with socket.socket(family, kind, proto) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does
+            probe.bind(address)
+    except OSError as exc:
+        raise common.CliError(f"cannot listen on {host}:{port}: {_reason(exc)}") from None
+
+
+def _reason(exc: BaseException) -> str:
+    return getattr(exc, "strerror", None) or " ".join(str(exc).split()) or type(exc).__name__
 
 
 def register(app: typer.Typer) -> None:
@@ -52,6 +72,9 @@ def register(app: typer.Typer) -> None:
         ),
     ) -> None:
         """Run the built-in simulator (Alma, Handle proxy, Handle server, target pages) on one port."""
+        if not 1 <= port <= 65535:
+            raise common.CliError(f"--port {port}: a port is a number from 1 to 65535", code=2)
+        _check_listen(host, port)
         try:
             failures = json.loads(fail_job) if fail_job else {}
         except ValueError:

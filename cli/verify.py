@@ -8,6 +8,7 @@ could not answer for, so the check is incomplete).
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import json
@@ -22,15 +23,18 @@ from alma import AlmaClient
 from alma.dc import parse_dc
 from cli import common, render, verify_view
 from cli.progress import progress_reporter
+from config.redact import scrub
 from handles.claims import claim_note, shared_claims
 from handles.syntax import HandleSyntaxError, handle_key, parse_handle
 from handles.verify import VerifyItem, VerifyResult, VerifySummary, record_checks, run_verification
 from outcomes.current import current_records
+from pipeline.errors import InvalidSetId
+from pipeline.runs import validate_set_id
 from store.db import session_scope
 from store.models import Run
 from store.runs import RunNotFound, get_run
 
-_MMS = re.compile(r"^\d+$")
+_MMS = re.compile(r"^[0-9]+$")  # ASCII digits only: Alma's ids are
 _DELIMS = ",;\t"
 
 
@@ -45,12 +49,34 @@ class Source:
     run_id: int | None = None
 
 
+#: what is echoed of a line of the file: at most this many characters, controls and escapes removed
+SHOWN = 120
+_UTF16_BOMS = ((codecs.BOM_UTF16_LE, "utf-16-le"), (codecs.BOM_UTF16_BE, "utf-16-be"))
+
+
+def _shown(text: str) -> str:
+    """A piece of the file fit to echo: one line, no terminal escapes, at most :data:`SHOWN` chars."""
+    return scrub(text, limit=SHOWN)
+
+
+def _decode(data: bytes) -> str:
+    """UTF-8 (with or without BOM); UTF-16 LE/BE with a BOM (Excel's "Unicode text")."""
+    for bom, codec in _UTF16_BOMS:
+        if data.startswith(bom):
+            return data[len(bom) :].decode(codec, errors="replace")
+    return data.decode("utf-8-sig", errors="replace")
+
+
 def _lines(path: Path) -> list[str]:
+    if path.is_dir():
+        raise common.CliError(f"{path}: cannot read: is a directory, not a file", code=2)
     try:
         data = path.read_bytes()
+    except FileNotFoundError:
+        raise common.CliError(f"{path}: cannot read: no such file", code=2) from None
     except OSError as exc:
         raise common.CliError(f"{path}: cannot read: {exc.strerror or exc}", code=2) from None
-    return data.decode("utf-8-sig", errors="replace").splitlines()
+    return _decode(data).splitlines()
 
 
 def read_file(path: Path, *, prefix: str) -> Source:
@@ -92,7 +118,8 @@ def _read_csv(path: Path, lines: list[str], source: Source, *, prefix: str) -> N
     header = [cell.strip().lower() for cell in next(reader)]
     if "handle" not in header:
         raise common.CliError(
-            f"{path}: line 1: CSV header has no 'handle' column (found: {', '.join(header)})", code=2
+            f"{path}: line 1: CSV header has no 'handle' column (found: {_shown(', '.join(header))})",
+            code=2,
         )
     h_col = header.index("handle")
     m_col = header.index("mms_id") if "mms_id" in header else None
@@ -107,7 +134,7 @@ def _read_csv(path: Path, lines: list[str], source: Source, *, prefix: str) -> N
             continue
         mms = row[m_col].strip() if m_col is not None else ""
         if mms and not _MMS.match(mms):
-            source.problems.append(f"line {n}: {mms!r} is not an MMS id")
+            source.problems.append(f"line {n}: {_shown(repr(mms))} is not an MMS id")
             continue
         _add(source, n, row[h_col], mms or None, prefix=prefix)
 
@@ -116,13 +143,17 @@ def _add(source: Source, n: int, text: str, mms: str | None, *, prefix: str) -> 
     try:
         handle = parse_handle(text, expected_prefix=prefix)
     except HandleSyntaxError as exc:
-        source.problems.append(f"line {n}: {exc}")
+        source.problems.append(f"line {n}: {_shown(str(exc))}")
         return
     source.items.append(VerifyItem(handle=handle, mms_id=mms))
 
 
 def from_set(session, settings, set_id: str) -> Source:  # type: ignore[no-untyped-def]
     """The newest run of the set in the database; else the set's members and bibs read from Alma."""
+    try:
+        set_id = validate_set_id(set_id)
+    except InvalidSetId as exc:
+        raise common.CliError(str(exc), code=2) from None
     run = session.exec(
         select(Run).where(Run.set_id == set_id).order_by(col(Run.created_at).desc(), col(Run.id).desc())
     ).first()
@@ -325,7 +356,9 @@ def register(app: typer.Typer) -> None:
 
     @app.command("verify")
     def verify(
-        run: int | None = typer.Option(None, "--run", help="Verify the records of this run (RUN_ID)."),
+        run: int | None = typer.Option(
+            None, "--run", help="Verify the records of this run (RUN_ID).", callback=common.db_id
+        ),
         set_id: str | None = typer.Option(
             None, "--set", help="Verify the newest run of this set (SET_ID), else the set read from Alma."
         ),

@@ -2,6 +2,16 @@
 
 Reliability settings follow ``shared/reference/peers-and-pitfalls.md`` §3: late acks, reject on
 worker lost, prefetch 1, JSON only, and every countdown far below the Redis visibility timeout.
+
+Outliving a Redis restart (issue 13 item 10): the worker reconnects for as long as it takes
+(``broker_connection_max_retries=None``; Celery's default gives up after 100 tries and exits),
+its Redis transport is :mod:`workers.broker`'s (survives losing Redis while holding messages, a
+kombu 5.7 ``AttributeError``), publishing waits out a short outage
+(``task_publish_retry_policy``), the connection is pinged (``health_check_interval``, effective
+with redis-py >= 7 since kombu 5.7), and the beat is :class:`workers.beat.SurvivingRedBeatScheduler`,
+which takes its lock again instead of dying. On shutdown the worker finishes running tasks for
+``worker_soft_shutdown_timeout`` seconds, then hands back what it holds (late acks: redelivered);
+``worker_eta_task_limit`` bounds the countdown retries a worker keeps in memory.
 """
 
 from __future__ import annotations
@@ -19,6 +29,10 @@ from config.settings import Settings
 DEFAULT_REDIS = "redis://127.0.0.1:6379/0"
 EMBEDDED_BROKER_PATH = Path("var/broker.sqlite")
 VISIBILITY_TIMEOUT = 3600
+#: beat's ``--schedule`` default (Celery's); the heartbeat file sits next to it (workers.health)
+DEFAULT_BEAT_SCHEDULE_FILE = "celerybeat-schedule"
+#: the scheduler that outlives a Redis restart (a RedBeat subclass, workers/beat.py)
+BEAT_SCHEDULER = "workers.beat:SurvivingRedBeatScheduler"
 
 
 def reachable(url: str, timeout: float = 0.3) -> bool:
@@ -100,7 +114,25 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "worker_max_tasks_per_child": 500,
         "task_default_queue": "handles",
         "broker_connection_retry_on_startup": True,
-        "broker_transport_options": {"visibility_timeout": VISIBILITY_TIMEOUT},
+        "broker_connection_retry": True,
+        "broker_connection_max_retries": None,
+        "broker_transport_options": {
+            "visibility_timeout": VISIBILITY_TIMEOUT,
+            "health_check_interval": 25,
+            "socket_keepalive": True,
+        },
+        # a task that publishes (a countdown retry, the next step) while Redis restarts waits
+        # about ten seconds for it instead of failing at once (Celery's default: under a second)
+        "task_publish_retry_policy": {
+            "max_retries": 5,
+            "interval_start": 0,
+            "interval_step": 1,
+            "interval_max": 4,
+        },
+        "worker_soft_shutdown_timeout": 30.0,
+        "worker_enable_soft_shutdown_on_idle": True,
+        "worker_eta_task_limit": 1000,
+        "beat_max_loop_interval": 60,
         "worker_hijack_root_logger": False,
         "worker_send_task_events": True,
         "task_send_sent_event": True,
@@ -111,7 +143,7 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         conf.update(redbeat_redis(redis_url(settings) or broker))
         conf["redbeat_key_prefix"] = "handles:redbeat"
         conf["redbeat_lock_timeout"] = 300
-        conf["beat_scheduler"] = "redbeat.RedBeatScheduler"
+        conf["beat_scheduler"] = BEAT_SCHEDULER
     if broker.startswith("sqla+"):
         # kombu's SQLAlchemy transport hands its options to create_engine: give it none
         conf["broker_transport_options"] = {}

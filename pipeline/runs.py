@@ -27,14 +27,15 @@ __all__ = [
 
 # SetContentType codes that hold titles: IEP = digital titles, BIB_MMS = all titles
 TITLE_CONTENT = {"IEP": "Digital titles", "BIB_MMS": "All titles"}
-_SET_ID = re.compile(r"^\d{1,30}$")
+_SET_ID = re.compile(r"[0-9]{1,30}")  # ASCII digits: \d also takes "٧٥٩" or "７５９", which Alma refuses
 
 
 def validate_set_id(set_id: str) -> str:
     """The set id, stripped; :class:`InvalidSetId` unless it is digits only."""
     value = (set_id or "").strip()
-    if not _SET_ID.match(value):
-        raise InvalidSetId(f"{set_id!r} is not an Alma set id (digits only, e.g. 7593466560004641)")
+    if not _SET_ID.fullmatch(value):
+        shown = repr(set_id) if len(set_id or "") <= 40 else repr(set_id[:40]) + "…"
+        raise InvalidSetId(f"{shown} is not an Alma set id (digits only, e.g. 7593466560004641)")
     return value
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -33,10 +34,54 @@ class Case:
     env: dict[str, str] = field(default_factory=dict)
     code: int = 1
     says: str = ""  # words the one line on stderr must hold
-    files: dict[str, str] = field(default_factory=dict)  # name → content, in the working directory
+    files: dict[str, str | bytes] = field(default_factory=dict)  # name → content, in the working dir
     stored: dict[str, int] = field(default_factory=dict)  # table → rows expected afterwards (else none)
     stdout_has: str = ""
     retries_logged: bool = False  # the Alma client logs its retries on stderr before the error line
+    seed: Callable[[str], None] | None = None  # fills the database (its URL) before the command
+    output_max: int = 20_000  # what a bad input may make the command print, at most (characters)
+
+
+def seed_repairable_run(db_url: str) -> None:
+    """Run 1 of SET_ID with one malformed_identifier and one conflict record (as a finished run)."""
+    from sqlmodel import Session
+
+    from store.db import make_engine, upgrade_schema
+    from store.models import Record, Run
+
+    engine = make_engine(db_url)
+    upgrade_schema(engine)
+    with Session(engine) as session:
+        session.add(Run(id=1, set_id=SET_ID, state="succeeded"))
+        session.flush()  # the run before its records (no relationship tells the order)
+        session.add_all(
+            [
+                Record(
+                    run_id=1,
+                    position=0,
+                    mms_id="991011507142104641",
+                    expected_handle="11084/32100",
+                    outcome="malformed_identifier",
+                    metadata_problem='malformed: xsi:type="dcterms:URI"',
+                ),
+                Record(
+                    run_id=1,
+                    position=1,
+                    mms_id="991011589491704641",
+                    expected_handle="11084/bad1",
+                    alma_handle="11084/1742400039",
+                    outcome="conflict",
+                ),
+            ]
+        )
+        session.commit()
+    engine.dispose()
+
+
+SEEDED = {"run": 1, "record": 2}
+TOO_BIG = str(2**64)  # beyond the database's 64-bit ids
+ARABIC_INDIC_SET = "٧٥٩٣٤٦٦٥٦٠٠٠٤٦٤١"  # "7593466560004641" in Arabic-Indic digits
+FULLWIDTH_SET = "７５９３４６６５６０００４６４１"
 
 
 def closed() -> str:
@@ -107,6 +152,73 @@ CASES = [
     Case("migrate: LOG_LEVEL not a level", ["migrate", GOOD], {"LOG_LEVEL": "chatty"}, 2, "LOG_LEVEL"),
     Case("migrate: set id with letters", ["migrate", "75934x"], {}, 2, "not an Alma set id"),
     Case("migrate: refused API key", ["migrate", GOOD], {"ALMA_API_KEY": SECRET}, 1, "ALMA_API_KEY"),
+    # issue 13 item 9: output that misleads
+    Case(
+        "repair: refused API key (dry run)",
+        ["repair", "1"],
+        {"ALMA_API_KEY": SECRET},
+        1,
+        "ALMA_API_KEY",
+        seed=seed_repairable_run,
+        stored=SEEDED,
+    ),
+    Case(
+        "repair --apply: refused API key, no backup stored",
+        ["repair", "1", "--apply"],
+        {"ALMA_API_KEY": SECRET},
+        1,
+        "ALMA_API_KEY",
+        seed=seed_repairable_run,
+        stored=SEEDED,
+    ),
+    Case(
+        "repair-conflicts --apply: refused Handle server secret, nothing queued",
+        ["repair-conflicts", "1", "--apply"],
+        {"HANDLE_SERVER_SECRET": SECRET},
+        1,
+        "HANDLE_SERVER_SECRET",
+        seed=seed_repairable_run,
+        stored=SEEDED,
+    ),
+    Case("status: run id beyond 64 bits", ["status", TOO_BIG], {}, 2, "RUN_ID"),
+    Case("status: run id 0", ["status", "0"], {}, 2, "RUN_ID"),
+    Case("report: run id beyond 64 bits", ["report", TOO_BIG], {}, 2, "RUN_ID"),
+    Case("repair: run id beyond 64 bits", ["repair", TOO_BIG], {}, 2, "RUN_ID"),
+    Case("restore: run id beyond 64 bits", ["restore", TOO_BIG], {}, 2, "RUN_ID"),
+    Case("confirm: run id beyond 64 bits", ["confirm", TOO_BIG], {}, 2, "RUN_ID"),
+    Case("repair-conflicts: run id beyond 64 bits", ["repair-conflicts", TOO_BIG], {}, 2, "RUN_ID"),
+    Case("events import: run id beyond 64 bits", ["events", "import", TOO_BIG, "e.csv"], {}, 2, "RUN_ID"),
+    Case("verify --run: run id beyond 64 bits", ["verify", "--run", TOO_BIG], {}, 2, "--run"),
+    Case("request status: id beyond 64 bits", ["request", "status", TOO_BIG], {}, 2, "ID"),
+    Case(
+        "verify --file: Excel 'Unicode text' (UTF-16 LE with BOM) is text",
+        ["verify", "--file", "handles.txt", "--record"],
+        code=0,
+        files={"handles.txt": "11084/bad1\r\n11084/bad3\r\n".encode("utf-16")},
+        stored={"handlecheck": 2},
+    ),
+    Case(
+        "verify --file: UTF-16 BE with BOM is text",
+        ["verify", "--file", "handles.txt", "--record"],
+        code=0,
+        files={"handles.txt": b"\xfe\xff" + "11084/bad1\n".encode("utf-16-be")},
+        stored={"handlecheck": 1},
+    ),
+    Case(
+        "verify --file: a 1 MB line with terminal escapes is not echoed",
+        ["verify", "--file", "handles.txt", "--record"],
+        code=1,
+        files={"handles.txt": "11084/bad1\n\x1b]0;owned\x07\x1b[2J\x1b[31m" + "x" * 1_000_000 + "\n"},
+        stored={"handlecheck": 1},
+        output_max=2000,  # the line is shown on stderr, capped, its escapes made harmless
+    ),
+    Case("verify --file: a directory", ["verify", "--file", "."], {}, 2, "is a directory"),
+    Case("verify --file: no such file", ["verify", "--file", "nothere.txt"], {}, 2, "no such file"),
+    Case(
+        "migrate: set id in Arabic-Indic digits", ["migrate", ARABIC_INDIC_SET], {}, 2, "not an Alma set id"
+    ),
+    Case("migrate: set id in fullwidth digits", ["migrate", FULLWIDTH_SET], {}, 2, "not an Alma set id"),
+    Case("sandbox: --port 99999", ["sandbox", "--port", "99999"], {}, 2, "1 to 65535"),
 ]
 
 
@@ -138,7 +250,12 @@ def test_bad_input(case: Case, registered: str, redis_url: str, tmp_path: Path) 
     db = tmp_path / "bad.db"
     env = sandbox_env(registered, database_url=f"sqlite:///{db}", broker_url=redis_url, **case.env)
     for name, content in case.files.items():
-        (tmp_path / name).write_text(content)
+        if isinstance(content, bytes):
+            (tmp_path / name).write_bytes(content)
+        else:
+            (tmp_path / name).write_text(content)
+    if case.seed is not None:
+        case.seed(f"sqlite:///{db}")
     proc = subprocess.run(
         [sys.executable, "-m", "cli.main", *case.args],
         cwd=tmp_path,
@@ -151,6 +268,8 @@ def test_bad_input(case: Case, registered: str, redis_url: str, tmp_path: Path) 
     assert proc.returncode == case.code, proc.stderr
     assert "Traceback" not in proc.stderr + proc.stdout
     assert SECRET not in proc.stderr + proc.stdout
+    assert "\x1b" not in proc.stderr + proc.stdout  # no terminal escape sequence from the input
+    assert len(proc.stdout) <= case.output_max and len(proc.stderr) <= case.output_max
     if case.says:
         # one error line, the last; a log line before it (the Alma client's retries) is allowed
         errors = [line for line in err_lines if line.startswith("handles: error: ")]

@@ -16,6 +16,7 @@ from celery import Celery
 from config.celery import celery_config
 from config.logging import configure_logging
 from config.settings import load_or_exit
+from workers.broker import install as install_broker_transport
 from workers.signals import ResumeOnConnect
 
 TASK_MODULES = ["tasks.pipeline", "tasks.verify", "tasks.requests", "tasks.maintenance"]
@@ -40,6 +41,7 @@ class _LazyConfig(Mapping[str, Any]):
         return len(self._conf)
 
 
+install_broker_transport()  # redis:// through workers.broker (survives Redis going away)
 app = Celery("handles", include=TASK_MODULES)
 app.config_from_object(_LazyConfig())
 app.steps["consumer"].add(ResumeOnConnect)

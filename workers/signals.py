@@ -8,6 +8,7 @@ from celery import bootsteps
 from celery.signals import worker_init, worker_process_init, worker_process_shutdown
 
 from workers import resources
+from workers.health import warn_unless_noeviction
 
 log = logging.getLogger("handles.worker")
 
@@ -24,10 +25,20 @@ def _process_shutdown(**_: object) -> None:
 
 
 @worker_init.connect
-def _worker_init(**_: object) -> None:
-    """Upgrade the schema once per worker, before its pool forks (then drop the connections used)."""
+def _worker_init(sender: object = None, **_: object) -> None:
+    """Upgrade the schema once per worker, before its pool forks (then drop the connections used);
+    warn once when the broker's Redis may evict keys (see workers.health)."""
     resources.ensure_schema()
     resources.reset()
+    broker = str(getattr(getattr(sender, "app", None), "conf", {}).get("broker_url") or "")
+    if broker.startswith(("redis://", "rediss://")):
+        import redis
+
+        client = redis.Redis.from_url(broker, socket_timeout=3, socket_connect_timeout=2)
+        try:
+            warn_unless_noeviction(lambda: client, broker, who="worker")
+        finally:
+            client.close()
 
 
 class ResumeOnConnect(bootsteps.StartStopStep):

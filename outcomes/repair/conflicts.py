@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlmodel import Session, col
 
 from handles.requests import RequestInvalid, queue_request, validate_request
-from handles.server import HandleNotFound, HandleServerClient, HandleServerError
+from handles.server import HandleAuthError, HandleNotFound, HandleServerClient, HandleServerError
 from handles.syntax import handle_key
 from store.models import HandleRequest, Outcome, Record, RequestOp, RequestStatus
 from store.runs import get_run
@@ -104,6 +104,8 @@ def plan_conflict_repairs(
         except HandleNotFound:
             item.action, item.reason = "create", "the expected handle does not exist on the Handle server"
             continue
+        except HandleAuthError:
+            raise  # refused credentials refuse every handle alike: the command fails with one line
         except HandleServerError as exc:
             item.reason = f"could not read it: {exc}"
             continue

@@ -74,7 +74,7 @@ def _live_backup(session: Session, run_id: int, mms_id: str) -> BibBackup | None
 
 def plan_repairs(*, session: Session, run_id: int, alma: Any, settings: Any) -> list[PlanItem]:
     """The dry run: for every malformed/missing record, what the repair would change (reads only)."""
-    from alma.errors import AlmaError
+    from alma.errors import AlmaAuthError, AlmaError
 
     get_run(session, run_id)  # raises store.runs.RunNotFound
     items = []
@@ -96,6 +96,8 @@ def plan_repairs(*, session: Session, run_id: int, alma: Any, settings: Any) -> 
             )
         except NotRepairable as exc:
             item.reason = f"cannot repair: {exc}"
+        except AlmaAuthError:
+            raise  # a refused key refuses every bib: the command fails with one line, not N
         except AlmaError as exc:
             item.reason = f"cannot read the bib: {' '.join(str(exc).split())}"
         else:
