@@ -130,10 +130,8 @@ def _registered(handles: list[tuple[str, str]], own_server: bool) -> None:
     """What restoring the metadata does not undo: handles the repair's child run registered."""
     if not handles:
         return
-    print(
-        f"\n{len(handles)} handle(s) the repair's child run registered still resolve: restoring "
-        f"the metadata does not remove a handle Alma already registered."
-    )
+    print(f"\n{len(handles)} handle(s) the repair's child run registered still resolve:")
+    print("restoring the metadata does not remove a handle Alma already registered.")
     for mms_id, handle in handles:
         print(f"{mms_id}\t{handle}")
     if own_server:
@@ -223,12 +221,10 @@ def support_case(run_id: int, config: Settings, directory: Path, as_json: bool) 
         rows = [r.as_dict() for r in case.rows]
         print(json.dumps({"run_id": run_id, "csv": str(csv_path), "text": str(text_path), "items": rows}))
         return
-    print(
-        f"{len(case.rows)} conflict record(s). HANDLE_SERVER_URL=none: Ex Libris hosts your "
-        f"handles, so only they can fix these. Support case written:"
-    )
-    print(f"  {csv_path}   (attach it to the case)")
-    print(f"  {text_path}   (paste it into the case)")
+    print(f"{len(case.rows)} conflict record(s). HANDLE_SERVER_URL=none: Ex Libris hosts your")
+    print("handles, so only Ex Libris can fix these. Support case written:")
+    print(f"  attach to the case:  {csv_path}")
+    print(f"  paste into the case: {text_path}")
     if case.title_problem:
         print(f"titles could not be read from Alma ({case.title_problem}); the rest is complete")
 

@@ -83,8 +83,7 @@ def restore_run(*, session: Session, run_id: int, alma: Any, force: bool = False
                 RestoreItem(
                     backup.mms_id,
                     False,
-                    "changed in Alma since the repair; left alone "
-                    "(--force puts the original record back anyway)",
+                    "changed in Alma since: left alone (see --force)",
                 )
             )
             continue
@@ -92,7 +91,7 @@ def restore_run(*, session: Session, run_id: int, alma: Any, force: bool = False
         alma.put_bib_xml(backup.mms_id, put_back)
         _done(session, backup)
         again = record_difference(put_back, alma.get_bib_xml(backup.mms_id))
-        note = f"original record put back (undoing: {backup.change}); the rest of the bib kept as it is"
+        note = "record put back; rest of the bib kept"
         if again is not None:
             note = f"original record put back, but Alma stored it differently ({again}): check the bib"
         done.append(RestoreItem(backup.mms_id, again is None, note))
