@@ -37,6 +37,10 @@ class SandboxConfig:
     hold_run_answer_seconds: float = 0.0  # answer op=run this late, after the job has started
     max_api_jobs_running: int = 3  # Alma's 402222: API-started jobs running at once
     max_runs_per_job_hour: int = 5  # Alma's 402223: API runs of one job in the past hour
+    # a bulk edit's damage (field-notes §6): "ns0" stores a bib PUT's <record> with ns0:-style
+    # prefixes (ElementTree's own), as Alma once did; "" stores it as sent
+    bib_put_mangle: str = ""
+    bib_put_mangle_times: int = 0  # only the next N PUTs are mangled (0: every PUT)
 
     def target_url(self, mms_id: str) -> str:
         """Where the profile points a record's handle."""
@@ -92,6 +96,8 @@ def _coerce(name: str, annotation: Any, value: Any) -> Any:
             return dict(value)
         if kind.startswith("str | None"):
             return None if value in (None, "") else str(value)
+        if name == "bib_put_mangle" and str(value) not in ("", "ns0"):
+            raise ValueError
         return str(value)
     except (TypeError, ValueError):
         raise ValueError(f"bad value for sandbox switch {name!r}: {value!r}") from None

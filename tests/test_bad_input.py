@@ -107,6 +107,21 @@ CASES = [
     Case("migrate: LOG_LEVEL not a level", ["migrate", GOOD], {"LOG_LEVEL": "chatty"}, 2, "LOG_LEVEL"),
     Case("migrate: set id with letters", ["migrate", "75934x"], {}, 2, "not an Alma set id"),
     Case("migrate: refused API key", ["migrate", GOOD], {"ALMA_API_KEY": SECRET}, 1, "ALMA_API_KEY"),
+    Case(
+        "repair-conflicts: --output is a file (no Handle server of one's own)",
+        ["repair-conflicts", "1", "--output", "case.txt"],
+        {"HANDLE_SERVER_URL": "none"},
+        1,
+        "--output case.txt is a file, not a directory",
+        files={"case.txt": "notes"},
+    ),
+    Case(
+        "repair-conflicts: HANDLE_SERVER_URL neither a URL nor none",
+        ["repair-conflicts", "1"],
+        {"HANDLE_SERVER_URL": "nowhere"},
+        2,
+        "(or none: Ex Libris hosts your handles)",
+    ),
 ]
 
 
