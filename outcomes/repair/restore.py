@@ -22,7 +22,7 @@ from typing import Any
 from sqlalchemy import or_
 from sqlmodel import Session, col, select
 
-from outcomes.repair.bib_xml import record_difference, with_record_of
+from outcomes.repair.bib_xml import NotRepairable, record_difference, with_record_of
 from store.models import BibBackup, Outcome, Record, utcnow
 from store.runs import get_run
 
@@ -87,7 +87,11 @@ def restore_run(*, session: Session, run_id: int, alma: Any, force: bool = False
                 )
             )
             continue
-        put_back = with_record_of(current, backup.original_xml)
+        try:
+            put_back = with_record_of(current, backup.original_xml)
+        except NotRepairable as exc:
+            done.append(RestoreItem(backup.mms_id, False, f"left alone: {exc}"))
+            continue
         alma.put_bib_xml(backup.mms_id, put_back)
         _done(session, backup)
         again = record_difference(put_back, alma.get_bib_xml(backup.mms_id))

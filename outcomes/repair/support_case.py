@@ -156,13 +156,12 @@ def _text(case: SupportCase, csv_name: str) -> str:
     records = "record" if count == 1 else "records"
 
     def para(text: str) -> str:
-        return textwrap.fill(" ".join(text.split()), width=76)
+        return textwrap.fill(" ".join(text.split()), width=74)
 
     return (
         "\n\n".join(
             [
-                f"Subject: handle registrations to correct for {count} digital {records} "
-                f"(prefix {case.prefix})",
+                f"Subject: handles to correct for {count} digital {records} (prefix {case.prefix})",
                 para(
                     f"What happened: after the Handle Migration job and the Persistent Handle Identifiers "
                     f"profile ran on Alma set {case.set_id}, {count} {records} hold a handle in Alma "

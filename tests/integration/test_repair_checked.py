@@ -109,6 +109,6 @@ def test_repair_conflicts_without_a_handle_server_writes_a_support_case(sandbox_
     for column in ("expected_handle_resolves_to", "alma_handle_resolves_to"):
         assert rows[0][column] and not rows[0][column].startswith("error"), rows[0]
     assert (
-        "Subject: handle registrations to correct for 1 digital record"
+        "Subject: handles to correct for 1 digital record (prefix 11084)"
         in (tmp_path / "case" / f"support-case-run-{run_id}.txt").read_text()
     )

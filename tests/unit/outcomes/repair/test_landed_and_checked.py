@@ -181,3 +181,15 @@ def test_a_repair_alma_stored_otherwise_is_put_back_and_reported(run, how, says)
         assert backup.state == "undone" and backup.restored_at and "ns0:" in (backup.stored_xml or "ns0:")
     assert [i.reason for i in result.items] == [record.detail]
     assert restore(engine, run_id, alma) == []
+
+
+def test_a_bib_alma_now_holds_without_a_record_is_left_alone(run):
+    engine, run_id = run
+    fake = AlmaBibs()
+    alma = fake.client()
+    apply(engine, run_id, alma)
+    fake.bibs[MMS] = f"<bib><mms_id>{MMS}</mms_id></bib>"
+    done = restore(engine, run_id, alma, force=True)
+    assert [(d.restored, d.note) for d in done] == [
+        (False, "left alone: the bib has no <record> element to put back")
+    ]

@@ -108,7 +108,7 @@ def test_support_case_lists_each_conflict_with_where_both_handles_resolve(engine
     text = text_path.read_text(encoding="utf-8")
     assert "2 digital records" in text and csv_path.name in text
     assert "register each expected handle" in text and "remove the sequential registrations" in text
-    assert max(len(line) for line in text.splitlines()) <= 80
+    assert max(len(line) for line in text.splitlines()) <= 76  # fits 80 columns when quoted
 
 
 def test_a_run_without_conflicts_makes_no_case(engine, tmp_path):
