@@ -290,6 +290,7 @@ def _after_run(env: dict[str, str], url: str, run_id: str) -> None:
         _wait(f"child run {child}", lambda: _child_done(url, child, _json(env, "status", child)))
         _handles(env, "status", child)
 
+    _support_case(env, run_id)
     _say(
         f"handles repair-conflicts {run_id} --apply   (Handle server requests so the expected handles resolve)"
     )
@@ -307,6 +308,19 @@ def _after_run(env: dict[str, str], url: str, run_id: str) -> None:
     _handles(env, "report", run_id, "--format", "xlsx", "--output", str(report.with_suffix(".xlsx")))
     _handles(env, "report", run_id, "--format", "text")
     _handles(env, "status", run_id)
+
+
+def _support_case(env: dict[str, str], run_id: str) -> None:
+    """``repair-conflicts`` as a library whose handles Ex Libris hosts meets it: a support case."""
+    folder = DEMO_DIR / "support-case"
+    _say(
+        f"HANDLE_SERVER_URL=none handles repair-conflicts {run_id} --output {folder}   "
+        f"(no Handle server of your own: the evidence for an Ex Libris case)"
+    )
+    _handles({**env, "HANDLE_SERVER_URL": "none"}, "repair-conflicts", run_id, "--output", str(folder))
+    for text in sorted(folder.glob("*.txt")):
+        head = text.read_text(encoding="utf-8").splitlines()[:6]
+        err_console.print("\n".join(f"  | {line}" for line in head) + "\n  | …", highlight=False)
 
 
 def register(app: typer.Typer) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import functools
 import json
+from pathlib import Path
 
 import typer
 
@@ -13,10 +14,13 @@ from alma.errors import AlmaAuthError, AlmaError
 from cli import render
 from cli import requests as request_cli
 from cli.common import CliError, db_id, err_console, ready_database, settings
+from config.settings import Settings
 from handles.server import HandleAuthError, HandleServerClient
+from handles.verify import make_client
 from outcomes.repair.conflicts import apply_conflict_repairs, conflicts, plan_conflict_repairs
 from outcomes.repair.metadata import apply_repairs, plan_repairs
-from outcomes.repair.restore import restore_run
+from outcomes.repair.restore import registered_handles, restore_run
+from outcomes.repair.support_case import build_support_case, write_support_case
 from pipeline.runs import create_run
 from store.db import session_scope
 from store.runs import RunNotFound
@@ -76,8 +80,9 @@ def repair(
         raise CliError(_one_line(exc)) from None
     except AlmaError as exc:
         raise CliError(
-            f"Alma error during the repair (every bib changed so far is backed up; "
-            f"`handles restore {run_id}` puts them back): {_one_line(exc)}"
+            f"Alma error during the repair: {_one_line(exc)}. Alma may or may not have taken the "
+            f"change; `handles restore {run_id}` checks and puts it back if it did (every bib "
+            f"is backed up before it is sent)"
         ) from None
     verb = "changed" if apply else "would change"
     lines: list[str] = []
@@ -120,11 +125,13 @@ def restore(
     run_id: int = typer.Argument(..., callback=db_id, help="The run whose repaired bibs to put back."),
     force: bool = typer.Option(False, "--force", help="Also put back bibs edited in Alma since the repair."),
 ) -> None:
-    """Put the backed-up original of every bib the repair changed back into Alma."""
-    settings()
+    """Put the original record back into every bib where Alma holds the repair (checked
+    in Alma, not from a flag); edits made outside the record since are kept."""
+    config = settings()
     try:
         with session_scope(ready_database()) as session:
             done = restore_run(session=session, run_id=run_id, alma=_alma(), force=force)
+            registered = registered_handles(session=session, run_id=run_id)
     except RunNotFound as exc:
         raise CliError(str(exc)) from None
     except AlmaError as exc:
@@ -137,6 +144,21 @@ def restore(
             [f"{item.mms_id}  {'restored' if item.restored else 'skipped'}", *render.wrapped(item.note)]
         )
     print(f"{sum(i.restored for i in done)} bibs restored" if done else "nothing to restore")
+    _registered(registered, config.has_own_handle_server)
+
+
+def _registered(handles: list[tuple[str, str]], own_server: bool) -> None:
+    """What restoring the metadata does not undo: handles the repair's child run registered."""
+    if not handles:
+        return
+    print(f"\n{len(handles)} handle(s) the repair's child run registered still resolve:")
+    print("restoring the metadata does not remove a handle Alma already registered.")
+    for mms_id, handle in handles:
+        print(f"{mms_id}\t{handle}")
+    if own_server:
+        print("To remove one from your Handle server: handles request delete HANDLE --yes")
+    else:
+        print("Ex Libris hosts your handles: ask them in a support case to remove these.")
 
 
 def repair_conflicts(
@@ -145,11 +167,22 @@ def repair_conflicts(
     ),
     apply: bool = typer.Option(False, "--apply", help="Queue the requests (without it: a dry run)."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON for scripts instead of text."),
+    output: Path | None = typer.Option(
+        None,
+        "--output",
+        metavar="DIR",
+        help="Where the support-case files go when HANDLE_SERVER_URL=none "
+        "(default: ./handles-support-case-run-RUN_ID/).",
+    ),
 ) -> None:
     """Show (dry run) or queue the Handle server requests that make each conflict record's
-    expected handle resolve to the record's target."""
+    expected handle resolve to the record's target. With HANDLE_SERVER_URL=none (Ex Libris
+    hosts your handles), write a support case for Ex Libris instead."""
 
     config = settings()
+    if not config.has_own_handle_server:
+        support_case(run_id, config, output or Path(f"handles-support-case-run-{run_id}"), as_json)
+        return
     engine = ready_database()
     with HandleServerClient.from_settings(config) as client, session_scope(engine) as session:
         try:
@@ -192,6 +225,40 @@ def repair_conflicts(
         render.echo(lines)
     if warnings:
         err_console.print(f"handles: warning: {warnings[0]}", markup=False)
+
+
+def support_case(run_id: int, config: Settings, directory: Path, as_json: bool) -> None:
+    """``repair-conflicts`` without a Handle server of one's own: the files for an Ex Libris case."""
+    if directory.exists() and not directory.is_dir():
+        raise CliError(f"--output {directory} is a file, not a directory")
+    try:
+        with session_scope(ready_database()) as session:
+            case = build_support_case(
+                session=session,
+                run_id=run_id,
+                alma=_alma(),
+                settings=config,
+                resolver=functools.partial(make_client, config),
+            )
+    except RunNotFound as exc:
+        raise CliError(str(exc)) from None
+    if not case.rows:
+        print(f"run {run_id} has no conflict records: no support case to write")
+        return
+    try:
+        csv_path, text_path = write_support_case(case, directory)
+    except OSError as exc:
+        raise CliError(f"cannot write the support case in {directory}: {exc.strerror or exc}") from None
+    if as_json:
+        rows = [r.as_dict() for r in case.rows]
+        print(json.dumps({"run_id": run_id, "csv": str(csv_path), "text": str(text_path), "items": rows}))
+        return
+    print(f"{len(case.rows)} conflict record(s). HANDLE_SERVER_URL=none: Ex Libris hosts your")
+    print("handles, so only Ex Libris can fix these. Support case written:")
+    print(f"  attach to the case:  {csv_path}")
+    print(f"  paste into the case: {text_path}")
+    if case.title_problem:
+        print(f"titles could not be read from Alma ({case.title_problem}); the rest is complete")
 
 
 def register(app: typer.Typer) -> None:

@@ -33,6 +33,11 @@ def enqueue_request(request_id: int) -> str | None:
 
 def _queue(op: str, handle: str, url: str | None, *, show_handle: bool = False) -> None:
     settings = common.settings()
+    if not settings.has_own_handle_server:
+        raise common.CliError(
+            "HANDLE_SERVER_URL=none: Ex Libris hosts your handles, so there is no Handle server to send "
+            "requests to; ask Ex Libris support (`handles repair-conflicts RUN_ID` writes the case)"
+        )
     engine = common.ready_database()
     with session_scope(engine) as session:
         row = queue_request(session=session, op=op, handle=handle, url=url, settings=settings)

@@ -31,6 +31,8 @@ SANDBOX_MIGRATION_JOB_ID = "M48402"
 SANDBOX_PROFILE_JOB_ID = "M48403"
 SANDBOX_HANDLE_SERVER_AUTH_ID = "300:0.NA/11084"
 SANDBOX_HANDLE_SERVER_SECRET = "sandbox-handle-secret"
+# HANDLE_SERVER_URL=none: no Handle server of the institution's own (Alma hosts its handles)
+NO_HANDLE_SERVER = "none"
 SANDBOX_TARGET_TEMPLATE = SANDBOX_URL + "/discovery/fulldisplay/alma{mms_id}/01GCL_INST:GCL"
 
 _JOB_ID = re.compile(r"^[MSO]\d+$")
@@ -180,10 +182,15 @@ class Settings(BaseSettings):
 
     @field_validator("alma_api_base_url", "handle_resolver_url", "handle_server_url")
     @classmethod
-    def _url(cls, value: str) -> str:
+    def _url(cls, value: str, info: Any) -> str:
         value = value.strip().rstrip("/")
+        if info.field_name == "handle_server_url" and value.lower() == NO_HANDLE_SERVER:
+            return NO_HANDLE_SERVER  # Alma (Ex Libris) hosts the institution's handles
         if not re.match(r"^https?://[^/\s]+", value):
-            raise ValueError(f"{_shown(value)} is not an http(s) URL")
+            other = (
+                " (or none: Ex Libris hosts your handles)" if info.field_name == "handle_server_url" else ""
+            )
+            raise ValueError(f"{_shown(value)} is not an http(s) URL{other}")
         if value.endswith("/almaws/v1"):
             value = value[: -len("/almaws/v1")]
         return value
@@ -299,6 +306,11 @@ class Settings(BaseSettings):
         if self.poll_max_seconds < self.poll_min_seconds:
             raise ValueError("POLL_MAX_SECONDS is less than POLL_MIN_SECONDS")
         return self
+
+    @property
+    def has_own_handle_server(self) -> bool:
+        """False when ``HANDLE_SERVER_URL=none``: Ex Libris hosts the handles; conflicts are a case for them."""
+        return self.handle_server_url != NO_HANDLE_SERVER
 
     @property
     def uses_sandbox_alma(self) -> bool:

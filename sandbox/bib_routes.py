@@ -6,6 +6,7 @@ Bibs keep their own XML (the Dublin Core ``<record>`` inside ``<bib>``); PUT tak
 from __future__ import annotations
 
 import re
+import xml.etree.ElementTree as ET  # noqa: N817 - serializes an already-parsed record
 from typing import Any
 from xml.sax.saxutils import escape
 
@@ -96,7 +97,7 @@ async def put_bib(request: Request, state: SandboxState) -> Response:
         record = next((el for el in root if el.tag.rsplit("}", 1)[-1] == "record"), None)
         if record is None:
             raise AlmaFault("402205", "The bib has no <record>.")
-        rec.xml = dc.serialize(record)
+        rec.xml = _mangled(state, record) or dc.serialize(record)
         if wants_xml(request) or "json" not in request.headers.get("accept", "").lower():
             return xml_response(bib_xml(rec))
         return json_response(bib_json(request, rec))
@@ -113,3 +114,15 @@ def _check_namespaces(text: str) -> None:
             f"Failed to parse the bib: unexpected namespace prefix '{prefixed.group(1)}:' "
             "(Alma elements such as <record> must be unprefixed).",
         )
+
+
+def _mangled(state: SandboxState, record: Any) -> str | None:
+    """The record as a damaging bulk edit stores it (``bib_put_mangle``), or ``None``: as sent."""
+    config = state.config
+    if config.bib_put_mangle != "ns0":
+        return None
+    if config.bib_put_mangle_times:
+        config.bib_put_mangle_times -= 1
+        if not config.bib_put_mangle_times:
+            config.bib_put_mangle = ""
+    return ET.tostring(record, encoding="unicode")  # no default namespace: <ns0:record …>

@@ -44,6 +44,10 @@ class SandboxConfig:
     webhook_delay: float = 0.0  # seconds between an instance's end and its event
     webhook_duplicate: bool = False  # send every event twice
     webhook_reorder: bool = False  # send events in pairs, the later end first
+    # a bulk edit's damage (field-notes §6): "ns0" stores a bib PUT's <record> with ns0:-style
+    # prefixes (ElementTree's own), as Alma once did; "" stores it as sent
+    bib_put_mangle: str = ""
+    bib_put_mangle_times: int = 0  # only the next N PUTs are mangled (0: every PUT)
 
     def target_url(self, mms_id: str) -> str:
         """Where the profile points a record's handle."""
@@ -99,6 +103,8 @@ def _coerce(name: str, annotation: Any, value: Any) -> Any:
             return dict(value)
         if kind.startswith("str | None"):
             return None if value in (None, "") else str(value)
+        if name == "bib_put_mangle" and str(value) not in ("", "ns0"):
+            raise ValueError
         return str(value)
     except (TypeError, ValueError):
         raise ValueError(f"bad value for sandbox switch {name!r}: {value!r}") from None

@@ -253,6 +253,15 @@ class BibBackup(SQLModel, table=True):
     created_at: NaiveDatetime = Field(default_factory=utcnow)
     applied_at: NaiveDatetime | None = None
     restored_at: NaiveDatetime | None = None
+    # the repair's lifecycle (None on rows older than it: applied_at says it all):
+    # "attempted" (committed before the PUT: Alma may or may not hold repaired_xml), "applied"
+    # (Alma holds it, read back and checked), "undone" (Alma stored something else; the original
+    # was put back), "restored" (``handles restore`` put the original back or found it there)
+    state: str | None = None
+    attempted_at: NaiveDatetime | None = None
+    # what Alma held when it stored something other than intended (kept as evidence; restore
+    # also recognises it as this repair's doing)
+    stored_xml: str | None = Field(default=None, sa_column=Column(Text))
 
 
 class HandleCheck(SQLModel, table=True):

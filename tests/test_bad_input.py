@@ -219,6 +219,28 @@ CASES = [
     ),
     Case("migrate: set id in fullwidth digits", ["migrate", FULLWIDTH_SET], {}, 2, "not an Alma set id"),
     Case("sandbox: --port 99999", ["sandbox", "--port", "99999"], {}, 2, "1 to 65535"),
+    Case(
+        "repair-conflicts: --output is a file (no Handle server of one's own)",
+        ["repair-conflicts", "1", "--output", "case.txt"],
+        {"HANDLE_SERVER_URL": "none"},
+        1,
+        "--output case.txt is a file, not a directory",
+        files={"case.txt": "notes"},
+    ),
+    Case(
+        "request create: HANDLE_SERVER_URL=none, nothing queued",
+        ["request", "create", "11084/99", "https://example.org/x"],
+        {"HANDLE_SERVER_URL": "none"},
+        1,
+        "Ex Libris hosts your handles",
+    ),
+    Case(
+        "repair-conflicts: HANDLE_SERVER_URL neither a URL nor none",
+        ["repair-conflicts", "1"],
+        {"HANDLE_SERVER_URL": "nowhere"},
+        2,
+        "(or none: Ex Libris hosts your handles)",
+    ),
 ]
 
 

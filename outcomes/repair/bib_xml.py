@@ -25,7 +25,15 @@ from defusedxml.ElementTree import fromstring
 from alma.dc import parse_dc
 from handles.syntax import handle_key, normalize_handle
 
-__all__ = ["NotRepairable", "Repair", "canonical_record", "handle_url", "repair_bib_xml"]
+__all__ = [
+    "NotRepairable",
+    "Repair",
+    "canonical_record",
+    "handle_url",
+    "record_difference",
+    "repair_bib_xml",
+    "with_record_of",
+]
 
 _DC_IDENTIFIER = re.compile(
     r"<dc:identifier(?P<attrs>(?:\s+[^<>]*?)?)\s*(?:/>|>(?P<text>[^<]*)</dc:identifier\s*>)", re.DOTALL
@@ -35,6 +43,11 @@ _DCTERMS_IDENTIFIER = re.compile(
 )
 _XSI_TYPE = re.compile(r"\s+xsi:type\s*=\s*(?P<q>[\"'])(?P<value>.*?)(?P=q)", re.DOTALL)
 _RECORD_END = re.compile(r"</record\s*>")
+# the whole <record> element of a bib, prefixed or not (a mangled store writes <ns0:record …>)
+_RECORD = re.compile(
+    r"<(?:(?P<p>[A-Za-z_][\w.-]*):)?record(?=[\s/>])[^>]*?(?:/>|>.*</(?:(?P=p):)?record\s*>)", re.DOTALL
+)
+_STRAY_PREFIX = re.compile(r"</?(ns\d+):|\sxmlns:(ns\d+)\s*=")
 _INDENT = re.compile(r"(\r?\n[ \t]*)$")
 
 
@@ -163,3 +176,76 @@ def canonical_record(xml: str) -> str:
     root = fromstring(text, forbid_dtd=True)
     record = next((el for el in root.iter() if str(el.tag).rsplit("}", 1)[-1] == "record"), root)
     return ET.canonicalize(ET.tostring(record, encoding="unicode"), strip_text=True)
+
+
+def with_record_of(current: str, source: str) -> str:
+    """``current`` (the whole bib as Alma holds it now) with its ``<record>`` replaced by ``source``'s.
+
+    Everything outside ``<record>`` (``suppress_from_publishing``, staff edits since the repair)
+    stays byte for byte. Raises :class:`NotRepairable` when either has no ``<record>``.
+    """
+    here = _RECORD.search(current)
+    there = _RECORD.search(source)
+    if here is None or there is None:
+        raise NotRepairable("the bib has no <record> element to put back")
+    return current[: here.start()] + there.group(0) + current[here.end() :]
+
+
+def _stray_prefixes(xml: str) -> set[str]:
+    found = set()
+    for match in _STRAY_PREFIX.finditer(xml):
+        found.add(match.group(1) or match.group(2))
+    return found
+
+
+_SHORT = {
+    "http://purl.org/dc/elements/1.1/": "dc",
+    "http://purl.org/dc/terms/": "dcterms",
+}
+
+
+def _elements(xml: str) -> list[str]:
+    text = re.sub(r"^\s*<\?xml[^>]*\?>", "", xml.lstrip("\ufeff"), count=1)
+    root = fromstring(text, forbid_dtd=True)
+    record = next((el for el in root.iter() if str(el.tag).rsplit("}", 1)[-1] == "record"), root)
+    out = []
+    for el in record:
+        tag = str(el.tag)
+        if tag.startswith("{"):
+            uri, local = tag[1:].split("}", 1)
+            tag = f"{_SHORT[uri]}:{local}" if uri in _SHORT else local
+        text = " ".join("".join(el.itertext()).split())
+        out.append(f"{tag} {text[:60]}".strip())
+    return out
+
+
+def record_difference(intended: str, stored: str) -> str | None:
+    """How ``stored`` (a bib read back from Alma) differs from ``intended``; ``None`` when it does not.
+
+    Compared: the ``<record>`` in canonical form (only the intended change, nothing lost or added)
+    and stray ``ns0:``-style prefixes that the intended bib did not have (field-notes §6).
+    """
+    reasons = []
+    extra = sorted(_stray_prefixes(_record_text(stored)) - _stray_prefixes(_record_text(intended)))
+    if extra:
+        reasons.append("namespace prefixes " + ", ".join(f"{p}:" for p in extra) + " added")
+    try:
+        same = canonical_record(intended) == canonical_record(stored)
+    except Exception:  # noqa: BLE001 - what Alma returned cannot be read: that is the difference
+        return "; ".join([*reasons, "the stored bib cannot be read as XML"])
+    if not same:
+        want, got = _elements(intended), _elements(stored)
+        lost = [e for e in want if e not in got]
+        added = [e for e in got if e not in want]
+        if lost:
+            reasons.append("lost: " + "; ".join(lost[:3]) + (" …" if len(lost) > 3 else ""))
+        if added:
+            reasons.append("added: " + "; ".join(added[:3]) + (" …" if len(added) > 3 else ""))
+        if not lost and not added:
+            reasons.append("the record's elements differ in order or attributes")
+    return "; ".join(reasons) or None
+
+
+def _record_text(xml: str) -> str:
+    match = _RECORD.search(xml)
+    return match.group(0) if match else xml

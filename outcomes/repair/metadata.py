@@ -18,14 +18,60 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from outcomes.repair.bib_xml import NotRepairable, repair_bib_xml
+from outcomes.repair.bib_xml import NotRepairable, record_difference, repair_bib_xml, with_record_of
 from outcomes.repair.child_run import start_child_run
 from store.models import BibBackup, Outcome, Record, Run, utcnow
 from store.runs import get_run
 
-__all__ = ["REPAIRABLE", "ApplyResult", "PlanItem", "apply_repairs", "plan_repairs"]
+__all__ = ["ATTEMPTED", "REPAIRABLE", "ApplyResult", "PlanItem", "apply_repairs", "plan_repairs"]
 
 REPAIRABLE = (Outcome.MALFORMED_IDENTIFIER.value, Outcome.MISSING_IDENTIFIER.value)
+# BibBackup.state: committed before the PUT; then applied, undone (checked after the fact and
+# put back) or mismatch (Alma stored something else and the put-back did not complete)
+ATTEMPTED, APPLIED, UNDONE, MISMATCH = "attempted", "applied", "undone", "mismatch"
+
+
+def _mark_applied(session: Session, backup: BibBackup) -> None:
+    backup.state, backup.applied_at = APPLIED, utcnow()
+    session.add(backup)
+    session.commit()
+
+
+def _undo(session: Session, alma: Any, backup: BibBackup, stored: str, difference: str) -> str:
+    """Alma stored something other than intended: put the original record back; the record's detail."""
+    from alma.errors import AlmaError
+
+    backup.stored_xml, backup.state = stored, MISMATCH
+    session.add(backup)
+    session.commit()
+    why = f"Alma stored something other than intended ({difference})"
+    try:
+        put_back = with_record_of(stored, backup.original_xml)
+        alma.put_bib_xml(backup.mms_id, put_back)
+        again = record_difference(put_back, alma.get_bib_xml(backup.mms_id))
+    except (AlmaError, NotRepairable) as exc:
+        detail = (
+            f"repair stopped: {why}; putting the original back failed "
+            f"({' '.join(str(exc).split())}); `handles restore {backup.run_id}` tries again"
+        )
+    else:
+        if again is None:
+            backup.state, backup.restored_at = UNDONE, utcnow()
+            detail = f"repair undone: {why}"
+        else:
+            detail = (
+                f"repair stopped: {why}; the original was put back but Alma stored that "
+                f"differently too ({again}): check the bib in Alma"
+            )
+    record = session.exec(
+        select(Record).where(Record.run_id == backup.run_id, Record.mms_id == backup.mms_id)
+    ).first()
+    if record is not None:
+        record.detail, record.updated_at = detail, utcnow()
+        session.add(record)
+    session.add(backup)
+    session.commit()
+    return detail
 
 
 @dataclass
@@ -38,6 +84,7 @@ class PlanItem:
     original_xml: str | None = None
     repaired_xml: str | None = None
     reason: str | None = None  # set when nothing will be done
+    landed: bool = False  # an earlier, unrecorded attempt is what Alma holds now
 
     @property
     def will_change(self) -> bool:
@@ -50,6 +97,7 @@ class ApplyResult:
 
     items: list[PlanItem] = field(default_factory=list)
     repaired: list[str] = field(default_factory=list)
+    undone: list[str] = field(default_factory=list)  # Alma stored something else: put back
     set_id: str | None = None
     child_run_id: int | None = None
 
@@ -87,6 +135,16 @@ def plan_repairs(*, session: Session, run_id: int, alma: Any, settings: Any) -> 
             continue
         try:
             xml = alma.get_bib_xml(record.mms_id)
+            if (
+                backup is not None
+                and backup.repaired_xml
+                and record_difference(backup.repaired_xml, xml) is None
+            ):
+                # an attempt that reached Alma but was not recorded (timeout, 5xx, a kill)
+                item.landed = True
+                item.reason = f"already repaired: an earlier attempt reached Alma (backup {backup.id})"
+                items.append(item)
+                continue
             repair = repair_bib_xml(
                 xml,
                 prefix=settings.handle_prefix,
@@ -124,19 +182,28 @@ def apply_repairs(
     """
     result = ApplyResult(items=plan_repairs(session=session, run_id=run_id, alma=alma, settings=settings))
     for item in result.items:
+        backup = _live_backup(session, run_id, item.mms_id)
+        if item.landed and backup is not None:
+            _mark_applied(session, backup)
+            result.repaired.append(item.mms_id)
+            continue
         if not item.will_change:
             continue
-        backup = _live_backup(session, run_id, item.mms_id)
         if backup is None:  # a backup left by an interrupted apply keeps the true original
             backup = BibBackup(run_id=run_id, mms_id=item.mms_id, original_xml=item.original_xml or "")
         backup.repaired_xml, backup.change = item.repaired_xml, "; ".join(item.changes)
+        backup.state, backup.attempted_at = ATTEMPTED, utcnow()
         session.add(backup)
-        session.commit()  # the original is safe before Alma is touched
+        session.commit()  # the original and the intended bib are safe before Alma is touched
         alma.put_bib_xml(item.mms_id, item.repaired_xml)
-        backup.applied_at = utcnow()
-        session.add(backup)
-        session.commit()
-        result.repaired.append(item.mms_id)
+        stored = alma.get_bib_xml(item.mms_id)  # checked after the fact (field-notes §6)
+        difference = record_difference(item.repaired_xml or "", stored)
+        if difference is None:
+            _mark_applied(session, backup)
+            result.repaired.append(item.mms_id)
+            continue
+        item.reason = _undo(session, alma, backup, stored, difference)
+        result.undone.append(item.mms_id)
     pending = list(
         session.exec(
             select(BibBackup).where(
