@@ -26,7 +26,7 @@ app = typer.Typer(
     rich_markup_mode=None,
 )
 
-_MODULES = ("migrate", "report", "repair", "verify", "requests", "sandbox_cmd", "demo", "db", "web")
+_MODULES = ("migrate", "report", "repair", "verify", "requests", "sandbox_cmd", "demo", "db", "web", "rerun")
 
 
 def _register_all() -> None:

@@ -16,10 +16,11 @@ from cli.common import CliError, console, err_console, ready_database, settings
 from config.celery import broker_reachable, broker_url
 from config.redact import mask_url
 from handles.verify import regressions as find_regressions
+from outcomes.next_steps import next_step_lines
 from pipeline.errors import PipelineError
+from pipeline.open_runs import SetHasOpenRun, force_notice, start_run
 from pipeline.runs import (
     check_set,
-    create_run,
     get_run,
     outcome_counts,
     recent_runs,
@@ -30,6 +31,7 @@ from pipeline.steps import confirm_operator
 from store.db import session_scope
 from store.runs import RunNotFound
 from tasks.pipeline import enqueue_run
+from tasks.presence import workers_answering
 from workers import resources
 
 
@@ -55,6 +57,12 @@ def migrate(
         help="Skip step 1 (Copy dcterms to dc:identifier) when every record already has its handle in "
         "dc:identifier; otherwise the copy runs anyway and the run says why.",
     ),
+    force: bool = typer.Option(
+        False,
+        "--force",
+        help="Start even though the set has an open run: that run is marked failed and its steps not "
+        "yet submitted are not submitted (refused while one of its jobs is running in Alma).",
+    ),
 ) -> None:
     """Enqueue the three-step migration of an Alma set and print the run id.
 
@@ -75,21 +83,53 @@ def migrate(
     except AlmaError as exc:
         raise _alma_failure(exc, f"reading set {set_id}") from None
     engine = ready_database()
-    with session_scope(engine) as session:
-        run = create_run(
-            session=session,
-            set_id=set_id,
-            skip_copy=skip_copy,
-            profile_mode=s.alma_profile_mode,
-            set_name=info.get("name"),
-        )
-        run_id = run.id
+    try:
+        with session_scope(engine) as session:
+            notice = force_notice(session, set_id) if force else None
+            if notice:
+                err_console.print(f"handles: {notice}", highlight=False, soft_wrap=True)
+            run, _ = start_run(
+                session,
+                set_id=set_id,
+                force=force,
+                skip_copy=skip_copy,
+                profile_mode=s.alma_profile_mode,
+                set_name=info.get("name"),
+            )
+            run_id = run.id
+    except SetHasOpenRun as exc:
+        raise CliError(str(exc)) from None
     assert run_id is not None
     _enqueue(run_id)
     print(run_id, flush=True)
     err_console.print(f"run {run_id}: set {set_id} ({info.get('name')}) queued", highlight=False)
+    say_if_no_worker(run_id)
     if wait:
-        raise typer.Exit(watch(run_id))
+        raise typer.Exit(watch_or_leave(run_id))
+
+
+def say_if_no_worker(run_id: int) -> None:
+    """One line when no worker answers: the run stays queued until one comes."""
+    if workers_answering(timeout=2.0) == 0:
+        err_console.print(
+            f"handles: no worker is running: start `celery -A workers.app worker`; run {run_id} "
+            "stays queued and starts when a worker comes",
+            highlight=False,
+            soft_wrap=True,
+        )
+
+
+def watch_or_leave(run_id: int) -> int:
+    """:func:`watch`, and on Ctrl-C one line: the run goes on without us (exit 130)."""
+    try:
+        return watch(run_id)
+    except KeyboardInterrupt:
+        err_console.print(
+            f"handles: stopped watching; run {run_id} goes on: follow it with `handles status {run_id}`",
+            highlight=False,
+            soft_wrap=True,
+        )
+        return 130
 
 
 def _check_broker(s: Any, set_id: str) -> None:
@@ -263,6 +303,8 @@ def status(
         print(json.dumps(snap, indent=2))
     else:
         console.print(_run_table(snap))
+        for line in next_step_lines(snap["outcomes"], run_id):
+            console.print(line, highlight=False, markup=False, soft_wrap=True)
 
 
 def _regressions(engine: Any, as_json: bool) -> None:

@@ -68,8 +68,13 @@ def create_run(
     profile_mode: str = "auto",
     set_name: str | None = None,
     member_count: int | None = None,
+    holds_set: bool = False,
 ) -> Run:
-    """A new run with its four steps, all pending. Nothing is sent to Alma here."""
+    """A new run with its four steps, all pending. Nothing is sent to Alma here.
+
+    ``holds_set``: a top-level run of ``handles migrate``; at most one such run per set may be open
+    (the database refuses a second: see :mod:`pipeline.open_runs`).
+    """
     run = Run(
         set_id=validate_set_id(set_id),
         skip_copy=skip_copy,
@@ -77,6 +82,7 @@ def create_run(
         profile_mode=profile_mode,
         set_name=set_name,
         member_count=member_count,
+        holds_set=holds_set,
     )
     session.add(run)
     session.flush()
