@@ -83,6 +83,12 @@ def settings():  # type: ignore[no-untyped-def]
     return loaded
 
 
+def _missing_code() -> int:
+    """``verify`` keeps its exit codes (2 on error); the others fail with 1."""
+    ctx = _command()
+    return 2 if ctx is not None and ctx.info_name == "verify" else 1
+
+
 def _reads_only() -> bool:
     ctx = _command()
     if ctx is None:
@@ -98,7 +104,9 @@ def _refuse_missing_database(url: str) -> None:
         path = url.split(":///", 1)[1]
         if path and path != ":memory:" and not Path(path).exists():
             shown = path if Path(path).is_absolute() else f"./{path}"
-            raise CliError(f"no database at {shown} (DATABASE_URL): nothing has run here yet")
+            raise CliError(
+                f"no database at {shown} (DATABASE_URL): nothing has run here yet", code=_missing_code()
+            )
         return
     from sqlalchemy import inspect
 
@@ -108,7 +116,8 @@ def _refuse_missing_database(url: str) -> None:
         raise CliError(f"database {url.split('@')[-1]}: {describe_error(exc)}") from None
     if not present:
         raise CliError(
-            f"no handles tables in database {url.split('@')[-1]} (DATABASE_URL): nothing has run here yet"
+            f"no handles tables in database {url.split('@')[-1]} (DATABASE_URL): nothing has run here yet",
+            code=_missing_code(),
         )
 
 

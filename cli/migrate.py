@@ -103,9 +103,9 @@ def migrate(
     _enqueue(run_id)
     print(run_id, flush=True)
     err_console.print(f"run {run_id}: set {set_id} ({info.get('name')}) queued", highlight=False)
-    say_if_no_worker(run_id)
-    if wait:
-        raise typer.Exit(watch_or_leave(run_id))
+    code = follow(run_id, wait=wait)
+    if code:
+        raise typer.Exit(code)
 
 
 def say_if_no_worker(run_id: int) -> None:
@@ -119,10 +119,14 @@ def say_if_no_worker(run_id: int) -> None:
         )
 
 
-def watch_or_leave(run_id: int) -> int:
-    """:func:`watch`, and on Ctrl-C one line: the run goes on without us (exit 130)."""
+def follow(run_id: int, *, wait: bool) -> int:
+    """After enqueueing: the no-worker line, then (``--wait``) :func:`watch`.
+
+    Ctrl-C from here on leaves the run going: one line says so and how to follow it (exit 130).
+    """
     try:
-        return watch(run_id)
+        say_if_no_worker(run_id)
+        return watch(run_id) if wait else 0
     except KeyboardInterrupt:
         err_console.print(
             f"handles: stopped watching; run {run_id} goes on: follow it with `handles status {run_id}`",

@@ -6,7 +6,7 @@ import typer
 
 from alma.errors import AlmaError
 from cli.common import CliError, err_console, ready_database, settings
-from cli.migrate import _alma, _alma_failure, _enqueue, say_if_no_worker
+from cli.migrate import _alma, _alma_failure, _enqueue, follow
 from pipeline.rerun import RerunRefused, start_rerun
 from store.db import session_scope
 from store.runs import RunNotFound
@@ -48,7 +48,9 @@ def rerun(
         highlight=False,
         soft_wrap=True,
     )
-    say_if_no_worker(child_id)
+    code = follow(child_id, wait=False)
+    if code:
+        raise typer.Exit(code)
 
 
 def register(app: typer.Typer) -> None:

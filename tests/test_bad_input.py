@@ -37,6 +37,7 @@ class Case:
     stored: dict[str, int] = field(default_factory=dict)  # table → rows expected afterwards (else none)
     stdout_has: str = ""
     retries_logged: bool = False  # the Alma client logs its retries on stderr before the error line
+    no_database: bool = False  # a command that only reads: the database file must not be created
 
 
 def closed() -> str:
@@ -107,6 +108,27 @@ CASES = [
     Case("migrate: LOG_LEVEL not a level", ["migrate", GOOD], {"LOG_LEVEL": "chatty"}, 2, "LOG_LEVEL"),
     Case("migrate: set id with letters", ["migrate", "75934x"], {}, 2, "not an Alma set id"),
     Case("migrate: refused API key", ["migrate", GOOD], {"ALMA_API_KEY": SECRET}, 1, "ALMA_API_KEY"),
+    Case("status: nothing has run here", ["status"], {}, 1, "nothing has run here yet", no_database=True),
+    Case("status 3: nothing has run here", ["status", "3"], {}, 1, "(DATABASE_URL)", no_database=True),
+    Case(
+        "report: nothing has run here", ["report", "3"], {}, 1, "nothing has run here yet", no_database=True
+    ),
+    Case(
+        "verify --run: nothing has run here",
+        ["verify", "--run", "3"],
+        {},
+        2,
+        "no database at",
+        no_database=True,
+    ),
+    Case(
+        "rerun: nothing has run here",
+        ["rerun", "3", "--outcome", "failed"],
+        {},
+        1,
+        "nothing has run here yet",
+        no_database=True,
+    ),
 ]
 
 
@@ -160,3 +182,5 @@ def test_bad_input(case: Case, registered: str, redis_url: str, tmp_path: Path) 
     if case.stdout_has:
         assert case.stdout_has in proc.stdout
     assert _rows(db) == case.stored
+    if case.no_database:
+        assert not db.exists()
