@@ -25,8 +25,8 @@ def rerun(
     The records go into a new itemized set in Alma; the child run on it is enqueued as `handles
     migrate` does, and the run's report shows the child's results once it has succeeded.
     """
+    engine = ready_database()  # first: with no database here, that is the one thing to say
     s = settings()
-    engine = ready_database()
     try:
         with session_scope(engine) as session:
             child, ids = start_rerun(
