@@ -40,8 +40,8 @@ def describe_error(exc: BaseException) -> str:
 
 #: commands that only read: they never create a database where there is none
 READ_ONLY_COMMANDS = frozenset({"status", "report", "web", "rerun"})
-#: commands that never reach Alma, or are the sandbox themselves: no "using the built-in sandbox" line
-NO_ALMA_COMMANDS = frozenset({"sandbox", "demo", "web", "status", "report"})
+#: commands that talk to Alma (and ``verify --set``): they say when the built-in sandbox stands in for it
+ALMA_COMMANDS = frozenset({"migrate", "rerun", "repair", "restore", "repair-conflicts"})
 _said: set[str] = set()
 
 
@@ -62,6 +62,14 @@ def _load():  # type: ignore[no-untyped-def]
         raise CliError(str(exc), code=2) from None
 
 
+def _talks_to_alma(ctx: Any) -> bool:
+    if ctx is None:
+        return False
+    if ctx.info_name in ALMA_COMMANDS:
+        return True
+    return ctx.info_name == "verify" and ctx.params.get("set_id") is not None
+
+
 def settings():  # type: ignore[no-untyped-def]
     """The settings, with a bad value turned into a one-line CliError.
 
@@ -74,7 +82,7 @@ def settings():  # type: ignore[no-untyped-def]
     if (
         "alma_api_base_url" not in loaded.model_fields_set
         and "sandbox-default" not in said
-        and (ctx is None or ctx.info_name not in NO_ALMA_COMMANDS)
+        and _talks_to_alma(ctx)
     ):
         said.add("sandbox-default")
         print(
