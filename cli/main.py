@@ -39,6 +39,7 @@ _MODULES = (
     "db",
     "web",
     "webhook",
+    "rerun",
 )
 
 

@@ -23,9 +23,9 @@ from config.redact import mask_url
 from handles.verify import regressions as find_regressions
 from outcomes.current import current_counts, current_records
 from pipeline.errors import PipelineError
+from pipeline.open_runs import SetHasOpenRun, force_notice, start_run
 from pipeline.runs import (
     check_set,
-    create_run,
     get_run,
     recent_runs,
     run_steps,
@@ -36,6 +36,7 @@ from store.db import session_scope
 from store.models import EventLine
 from store.runs import RunNotFound
 from tasks.pipeline import enqueue_run
+from tasks.presence import workers_answering
 from workers import resources
 
 
@@ -68,6 +69,12 @@ def migrate(
         help="Run the set as itemized batches of at most N records, each its own copy → migration → "
         "profile (default: ALMA_BATCH_SIZE, else the whole set at once). The plan is printed first.",
     ),
+    force: bool = typer.Option(
+        False,
+        "--force",
+        help="Start even though the set has an open run: that run is marked failed and its steps not "
+        "yet submitted are not submitted (refused while one of its jobs is running in Alma).",
+    ),
 ) -> None:
     """Enqueue the three-step migration of an Alma set and print the run id.
 
@@ -90,22 +97,58 @@ def migrate(
         raise _alma_failure(exc, f"reading set {set_id}") from None
     engine = ready_database()
     size = _batch_plan(engine, s, info, size, skip_copy)
-    with session_scope(engine) as session:
-        run = create_run(
-            session=session,
-            set_id=set_id,
-            skip_copy=skip_copy,
-            profile_mode=s.alma_profile_mode,
-            set_name=info.get("name"),
-            batch_size=size,
-        )
-        run_id = run.id
+    try:
+        with session_scope(engine) as session:
+            notice = force_notice(session, set_id) if force else None
+            if notice:
+                err_console.print(f"handles: {notice}", highlight=False, soft_wrap=True)
+            run, _ = start_run(
+                session,
+                set_id=set_id,
+                force=force,
+                skip_copy=skip_copy,
+                profile_mode=s.alma_profile_mode,
+                set_name=info.get("name"),
+                batch_size=size,
+            )
+            run_id = run.id
+    except SetHasOpenRun as exc:
+        raise CliError(str(exc)) from None
     assert run_id is not None
     _enqueue(run_id)
     print(run_id, flush=True)
     err_console.print(f"run {run_id}: set {set_id} ({info.get('name')}) queued", highlight=False)
-    if wait:
-        raise typer.Exit(watch(run_id))
+    code = follow(run_id, wait=wait)
+    if code:
+        raise typer.Exit(code)
+
+
+def say_if_no_worker(run_id: int) -> None:
+    """One line when no worker answers: the run stays queued until one comes."""
+    if workers_answering(timeout=2.0) == 0:
+        err_console.print(
+            f"handles: no worker is running: start `celery -A workers.app worker`; run {run_id} "
+            "stays queued and starts when a worker comes",
+            highlight=False,
+            soft_wrap=True,
+        )
+
+
+def follow(run_id: int, *, wait: bool) -> int:
+    """After enqueueing: the no-worker line, then (``--wait``) :func:`watch`.
+
+    Ctrl-C from here on leaves the run going: one line says so and how to follow it (exit 130).
+    """
+    try:
+        say_if_no_worker(run_id)
+        return watch(run_id) if wait else 0
+    except KeyboardInterrupt:
+        err_console.print(
+            f"handles: stopped watching; run {run_id} goes on: follow it with `handles status {run_id}`",
+            highlight=False,
+            soft_wrap=True,
+        )
+        return 130
 
 
 def _batch_plan(engine: Any, s: Any, info: dict[str, Any], size: int | None, skip_copy: bool) -> int | None:

@@ -7,7 +7,7 @@ report are to show the same ones. ``RUN_ID`` in a sentence is replaced by the ru
 
 from __future__ import annotations
 
-__all__ = ["MEANINGS", "NEXT_STEPS", "next_step"]
+__all__ = ["MEANINGS", "NEXT_STEPS", "next_step", "next_step_lines"]
 
 #: outcome → what the librarian does next (``RUN_ID`` stands for the run's id)
 NEXT_STEPS: dict[str, str] = {
@@ -40,3 +40,30 @@ def next_step(outcome: str, run_id: int | str | None = None) -> str:
     """The next step for ``outcome``, with the run's id filled in; "" when nothing is left to do."""
     text = NEXT_STEPS.get(outcome, "")
     return text.replace("RUN_ID", str(run_id)) if run_id is not None else text
+
+
+def next_step_lines(counts: dict[str, int], run_id: int | str, width: int = 80) -> list[str]:
+    """For each outcome with a count and something left to do: its next step, wrapped to ``width``.
+
+    ``handles status RUN_ID`` prints these after the run's table.
+    """
+    import textwrap
+
+    lines: list[str] = []
+    for outcome, count in counts.items():
+        step = next_step(outcome, run_id)
+        if not count or not step:
+            continue
+        if not lines:
+            lines.append("next steps:")
+        lines.extend(
+            textwrap.wrap(
+                f"{outcome} ({count}): {step}",
+                width=width,
+                initial_indent="  ",
+                subsequent_indent="    ",
+                break_on_hyphens=False,
+                break_long_words=False,
+            )
+        )
+    return lines

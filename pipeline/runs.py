@@ -72,11 +72,14 @@ def create_run(
     batch_size: int | None = None,
     batch_no: int | None = None,
     batch_of: int | None = None,
+    holds_set: bool = False,
 ) -> Run:
     """A new run with its four steps, all pending. Nothing is sent to Alma here.
 
     With ``batch_size`` the run is the parent of batches (:mod:`pipeline.batches`): its three Alma
     steps are skipped at once, each batch (a child run with ``batch_no`` of ``batch_of``) runs them.
+    ``holds_set``: a top-level run of ``handles migrate``; at most one such run per set may be open
+    (the database refuses a second: see :mod:`pipeline.open_runs`).
     """
     if batch_size is not None and batch_size < 1:
         raise ValueError("the batch size must be at least 1")
@@ -90,6 +93,7 @@ def create_run(
         batch_size=batch_size,
         batch_no=batch_no,
         batch_of=batch_of,
+        holds_set=holds_set,
     )
     session.add(run)
     session.flush()

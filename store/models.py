@@ -12,7 +12,7 @@ from enum import StrEnum
 from typing import Any
 
 from pydantic import NaiveDatetime
-from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint
+from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 __all__ = [
@@ -99,11 +99,26 @@ class Verification(StrEnum):
     ERROR = "error"
 
 
+#: a run that holds its set and has not ended: at most one such run per set (``handles migrate``)
+OPEN_HOLDING_RUN = "holds_set AND state NOT IN ('succeeded', 'failed')"
+
+
 class Run(SQLModel, table=True):
     """One migration of one Alma set (or a child run repairing part of it, or one batch of it)."""
 
     # a batch is one child of its parent per number (repair children have no number: NULLs differ)
-    __table_args__ = (UniqueConstraint("parent_run_id", "batch_no", name="uq_run_parent_batch"),)
+    __table_args__ = (
+        UniqueConstraint("parent_run_id", "batch_no", name="uq_run_parent_batch"),
+        # one open run per set, race-safe: two `handles migrate` at the same moment cannot both
+        # insert one (child runs, and runs made before this rule, do not hold their set)
+        Index(
+            "ux_run_one_open_per_set",
+            "set_id",
+            unique=True,
+            sqlite_where=text(OPEN_HOLDING_RUN),
+            postgresql_where=text(OPEN_HOLDING_RUN),
+        ),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     set_id: str = Field(index=True)
@@ -120,6 +135,8 @@ class Run(SQLModel, table=True):
     parent_run_id: int | None = Field(default=None, foreign_key="run.id", index=True)
     state: str = Field(default=RunState.QUEUED, index=True)
     skip_copy: bool = False
+    # started by `handles migrate`: while it is open, no other run holding the same set may start
+    holds_set: bool = False
     profile_mode: str = "auto"  # auto | api | operator (ALMA_PROFILE_MODE); auto may become operator
     member_count: int | None = None
     wait_reason: str | None = Field(default=None, sa_column=Column(Text))

@@ -38,6 +38,9 @@ def require_service(name: str, host: str, port: int) -> None:
 def _isolated_settings(monkeypatch: pytest.MonkeyPatch, tmp_path) -> Iterator[None]:
     """Every test gets its own SQLite database and fresh cached settings/resources."""
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'handles.db'}")
+    # the sandbox named, as an operator would: the "using the built-in sandbox" notice is for hosts
+    # that lost their settings (tests/integration/test_cli_runs.py checks it with a bare environment)
+    monkeypatch.setenv("ALMA_API_BASE_URL", "http://127.0.0.1:8780")
     monkeypatch.chdir(tmp_path)
     get_settings.cache_clear()
     from workers import resources

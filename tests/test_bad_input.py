@@ -40,6 +40,7 @@ class Case:
     retries_logged: bool = False  # the Alma client logs its retries on stderr before the error line
     seed: Callable[[str], None] | None = None  # fills the database (its URL) before the command
     output_max: int = 20_000  # what a bad input may make the command print, at most (characters)
+    no_database: bool = False  # a command that only reads: the database file must not be created
 
 
 def seed_repairable_run(db_url: str) -> None:
@@ -241,6 +242,27 @@ CASES = [
         2,
         "(or none: Ex Libris hosts your handles)",
     ),
+    Case("status: nothing has run here", ["status"], {}, 1, "nothing has run here yet", no_database=True),
+    Case("status 3: nothing has run here", ["status", "3"], {}, 1, "(DATABASE_URL)", no_database=True),
+    Case(
+        "report: nothing has run here", ["report", "3"], {}, 1, "nothing has run here yet", no_database=True
+    ),
+    Case(
+        "verify --run: nothing has run here",
+        ["verify", "--run", "3"],
+        {},
+        2,
+        "no database at",
+        no_database=True,
+    ),
+    Case(
+        "rerun: nothing has run here",
+        ["rerun", "3", "--outcome", "failed"],
+        {},
+        1,
+        "nothing has run here yet",
+        no_database=True,
+    ),
 ]
 
 
@@ -301,3 +323,5 @@ def test_bad_input(case: Case, registered: str, redis_url: str, tmp_path: Path) 
     if case.stdout_has:
         assert case.stdout_has in proc.stdout
     assert _rows(db) == case.stored
+    if case.no_database:
+        assert not db.exists()

@@ -174,16 +174,41 @@ def test_bad_sets_are_refused_before_any_job(
     assert submissions(sandbox) == []
 
 
+def copy_of_set(sandbox: str, set_id: str) -> str:
+    """A new itemized set in the sandbox's Alma holding the members of ``set_id``."""
+    headers = {"Authorization": "apikey sandbox-key", "Accept": "application/json"}
+    api = f"{sandbox}/almaws/v1/conf/sets"
+    members = httpx.get(f"{api}/{set_id}/members", headers=headers, timeout=10).json()["member"]
+    body = {
+        "name": f"copy of {set_id}",
+        "type": {"value": "ITEMIZED"},
+        "content": {"value": "IEP"},
+        "private": {"value": "false"},
+        "status": {"value": "ACTIVE"},
+    }
+    created = httpx.post(api, headers=headers, json=body, timeout=10)
+    created.raise_for_status()
+    new_id = str(created.json()["id"])
+    added = httpx.post(
+        f"{api}/{new_id}",
+        headers=headers,
+        params={"op": "add_members"},
+        json={"members": {"member": [{"id": m["id"]} for m in members]}},
+        timeout=10,
+    )
+    added.raise_for_status()
+    return new_id
+
+
 def test_runs_wait_for_the_job_budget_in_order(sandbox: str, env: dict[str, str], tmp_path: Path) -> None:
     # given a budget of one API job at a time, jobs slow enough to watch the queue, and a tenant that
     # serves the events by API (the demo set's failed record would otherwise hold its profile step)
     env = {**env, "ALMA_MAX_API_JOBS_RUNNING": "1"}
     reset(sandbox, job_seconds=3.0, events_api=True)
+    # three sets: a set has one open run at a time (issue 15), so the third is a copy of the demo set
+    sets = [DEMO_SET, SEED_SET, copy_of_set(sandbox, DEMO_SET)]
     with worker_process(env, log_path=tmp_path / "worker.log", concurrency=2):
-        ids = [
-            int(handles(env, "migrate", SEED_SET if i % 2 else DEMO_SET, "--skip-copy").stdout)
-            for i in range(3)
-        ]
+        ids = [int(handles(env, "migrate", set_id, "--skip-copy").stdout) for set_id in sets]
 
         # then some run says it is waiting, and all finish
         def someone_waits() -> bool:

@@ -12,6 +12,7 @@ from cli import common
 from cli import verify as cli_verify
 from cli.main import main
 from handles import verify as service
+from workers import resources
 
 TEMPLATE = "https://primo.example/discovery/fulldisplay/alma{mms_id}/01GCL_INST:GCL"
 
@@ -198,6 +199,10 @@ def test_cli_needs_exactly_one_source(tmp_path, capsys) -> None:
 
 
 def test_cli_unknown_run_and_missing_file(tmp_path, capsys) -> None:
+    # with no database here, `verify --run` creates none and says so (issue 15)
+    assert run_cli(["verify", "--run", "424242"]) == 2
+    assert "nothing has run here yet" in capsys.readouterr().err
+    resources.ensure_schema()
     assert run_cli(["verify", "--run", "424242"]) == 2
     assert "unknown run 424242" in capsys.readouterr().err
     assert run_cli(["verify", "--file", str(tmp_path / "nope.txt")]) == 2

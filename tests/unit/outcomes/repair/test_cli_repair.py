@@ -14,6 +14,12 @@ from tests.unit.outcomes.repair.test_support_case import MMS_99, Titles, resolve
 from workers import resources
 
 
+@pytest.fixture(autouse=True)
+def _alma_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    """ALMA_API_BASE_URL given, so the commands print no "using the built-in sandbox" notice."""
+    monkeypatch.setenv("ALMA_API_BASE_URL", "http://127.0.0.1:8780")
+
+
 def cli(*args: str) -> int:
     try:
         main(list(args))
