@@ -45,6 +45,7 @@ def env(sandbox: str, redis_url: str, tmp_path: Path) -> dict[str, str]:
         database_url=f"sqlite:///{tmp_path / 'handles.db'}",
         broker_url=redis_url,
         REDIS_URL=redis_url,
+        ALMA_KEEP_SETS="true",  # the batches' sets are read after the run (else removed at its end)
     )
 
 
@@ -64,7 +65,7 @@ def members(sandbox: str, set_id: str) -> list[str]:
     while True:
         page = httpx.get(
             f"{sandbox}/almaws/v1/conf/sets/{set_id}/members",
-            params={"limit": 100, "offset": len(found)},
+            params={"limit": 100, "offset": len(found), "format": "json"},
             headers=AUTH,
             timeout=10,
         ).json()

@@ -62,7 +62,8 @@ def test_shared_handle_and_marc_records_are_kept_out_of_every_job(
     set_id = str(alma.create_itemized_set("issue 11 set", content="IEP")["id"])
     alma.add_set_members(set_id, [*fine, cases["unpublished"], *sorted(held)])
     alma.close()
-    # when it is migrated by a real worker
+    # when it is migrated by a real worker (keeping the sets it makes, to read their members after)
+    env = {**env, "ALMA_KEEP_SETS": "true"}
     with worker_process(env, log_path=tmp_path / "worker.log"):
         result = handles(env, "migrate", set_id, "--wait", timeout=240)
     # then the run ends well, each job once and in order
