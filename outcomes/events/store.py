@@ -83,7 +83,7 @@ def import_rows(
         if window is not None:
             window.check(row)
         event = parse_event(row.description)
-        if event.kind == "already_has" and (event.handle is None or normalize_handle(event.handle) is None):
+        if event.kind == "already_has" and not _readable_handle(event.handle):
             shown = (event.handle or "nothing")[:40]
             raise EventsFileError(f"cannot read the handle in the event (found {shown!r})", row.line)
         if event.mms_id is not None and event.mms_id not in members:
@@ -111,6 +111,13 @@ def import_rows(
             _flush(session, run_id, batch, summary)
     _flush(session, run_id, batch, summary)
     return summary
+
+
+def _readable_handle(handle: str | None) -> bool:
+    """A handle as Alma writes it: valid syntax, and no delimiter (a table's row read as text)."""
+    if handle is None or normalize_handle(handle) is None:
+        return False
+    return not any(mark in handle for mark in ",;|\t")
 
 
 def _flush(session: Session, run_id: int, batch: dict[str, EventLine], summary: ImportSummary) -> None:
