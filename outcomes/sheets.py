@@ -125,7 +125,7 @@ def file_kind(path: Path) -> str:
         with path.open("rb") as fh:
             head = fh.read(4096)
     except IsADirectoryError:
-        raise SheetError(f"{path} is a directory, not a file") from None
+        raise SheetError("it is a directory, not a file") from None
     except OSError as exc:
         raise SheetError(f"cannot read it: {exc.strerror or exc}") from None
     if head.startswith(b"PK\x03\x04"):

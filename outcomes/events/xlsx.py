@@ -76,9 +76,15 @@ def iter_rows(path: str | os.PathLike[str]) -> Iterator[tuple[int, list[Any]]]:
     not contain are not yielded.
     """
     try:
-        archive = zipfile.ZipFile(path)
-    except (OSError, zipfile.BadZipFile, ValueError) as exc:
+        yield from _rows(path)
+    except XlsxError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a corrupt zip member or XML part: one documented error
         raise XlsxError(f"not a readable XLSX workbook ({type(exc).__name__})") from None
+
+
+def _rows(path: str | os.PathLike[str]) -> Iterator[tuple[int, list[Any]]]:
+    archive = zipfile.ZipFile(path)
     with archive:
         sheet, strings_part, styles_part, date1904 = _locate(archive)
         dates = _date_styles(archive, styles_part)
