@@ -20,7 +20,6 @@ from __future__ import annotations
 import codecs
 import csv
 import io
-import re
 import zipfile
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -58,8 +57,6 @@ _BOMS = (
     (codecs.BOM_UTF16_LE, "utf-16"),
     (codecs.BOM_UTF16_BE, "utf-16"),
 )
-# C0 control characters no text export holds (tab, line feed, carriage return and form feed excepted)
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f]")
 
 
 class SheetError(ValueError):
@@ -177,20 +174,17 @@ def text_encoding(path: Path) -> str:
 def text_lines(path: Path, encoding: str) -> Iterator[str]:
     """The file's lines (with their line ends, as ``csv`` wants them), each at most MAX_LINE_CHARS."""
     with path.open("rb") as raw, io.TextIOWrapper(raw, encoding=encoding, newline="") as text:
-        number = 0
-        while True:
-            try:
-                line = text.readline(MAX_LINE_CHARS + 1)
-            except UnicodeDecodeError:
-                raise SheetError(f"not {encoding} text", number + 1) from None
-            if not line:
-                return
-            number += 1
-            if len(line) > MAX_LINE_CHARS:
-                raise SheetError(f"line longer than {MAX_LINE_CHARS:,} characters", number)
-            if _CONTROL.search(line):
-                raise SheetError("binary data (control characters): not text", number)
-            yield line
+        readline, limit, number = text.readline, MAX_LINE_CHARS + 1, 0
+        try:
+            for line in iter(lambda: readline(limit), ""):
+                number += 1
+                if len(line) == limit:
+                    raise SheetError(f"line longer than {MAX_LINE_CHARS:,} characters", number)
+                if "\x00" in line:
+                    raise SheetError("binary data (NUL character): not text", number)
+                yield line
+        except UnicodeDecodeError:
+            raise SheetError(f"not {encoding} text", number + 1) from None
 
 
 # --- the header ----------------------------------------------------------------------------------
@@ -286,30 +280,17 @@ def csv_table(path: Path, encoding: str, columns: Sequence[Column]) -> Table:
 
 
 def _csv_rows(lines: Iterator[str], header_line: int, delimiter: str) -> Iterator[tuple[int, list[str]]]:
-    counter = _Counted(lines, header_line)
-    reader = csv.reader(counter, delimiter=delimiter)
+    reader = csv.reader(lines, delimiter=delimiter)
+    seen = 0  # lines the reader had taken before this row: a row of several lines has a quoted cell
     try:
         for row in reader:
-            if any(len(cell) > MAX_CELL_CHARS for cell in row):
-                raise SheetError(f"a cell longer than {MAX_CELL_CHARS:,} characters", counter.line)
-            yield counter.line, row
+            taken = reader.line_num
+            if taken - seen > 1 and max(map(len, row), default=0) > MAX_CELL_CHARS:
+                raise SheetError(f"a cell longer than {MAX_CELL_CHARS:,} characters", header_line + taken)
+            seen = taken
+            yield header_line + taken, row
     except csv.Error as exc:
-        raise SheetError(f"unreadable CSV ({exc})", counter.line) from None
-
-
-class _Counted:
-    """Lines handed to ``csv.reader``, counting physical lines (a quoted cell may span several)."""
-
-    def __init__(self, lines: Iterator[str], line: int) -> None:
-        self._lines, self.line = lines, line
-
-    def __iter__(self) -> _Counted:
-        return self
-
-    def __next__(self) -> str:
-        text = next(self._lines)
-        self.line += 1
-        return text
+        raise SheetError(f"unreadable CSV ({exc})", header_line + reader.line_num) from None
 
 
 def _xlsx_table(path: Path, columns: Sequence[Column]) -> Table:
