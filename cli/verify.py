@@ -59,7 +59,7 @@ def read_file(path: Path, *, prefix: str) -> Source:
         for n, line in enumerate(sheets.text_lines(path, encoding), 1):
             text = line.lstrip("\ufeff") if n == 1 else line
             if text.strip() and not text.lstrip().startswith("#"):
-                if not numbered and _not_a_handle(text.strip()):  # a header: the file is a table
+                if not numbered and _header(text.strip()):  # the file is a table
                     _read_table(sheets.csv_table(path, encoding, _COLUMNS), source, prefix=prefix)
                     return source
                 numbered.append((n, text))
@@ -71,6 +71,13 @@ def read_file(path: Path, *, prefix: str) -> Source:
         _add(source, n, line, None, prefix=prefix)
     source.notes.append("plain list: no MMS ids, so 'ok' means the handle resolves (targets not compared)")
     return source
+
+
+def _header(first: str) -> bool:
+    """Whether a file's first line is a table's header rather than the first handle of a list."""
+    if not _not_a_handle(first):
+        return False
+    return any(d in first for d in sheets.DELIMITERS) or sheets.header_of(first, _COLUMNS) is not None
 
 
 def _not_a_handle(text: str) -> bool:

@@ -158,3 +158,12 @@ def test_directory_and_empty(tmp_path: Path) -> None:
         sheets.read_table(tmp_path, COLUMNS)
     with pytest.raises(sheets.SheetError, match="empty"):
         sheets.read_table(write(tmp_path, b"\xef\xbb\xbf\r\n"), COLUMNS)
+
+
+def test_verify_one_column_header_or_a_plain_list(tmp_path: Path) -> None:
+    table = cli_verify.read_file(
+        write(tmp_path, b"Handle URL\r\nhttp://hdl.handle.net/11084/7\r\n"), prefix="11084"
+    )
+    assert [i.handle for i in table.items] == ["11084/7"] and table.problems == []
+    plain = cli_verify.read_file(write(tmp_path, b"not a handle\n11084/8\n"), prefix="11084")
+    assert [i.handle for i in plain.items] == ["11084/8"] and plain.problems[0].startswith("line 1:")
