@@ -14,7 +14,13 @@ largest size (growth ≤ 25 % + 0.25 MB, where a per-line cost of even 8 bytes w
 ``--db`` also times the real ``import_file`` into SQLite (in memory) for the smallest size, to show
 where an import's time goes.
 
+Bounds (issue 13 item 5): the largest realistic import accepted (100,000 events, CSV and XLSX as
+Excel writes it: read, and the real import into SQLite) and hostile workbooks refused, each with
+its time and peak RSS in its own process, as ratios to the baseline (whole-file reading for the
+accepted ones; issue 13's figures before the bounds for the hostile ones).
+
     .venv/bin/python bench/events.py [--sizes 20000,200000] [--formats csv,xlsx,xlsx-sst] [--db]
+    .venv/bin/python bench/events.py --bounds-only
 """
 
 from __future__ import annotations
@@ -28,121 +34,13 @@ import sys
 import tempfile
 import time
 import tracemalloc
-import zipfile
 from pathlib import Path
 from typing import NamedTuple
-from xml.sax.saxutils import escape
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-HEADER = ["Event Description", "Event Date", "Severity", "Module", "Creator"]
-
-
-def _line(i: int) -> list[str]:
-    mms = f"9910{i:010d}04641"
-    if i % 10 == 0:
-        text = f"Record {mms} was skipped. Reason: BIB record MMS ID {mms} does not have a handle identifier"
-    else:
-        text = (
-            f"Record {mms} was skipped. Reason: BIB record MMS ID {mms} already has a handle "
-            f"identifier 11084/{1742400000 + i}"
-        )
-    return [text, "05/08/2025 15:58:23 CDT", "Information", "Repository", "System"]
-
-
-MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
-
-
-def write_shared_strings_xlsx(path, rows):
-    """An XLSX as Excel writes it: every text cell a shared string (rows: lists of str/None)."""
-    index = {}
-    strings = []
-    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
-        z.writestr(
-            "[Content_Types].xml",
-            (
-                '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
-                '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
-                '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
-                '<Default Extension="xml" ContentType="application/xml"/>'
-                '<Override PartName="/xl/workbook.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/>'
-                '<Override PartName="/xl/worksheets/sheet1.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/>'
-                '<Override PartName="/xl/sharedStrings.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sharedStrings+xml"/>'
-                "</Types>"
-            ),
-        )
-        z.writestr(
-            "_rels/.rels",
-            (
-                '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
-                '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
-                '<Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument" Target="xl/workbook.xml"/>'
-                "</Relationships>"
-            ),
-        )
-        z.writestr(
-            "xl/workbook.xml",
-            (
-                f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?><workbook xmlns="{MAIN}" '
-                'xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships">'
-                '<sheets><sheet name="Events Report" sheetId="1" r:id="rId1"/></sheets></workbook>'
-            ),
-        )
-        z.writestr(
-            "xl/_rels/workbook.xml.rels",
-            (
-                '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
-                '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
-                '<Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet" Target="worksheets/sheet1.xml"/>'
-                '<Relationship Id="rId2" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/sharedStrings" Target="sharedStrings.xml"/>'
-                "</Relationships>"
-            ),
-        )
-        with z.open("xl/worksheets/sheet1.xml", "w", force_zip64=True) as out:
-            out.write(
-                f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?><worksheet xmlns="{MAIN}"><sheetData>'.encode()
-            )
-            for number, row in enumerate(rows, 1):
-                cells = []
-                for col, value in enumerate(row):
-                    if value is None:
-                        continue
-                    i = index.get(value)
-                    if i is None:
-                        i = index[value] = len(strings)
-                        strings.append(value)
-                    cells.append(f'<c r="{chr(65 + col)}{number}" t="s"><v>{i}</v></c>')
-                out.write(f'<row r="{number}">{"".join(cells)}</row>'.encode())
-            out.write(b"</sheetData></worksheet>")
-        with z.open("xl/sharedStrings.xml", "w", force_zip64=True) as out:
-            out.write(
-                f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?><sst xmlns="{MAIN}" count="{len(strings)}" uniqueCount="{len(strings)}">'.encode()
-            )
-            for s in strings:
-                out.write(f'<si><t xml:space="preserve">{escape(s)}</t></si>'.encode())
-            out.write(b"</sst>")
-
-
-def generate(path: Path, fmt: str, lines: int) -> None:
-    if fmt == "xlsx-sst":
-        write_shared_strings_xlsx(path, [HEADER, *(_line(i) for i in range(lines))])
-        return
-    if fmt == "csv":
-        with path.open("w", encoding="utf-8-sig", newline="") as out:
-            writer = csv.writer(out, lineterminator="\r\n")
-            writer.writerow(HEADER)
-            for i in range(lines):
-                writer.writerow(_line(i))
-        return
-    from openpyxl import Workbook
-
-    wb = Workbook(write_only=True)
-    sheet = wb.create_sheet()
-    sheet.append(HEADER)
-    for i in range(lines):
-        sheet.append(_line(i))
-    wb.save(path)
+from event_files import generate  # noqa: E402  (this folder: the script's own)
 
 
 def _classify(rows) -> int:  # type: ignore[no-untyped-def]
@@ -180,15 +78,19 @@ def _whole(path: Path) -> int:
     return _classify([_Row(str(row[0])) for row in rows])
 
 
-def _database(path: Path) -> tuple[int, float]:
-    """The real import, into an in-memory SQLite database, of a run whose set holds every record."""
+def _database(path: Path, url: str = "sqlite://") -> tuple[int, float]:
+    """The real import, into SQLite (in memory by default), of a run whose set holds every record."""
+    import resource
+
+    from sqlalchemy import insert
     from sqlalchemy.pool import StaticPool
     from sqlmodel import Session, SQLModel, create_engine
 
+    from outcomes.events.read import read_events
     from outcomes.events.store import import_file
     from store.models import Record, Run
 
-    engine = create_engine("sqlite://", poolclass=StaticPool, connect_args={"check_same_thread": False})
+    engine = create_engine(url, poolclass=StaticPool, connect_args={"check_same_thread": False})
     SQLModel.metadata.create_all(engine)
     with Session(engine) as session:
         run = Run(set_id="bench")
@@ -196,10 +98,17 @@ def _database(path: Path) -> tuple[int, float]:
         session.flush()
         run_id = run.id
         assert run_id is not None  # flushed: the database gave it an id
-        lines = sum(1 for _ in csv.reader(path.open(encoding="utf-8-sig"))) - 1
-        for i in range(lines):
-            session.add(Record(run_id=run_id, position=i, mms_id=f"9910{i:010d}04641"))
+        lines = sum(1 for _ in read_events(path)[1])
+        for first in range(0, lines, 5000):  # in slices, so the set-up does not set the peak
+            session.execute(
+                insert(Record),
+                [
+                    {"run_id": run_id, "position": i, "mms_id": f"9910{i:010d}04641"}
+                    for i in range(first, min(first + 5000, lines))
+                ],
+            )
         session.commit()
+        _SETUP["rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         start = time.perf_counter()
         summary = import_file(session=session, run_id=run_id, path=path)
         session.commit()
@@ -207,10 +116,15 @@ def _database(path: Path) -> tuple[int, float]:
     return summary.lines, seconds
 
 
+_SETUP: dict[str, float] = {}
+
+
 def worker(method: str, path: Path) -> dict[str, float]:
     if method == "database":
         lines, seconds = _database(path)
         return {"lines": lines, "seconds": seconds, "peak_mb": 0.0}
+    if method in ("bounded", "import", "whole-rss"):
+        return _bounded(method, path)
     import openpyxl  # noqa: F401 - imports (and regex compiling) are not part of the timing
 
     import outcomes.events.parse
@@ -249,16 +163,109 @@ def measure(method: str, path: Path) -> dict[str, float]:
 SPEED_GOAL = 200_000  # CSV lines/s
 
 
+# --- bounds (issue 13 item 5) ----------------------------------------------------------------------
+
+# What issue 13 measured before the bounds, for the hostile files (the baseline of this section)
+HOSTILE_BEFORE = {"zip bomb": (0.0, 1000.0), "50 MB attribute": (21.0, 0.0)}  # seconds, peak MB; 0: unknown
+BOUNDS_LINES = 100_000
+
+
+def _bounded(method: str, path: Path) -> dict[str, float]:
+    """One pass in this process: seconds, peak RSS (MB) and lines read, or the refusal."""
+    import resource
+
+    from outcomes.events.read import EventsFileError
+
+    start = time.perf_counter()
+    refused = ""
+    lines = 0
+    try:
+        if method == "import":  # into a SQLite file, so the database is not counted as memory
+            with tempfile.TemporaryDirectory() as tmp:
+                lines, seconds = _database(path, f"sqlite:///{tmp}/bench.db")
+            start = time.perf_counter() - seconds  # the import's own time, not the set-up's
+        elif method == "whole-rss":
+            lines = _whole(path)
+        else:
+            lines = _streaming(path)
+    except EventsFileError as exc:
+        refused = str(exc)
+    seconds = time.perf_counter() - start
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    result = {"lines": lines, "seconds": seconds, "peak_mb": peak, "refused": refused}
+    return {**result, "setup_mb": _SETUP.get("rss_mb", 0.0)}  # type: ignore[dict-item]
+
+
+def bounds(tmp: Path) -> list[bool]:
+    """The largest realistic import accepted (100,000 events, CSV and XLSX as Excel writes it) and the
+    hostile workbooks refused: time and peak RSS of each in its own process, against the baseline."""
+    from tests import hostile
+
+    print(
+        f"\nbounds: {BOUNDS_LINES:,}-event reports accepted; hostile workbooks refused (peak RSS per process)"
+    )
+    print(f"{'file':28} {'size':>8} {'method':10} {'seconds':>8} {'peak MB':>8} {'time×':>7} {'memory×':>8}")
+    verdicts = []
+    for fmt in ("csv", "xlsx-sst"):
+        path = tmp / f"bounds-{BOUNDS_LINES}.{fmt.split('-')[0]}"
+        generate(path, fmt, BOUNDS_LINES)
+        size = f"{path.stat().st_size / 1e6:.1f}MB"
+        base = measure("whole-rss", path)
+        for method in ("bounded", "import"):
+            m = measure(method, path)
+            ok = not m["refused"] and m["lines"] == BOUNDS_LINES
+            verdicts.append(ok)
+            setup = f"  (set-up of the run's records: {m['setup_mb']:.0f} MB)" if m["setup_mb"] else ""
+            print(
+                f"{fmt + ' accepted':28} {size:>8} {method:10} {m['seconds']:>8.2f} {m['peak_mb']:>8.0f} "
+                f"{m['seconds'] / base['seconds']:>7.2f} {m['peak_mb'] / base['peak_mb']:>8.2f}"
+                + ("" if ok else f"  FAIL {m['refused']!s}")
+                + setup
+            )
+        print(
+            f"{'  baseline: whole file':28} {size:>8} {'whole':10} {base['seconds']:>8.2f} {base['peak_mb']:>8.0f}"
+        )
+        path.unlink()
+    hostile_files = {
+        "zip bomb": hostile.zip_bomb(314),
+        "50 MB attribute": hostile.long_attribute(50),
+        "2 MB random attribute": hostile.long_attribute(2, incompressible=True),
+        "9 KB event": hostile.long_event(9_000),
+    }
+    for name, data in hostile_files.items():
+        path = tmp / "hostile.xlsx"
+        path.write_bytes(data)
+        m = measure("bounded", path)
+        ok = bool(m["refused"]) and m["seconds"] < 1.0
+        verdicts.append(ok)
+        before_s, before_mb = HOSTILE_BEFORE.get(name, (0.0, 0.0))
+        time_ratio = f"{m['seconds'] / before_s:.5f}" if before_s else "-"
+        memory_ratio = f"{m['peak_mb'] / before_mb:.3f}" if before_mb else "-"
+        ratios = f"{time_ratio:>7} {memory_ratio:>8}"
+        print(
+            f"{name + ' refused':28} {len(data) / 1e3:>6.0f}KB {'bounded':10} {m['seconds']:>8.3f} "
+            f"{m['peak_mb']:>8.0f} {ratios}  {'PASS' if ok else 'FAIL'}: {str(m['refused'])[:60]}"
+        )
+        path.unlink()
+    print("  baseline for the hostile files: issue 13's figures before the bounds (1 GB; 21 s)")
+    return verdicts
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="20000,200000")
     parser.add_argument("--formats", default="csv,xlsx,xlsx-sst")
     parser.add_argument("--db", action="store_true", help="also time the real import into SQLite")
+    parser.add_argument("--bounds-only", action="store_true", help="only the bounds section")
+    parser.add_argument("--no-bounds", action="store_true", help="skip the bounds section")
     parser.add_argument("--worker", nargs=2, metavar=("METHOD", "PATH"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
         print(json.dumps(worker(args.worker[0], Path(args.worker[1]))))
         return
+    if args.bounds_only:
+        with tempfile.TemporaryDirectory() as tmp:
+            sys.exit(0 if all(bounds(Path(tmp))) else 1)
     sizes = sorted(int(s) for s in args.sizes.split(","))
     results: dict[tuple[str, int, str], dict[str, float]] = {}
     print(
@@ -314,6 +321,9 @@ def main() -> None:
                 f"note   the real import (import_file into SQLite, {size:,} lines): {rate:,.0f} lines/s; "
                 f"reading + parsing is {100 * rate / parse:.0f} % of its time, the database the rest"
             )
+    if not args.no_bounds:
+        with tempfile.TemporaryDirectory() as tmp:
+            verdicts += bounds(Path(tmp))
     sys.exit(0 if all(verdicts) else 1)
 
 

@@ -19,7 +19,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import httpx
@@ -67,7 +67,36 @@ async def preload(url: str, count: int) -> None:
         await asyncio.gather(*(one(i) for i in range(count)))
 
 
-def measure(url: str, count: int, concurrency: int, db_url: str) -> dict[str, float]:
+LIBRARY_HEADER = (
+    "MMS ID,Handle URL,dc:title,HTTP Status Code,Status Message,Final Redirect URL,"
+    "Returned Correct MMS ID,Titles Match!"
+)
+
+
+def library_csv(path: Path, count: int, url: str) -> None:
+    """The handle list as the library's own checker exports it (its header spelling, as is)."""
+    with path.open("w", encoding="utf-8", newline="") as out:
+        out.write(LIBRARY_HEADER + "\r\n")
+        for i in range(count):
+            final = f"{url}/discovery/fulldisplay/alma{mms(i)}/{VIEW}"
+            out.write(
+                f'{mms(i)},http://hdl.handle.net/11084/b{i},"Title {i}, a digital title",200,OK,{final},TRUE,TRUE\r\n'
+            )
+
+
+def read_library_csv(path: Path) -> tuple[list[VerifyItem], float]:
+    """The items ``handles verify --file`` reads from it, and the seconds reading took."""
+    from cli.verify import read_file
+
+    start = time.perf_counter()
+    source = read_file(path, prefix="11084")
+    assert not source.problems and not source.notes, (source.problems[:3], source.notes)
+    return source.items, time.perf_counter() - start
+
+
+def measure(
+    url: str, count: int, concurrency: int, db_url: str, source: Iterable[VerifyItem] | None = None
+) -> dict[str, float]:
     settings = load_settings(
         handle_resolver_url=url,
         handle_target_template=f"{url}/discovery/fulldisplay/alma{{mms_id}}/{VIEW}",
@@ -91,7 +120,7 @@ def measure(url: str, count: int, concurrency: int, db_url: str) -> dict[str, fl
 
         cpu0, wall0 = time.process_time(), time.perf_counter()
         summary = run_verification(
-            items(count),
+            items(count) if source is None else source,
             settings=settings,
             sink=sink,
             batch_size=200,
@@ -126,6 +155,11 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as tmp:
             base = measure(url, args.baseline_count, 1, f"sqlite:///{tmp}/baseline.db")
             main_run = measure(url, args.count, args.concurrency, f"sqlite:///{tmp}/main.db")
+            export = Path(tmp) / "library-export.csv"
+            library_csv(export, args.count, url)
+            listed, read_seconds = read_library_csv(export)
+            assert len(listed) == args.count
+            from_csv = measure(url, args.count, args.concurrency, f"sqlite:///{tmp}/csv.db", listed)
     finally:
         proc.stdin.close()  # type: ignore[union-attr]
         proc.wait(timeout=30)
@@ -145,6 +179,12 @@ def main() -> None:
         f"concurrency {args.concurrency}: {args.count} handles in {main_run['wall']:.1f} s = "
         f"{main_run['hps']:.1f} handles/s; ideal {ideal:.0f}/s; ratio {main_run['hps'] / ideal:.3f} "
         f"(goal >= 0.9); speed-up over baseline x{main_run['hps'] / base['hps']:.1f}"
+    )
+    print(
+        f"from the library's own CSV ({LIBRARY_HEADER.split(',')[0]}, Handle URL, … as exported): "
+        f"read {args.count} handles in {read_seconds:.2f} s; {from_csv['hps']:.1f} handles/s, "
+        f"{from_csv['hps'] / base['hps']:.1f}× the baseline, {from_csv['hps'] / main_run['hps']:.2f}× the "
+        f"generated list"
     )
     print(
         f"CPU: {main_run['cpu']:.1f} s for {args.count} handles ({main_run['cpu'] / args.count * 1000:.2f} ms "

@@ -19,16 +19,25 @@ events_app = typer.Typer(help="Events Reports exported from Alma's UI.", no_args
 @events_app.command("import")
 def events_import(
     run_id: int = typer.Argument(..., callback=db_id, help="The run the Events Report belongs to (RUN_ID)."),
-    file: Path = typer.Argument(..., help="The Events Report: CSV, XLSX, or the text copied from the page."),
+    file: Path = typer.Argument(
+        ..., help="The Events Report: CSV (any delimiter), XLSX, or the text copied from the page."
+    ),
 ) -> None:
-    """Read an Events Report exported from Alma's UI into the run's outcomes (re-importing changes nothing)."""
+    """Read an Events Report exported from Alma's UI into the run's outcomes (re-importing changes nothing).
+
+    The file is one of the three formats, chosen from its content, or refused in one line; so is a
+    report whose events fall outside this run's migration (dates read in HANDLES_TIMEZONE), and
+    nothing is stored from a refused file.
+    """
+    if file.is_dir():
+        raise CliError(f"{file} is a directory, not an Events Report file")
     if not file.is_file():
         raise CliError(f"{file}: no such file")
     config = settings()
     try:
         with session_scope(ready_database()) as session:
             get_run(session, run_id)
-            summary = import_file(session=session, run_id=run_id, path=file)
+            summary = import_file(session=session, run_id=run_id, path=file, zone=config.timezone())
             if summary.lines and summary.not_in_set == summary.lines:
                 raise CliError(
                     f"{file}: none of its {summary.lines} event lines is about a record of run "

@@ -8,9 +8,6 @@ could not answer for, so the check is incomplete).
 
 from __future__ import annotations
 
-import codecs
-import csv
-import io
 import json
 import re
 from dataclasses import dataclass, field
@@ -27,6 +24,7 @@ from config.redact import scrub
 from handles.claims import claim_note, shared_claims
 from handles.syntax import HandleSyntaxError, handle_key, parse_handle
 from handles.verify import VerifyItem, VerifyResult, VerifySummary, record_checks, run_verification
+from outcomes import sheets
 from outcomes.current import current_records
 from pipeline.errors import InvalidSetId
 from pipeline.runs import validate_set_id
@@ -35,7 +33,7 @@ from store.models import Run
 from store.runs import RunNotFound, get_run
 
 _MMS = re.compile(r"^[0-9]+$")  # ASCII digits only: Alma's ids are
-_DELIMS = ",;\t"
+_COLUMNS = (sheets.HANDLE, sheets.MMS_ID)
 
 
 @dataclass
@@ -51,7 +49,6 @@ class Source:
 
 #: what is echoed of a line of the file: at most this many characters, controls and escapes removed
 SHOWN = 120
-_UTF16_BOMS = ((codecs.BOM_UTF16_LE, "utf-16-le"), (codecs.BOM_UTF16_BE, "utf-16-be"))
 
 
 def _shown(text: str) -> str:
@@ -59,45 +56,41 @@ def _shown(text: str) -> str:
     return scrub(text, limit=SHOWN)
 
 
-def _decode(data: bytes) -> str:
-    """UTF-8 (with or without BOM); UTF-16 LE/BE with a BOM (Excel's "Unicode text")."""
-    for bom, codec in _UTF16_BOMS:
-        if data.startswith(bom):
-            return data[len(bom) :].decode(codec, errors="replace")
-    return data.decode("utf-8-sig", errors="replace")
-
-
-def _lines(path: Path) -> list[str]:
-    if path.is_dir():
-        raise common.CliError(f"{path}: cannot read: is a directory, not a file", code=2)
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise common.CliError(f"{path}: cannot read: no such file", code=2) from None
-    except OSError as exc:
-        raise common.CliError(f"{path}: cannot read: {exc.strerror or exc}", code=2) from None
-    return _decode(data).splitlines()
-
-
 def read_file(path: Path, *, prefix: str) -> Source:
-    """Read one handle per line, or a CSV with a ``handle`` (and ``mms_id``) column."""
+    """Read one handle per line, or a table (CSV with any common delimiter, XLSX) with a handle column.
+
+    The file is read by :mod:`outcomes.sheets`: UTF-8, UTF-16 with BOM or Windows-1252 text, headers
+    matched loosely (``Handle URL``, ``MMS ID``… as the library's own export spells them).
+    """
     source = Source(label=str(path))
-    lines = _lines(path)
-    numbered = [
-        (n, line) for n, line in enumerate(lines, 1) if line.strip() and not line.lstrip().startswith("#")
-    ]
+    try:
+        if sheets.file_kind(path) == "xlsx":
+            _read_table(sheets.read_table(path, _COLUMNS), source, prefix=prefix)
+            return source
+        encoding = sheets.text_encoding(path)
+        numbered: list[tuple[int, str]] = []
+        for n, line in enumerate(sheets.text_lines(path, encoding), 1):
+            text = line.lstrip("\ufeff") if n == 1 else line
+            if text.strip() and not text.lstrip().startswith("#"):
+                if not numbered and _header(text.strip()):  # the file is a table
+                    _read_table(sheets.csv_table(path, encoding, _COLUMNS), source, prefix=prefix)
+                    return source
+                numbered.append((n, text))
+    except sheets.SheetError as exc:
+        raise common.CliError(f"{path}: {exc}", code=2) from None
     if not numbered:
         raise common.CliError(f"{path}: the file is empty: no handles to check", code=2)
-    first = numbered[0][1].strip()
-    if any(d in first for d in _DELIMS) and _not_a_handle(first):
-        _read_csv(path, lines, source, prefix=prefix)
-    else:
-        for n, line in numbered:
-            _add(source, n, line, None, prefix=prefix)
-        source.notes.append(
-            "plain list: no MMS ids, so 'ok' means the handle resolves (targets not compared)"
-        )
+    for n, line in numbered:
+        _add(source, n, line, None, prefix=prefix)
+    source.notes.append("plain list: no MMS ids, so 'ok' means the handle resolves (targets not compared)")
     return source
+
+
+def _header(first: str) -> bool:
+    """Whether a file's first line is a table's header rather than the first handle of a list."""
+    if not _not_a_handle(first):
+        return False
+    return any(d in first for d in sheets.DELIMITERS) or sheets.header_of(first, _COLUMNS) is not None
 
 
 def _not_a_handle(text: str) -> bool:
@@ -108,29 +101,19 @@ def _not_a_handle(text: str) -> bool:
     return False
 
 
-def _read_csv(path: Path, lines: list[str], source: Source, *, prefix: str) -> None:
-    text = "\n".join(lines)
-    try:
-        dialect = csv.Sniffer().sniff(text[:4096], delimiters=_DELIMS)
-    except csv.Error:
-        dialect = csv.excel
-    reader = csv.reader(io.StringIO(text), dialect)
-    header = [cell.strip().lower() for cell in next(reader)]
-    if "handle" not in header:
-        raise common.CliError(
-            f"{path}: line 1: CSV header has no 'handle' column (found: {_shown(', '.join(header))})",
-            code=2,
-        )
-    h_col = header.index("handle")
-    m_col = header.index("mms_id") if "mms_id" in header else None
+def _read_table(table: sheets.Table, source: Source, *, prefix: str) -> None:
+    """The items of a table whose header names a handle column (and perhaps an MMS id column)."""
+    h_col = table.index[sheets.HANDLE.name]
+    m_col = table.index.get(sheets.MMS_ID.name)
     if m_col is None:
-        source.notes.append("CSV has no mms_id column: 'ok' means the handle resolves (targets not compared)")
-    for row in reader:
-        n = reader.line_num
+        source.notes.append(
+            "the file has no mms_id column: 'ok' means the handle resolves (targets not compared)"
+        )
+    for n, row in table.rows:
         if not any(cell.strip() for cell in row):
             continue
         if len(row) <= max(h_col, m_col or 0):
-            source.problems.append(f"line {n}: expected {len(header)} columns, found {len(row)}")
+            source.problems.append(f"line {n}: expected {len(table.header)} columns, found {len(row)}")
             continue
         mms = row[m_col].strip() if m_col is not None else ""
         if mms and not _MMS.match(mms):

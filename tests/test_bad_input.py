@@ -12,12 +12,14 @@ import subprocess
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 import httpx
 import pytest
 from sqlalchemy import create_engine, inspect, text
 
+from tests import hostile
 from tests.support import ROOT, free_port, sandbox_env
 
 pytestmark = pytest.mark.integration
@@ -34,7 +36,9 @@ class Case:
     env: dict[str, str] = field(default_factory=dict)
     code: int = 1
     says: str = ""  # words the one line on stderr must hold
-    files: dict[str, str | bytes] = field(default_factory=dict)  # name → content, in the working dir
+    # name → content (text, bytes, or a function making the bytes), in the working directory
+    files: dict[str, str | bytes | Callable[[], bytes]] = field(default_factory=dict)
+    run: bool = False  # a run of two records, its migration 11:30–11:50 CDT on 2025-09-30, stored first
     stored: dict[str, int] = field(default_factory=dict)  # table → rows expected afterwards (else none)
     stdout_has: str = ""
     retries_logged: bool = False  # the Alma client logs its retries on stderr before the error line
@@ -89,7 +93,125 @@ def closed() -> str:
     return f"127.0.0.1:{free_port()}"
 
 
+RUN = {"run": 1, "record": 2, "step": 1}  # what the prepared run stores: nothing more is expected
+EVENTS = "Event Description,Event Date,Severity,Module,Creator\n"
+CHICAGO = {"HANDLES_TIMEZONE": "America/Chicago"}
+
+
+def _event(date: str) -> str:
+    return f"{hostile.EVENT},{date},Information,Repository,System\n"
+
+
+def prepare_run(db: Path) -> None:
+    """A run whose migration instance ran 16:30–16:50 UTC (11:30–11:50 in Chicago)."""
+    from sqlmodel import Session
+
+    from store.db import make_engine, upgrade_schema
+    from store.models import Record, Run, Step
+
+    engine = make_engine(f"sqlite:///{db}")
+    upgrade_schema(engine)
+    with Session(engine) as session:
+        run = Run(set_id=SET_ID)
+        session.add(run)
+        session.flush()
+        assert run.id is not None
+        for position, mms in enumerate(["991011507293904641", "991011589491704641"]):
+            session.add(
+                Record(run_id=run.id, position=position, mms_id=mms, expected_handle=f"11084/{position}")
+            )
+        started, ended = datetime(2025, 9, 30, 16, 30), datetime(2025, 9, 30, 16, 50)
+        session.add(
+            Step(
+                run_id=run.id,
+                kind="migration",
+                position=1,
+                status="succeeded",
+                started_at=started,
+                ended_at=ended,
+            )
+        )
+        session.commit()
+    engine.dispose()
+
+
 CASES = [
+    Case(
+        "events import: a CSV with other headers (Description,Date) is refused, not read as text",
+        ["events", "import", "1", "other.csv"],
+        code=1,
+        says="not an Events Report: found columns Description, Date",
+        files={
+            "other.csv": "Description,Date\n" + hostile.EVENT.replace("1742400039", "88") + ",30/11/2026\n"
+        },
+        run=True,
+        stored=RUN,
+    ),
+    Case(
+        "events import: a zip bomb (300 KB XLSX inflating to 314 MB)",
+        ["events", "import", "1", "bomb.xlsx"],
+        says="over the 200 MB limit",
+        files={"bomb.xlsx": hostile.zip_bomb},
+        run=True,
+        stored=RUN,
+    ),
+    Case(
+        "events import: an XLSX with a 50 MB attribute",
+        ["events", "import", "1", "attribute.xlsx"],
+        says="inflates over 200 times",
+        files={"attribute.xlsx": hostile.long_attribute},
+        run=True,
+        stored=RUN,
+    ),
+    Case(
+        "events import: an event longer than 8 KB",
+        ["events", "import", "1", "long.csv"],
+        says="event longer than 8,192 characters",
+        files={"long.csv": EVENTS + _event("09/30/2025 11:35").replace("39,", "39 " + "x" * 9000 + ",")},
+        run=True,
+        stored=RUN,
+    ),
+    Case(
+        "events import: another run's Events Report (dated before this run's migration)",
+        ["events", "import", "1", "theirs.csv"],
+        CHICAGO,
+        says="outside run 1's migration (2025-09-30 11:30–11:50 CDT, ±5 min)",
+        files={"theirs.csv": EVENTS + _event("09/30/2025 11:35:50 CDT") + _event("09/30/2025 11:20:00 CDT")},
+        run=True,
+        stored=RUN,
+    ),
+    Case(
+        "events import: Excel's Unicode text (UTF-16) of this run's report is accepted",
+        ["events", "import", "1", "ours.txt"],
+        CHICAGO,
+        code=0,
+        files={"ours.txt": (EVENTS + _event("09/30/2025 11:35:50 CDT")).replace(",", "|").encode("utf-16")},
+        run=True,
+        stored={**RUN, "eventline": 1},
+        stdout_has="1 new",
+    ),
+    Case(
+        "verify --file: UTF-16 with BOM (Excel's Unicode text) is read",
+        ["verify", "--file", "unicode.txt", "--record"],
+        code=0,
+        files={
+            "unicode.txt": "MMS ID\tHandle URL\r\n991\thttp://hdl.handle.net/11084/bad1\r\n".encode("utf-16")
+        },
+        stored={"handlecheck": 1},
+    ),
+    Case(
+        "verify --file: no usable column names the columns found and wanted",
+        ["verify", "--file", "titles.csv"],
+        code=2,
+        says="no 'handle' column: found Title, Date; wanted 'Handle' (or Handle URL",
+        files={"titles.csv": "Title;Date\nA history of Grinnell;1911\n"},
+    ),
+    Case(
+        "verify --file: a directory is said to be one",
+        ["verify", "--file", "."],
+        code=2,
+        says="is a directory",
+    ),
     Case(
         "verify --file: a handle whose URL value is http://[x, among good ones",
         ["verify", "--file", "handles.csv", "--record"],
@@ -208,10 +330,10 @@ CASES = [
     Case(
         "verify --file: a 1 MB line with terminal escapes is not echoed",
         ["verify", "--file", "handles.txt", "--record"],
-        code=1,
+        code=2,
         files={"handles.txt": "11084/bad1\n\x1b]0;owned\x07\x1b[2J\x1b[31m" + "x" * 1_000_000 + "\n"},
-        stored={"handlecheck": 1},
-        output_max=2000,  # the line is shown on stderr, capped, its escapes made harmless
+        says="line longer than 262,144 characters",
+        output_max=2000,  # refused in one line, nothing of the line echoed, its escapes never shown
     ),
     Case("verify --file: a directory", ["verify", "--file", "."], {}, 2, "is a directory"),
     Case("verify --file: no such file", ["verify", "--file", "nothere.txt"], {}, 2, "no such file"),
@@ -293,7 +415,10 @@ def registered(sandbox_url: str) -> str:
 def test_bad_input(case: Case, registered: str, redis_url: str, tmp_path: Path) -> None:
     db = tmp_path / "bad.db"
     env = sandbox_env(registered, database_url=f"sqlite:///{db}", broker_url=redis_url, **case.env)
+    if case.run:
+        prepare_run(db)
     for name, content in case.files.items():
+        content = content() if callable(content) else content
         if isinstance(content, bytes):
             (tmp_path / name).write_bytes(content)
         else:

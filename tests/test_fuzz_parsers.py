@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from datetime import timedelta
 from xml.sax.saxutils import escape
 
 import httpx
@@ -25,7 +24,10 @@ from handles.targets import matches_expected, parse_target, target_matches, url_
 EXAMPLES: Counter[str] = Counter()
 FUZZ = settings(
     max_examples=1000,
-    deadline=timedelta(seconds=2),
+    # no per-example deadline: on a loaded 2-core machine one slow example is not a finding (a hang
+    # is still caught by pytest-timeout); derandomized, so CI meets the same examples every run
+    deadline=None,
+    derandomize=True,
     suppress_health_check=[HealthCheck.too_slow],
     database=None,
 )

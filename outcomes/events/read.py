@@ -1,8 +1,9 @@
 """Stream the rows of an Events Report exported from Alma's UI: CSV, XLSX, or the page's text.
 
-:func:`read_events` detects the format (XLSX by its zip signature, CSV by its header, else text
-copied from the page) and yields :class:`EventRow` one at a time, so memory does not grow with the
-number of lines. Unreadable input raises :class:`EventsFileError`, whose message names the line.
+:func:`read_events` chooses the format from the content with certainty (:func:`detect_format`) or
+refuses the file, and yields :class:`EventRow` one at a time, so memory does not grow with the
+number of lines. Tables are read by :mod:`outcomes.sheets` (encodings, delimiters, XLSX, bounds).
+Unreadable input raises :class:`EventsFileError`, whose message is one line naming the line.
 """
 
 from __future__ import annotations
@@ -11,16 +12,27 @@ import csv
 import re
 from collections.abc import Iterator
 from pathlib import Path
-from typing import BinaryIO, NamedTuple
+from typing import NamedTuple
 
+from outcomes import sheets
 from outcomes.events.parse import clean_description
+from outcomes.sheets import Column
 
 __all__ = ["EventRow", "EventsFileError", "detect_format", "read_events"]
 
 HEADER = ("event description", "event date", "severity", "module", "creator")
-MAX_EVENT_CHARS = 65_536
-HEADER_SEARCH_ROWS = 20
-_ZIP = b"PK\x03\x04"
+# The Events Report's own columns; only "Event Description" must be there. No looser synonym
+# ("Description", "Date"): a table with other columns is another file, refused.
+COLUMNS = (
+    Column("Event Description"),
+    Column("Event Date", required=False),
+    Column("Severity", required=False),
+    Column("Module", required=False),
+    Column("Creator", required=False),
+)
+# One event's text, in every format: Alma's lines are ~200 characters; 8 KB is forty times that.
+MAX_EVENT_CHARS = 8_192
+HEADER_SEARCH_ROWS = sheets.HEADER_SEARCH_ROWS
 _DATE = re.compile(
     r"\b(\d{1,2}/\d{1,2}/\d{4}\s+\d{1,2}:\d{2}(?::\d{2})?(?:\s*[AP]M)?(?:\s+[A-Z]{2,5}\b)?)",
     re.IGNORECASE,
@@ -49,195 +61,119 @@ class EventRow(NamedTuple):
     creator: str | None = None
 
 
-def detect_format(head: bytes) -> str:
-    """``xlsx``, ``csv`` or ``text`` from the first bytes; raises for binary or empty input."""
-    if head.startswith(_ZIP):
-        return "xlsx"
-    if not head.strip(b"\xef\xbb\xbf \t\r\n"):
-        raise EventsFileError("the file is empty")
-    if b"\x00" in head[:1024].split(b"\n", 1)[0]:  # later NULs are reported with their line
-        raise EventsFileError("binary file, not an Events Report (CSV, XLSX or the page's text)")
-    for raw in head.splitlines()[:HEADER_SEARCH_ROWS]:
-        line = raw.decode("utf-8", "replace").lower()
-        if "event description" in line:
-            return "text" if "\t" in line else "csv"
-    return "text"
+def detect_format(path: str | Path) -> str:
+    """``xlsx``, ``csv`` or ``text``, chosen from the content with certainty; else EventsFileError.
+
+    XLSX: the zip signature and a workbook part. CSV: a header row naming the Events Report's columns
+    (comma, semicolon or pipe). Copied text: the page's own shape, a ``[n] Record <MMS ID> …`` line
+    (or the page's tab-separated header) with no other table's header before it.
+    """
+    return _open(Path(path))[0]
 
 
 def read_events(path: str | Path) -> tuple[str, Iterator[EventRow]]:
     """The detected format and a lazy iterator of the file's events."""
-    path = Path(path)
+    fmt, table, encoding = _open(Path(path))
+    if table is not None:
+        return fmt, _table_rows(table)
+    return fmt, _text_rows(Path(path), encoding or "utf-8")
+
+
+def _open(path: Path) -> tuple[str, sheets.Table | None, str | None]:
     try:
-        with path.open("rb") as fh:
-            head = fh.read(65_536)
-    except OSError as exc:
-        raise EventsFileError(f"{path}: {exc.strerror or exc}") from None
-    fmt = detect_format(head)
-    reader = {"xlsx": _xlsx_rows, "csv": _csv_rows, "text": _text_rows}[fmt]
-    return fmt, reader(path)
+        if sheets.file_kind(path) == "xlsx":
+            return "xlsx", _events_table(lambda: sheets.read_table(path, COLUMNS)), None
+        encoding = sheets.text_encoding(path)
+        other: tuple[int, str] | None = None  # the first line that looks like another table's header
+        for number, line in enumerate(sheets.text_lines(path, encoding), 1):
+            text = (line.lstrip("\ufeff") if number == 1 else line).rstrip("\r\n")
+            if not text.strip():
+                continue
+            found = sheets.header_of(text, COLUMNS)
+            if found is not None and found[0] == "\t":  # the page's own header, copied with its tabs
+                return "text", None, encoding
+            if found is not None:
+                return "csv", _events_table(lambda: sheets.csv_table(path, encoding, COLUMNS)), encoding
+            if _EVENT_START.match(text):
+                if other is not None:
+                    break
+                return "text", None, encoding
+            if other is None and any(d in text for d in sheets.DELIMITERS):
+                other = (number, text)
+            if number >= HEADER_SEARCH_ROWS:
+                break
+    except sheets.SheetError as exc:
+        raise EventsFileError(_unprefixed(exc), exc.line) from None
+    if other is not None:
+        number, text = other
+        delimiter = max(sheets.DELIMITERS, key=text.count)
+        cells = next(csv.reader([text], delimiter=delimiter), [text])
+        names = ", ".join(" ".join(c.split())[:40] for c in cells if c.strip())[:200]
+        raise EventsFileError(
+            f"not an Events Report: found columns {names}; wanted 'Event Description' "
+            "(and Event Date, Severity, Module, Creator)",
+            number,
+        )
+    raise EventsFileError(
+        "not an Events Report: no 'Event Description' header and no 'Record <MMS ID> …' line"
+    )
 
 
-def _decoded_lines(fh: BinaryIO) -> Iterator[str]:
-    for number, raw in enumerate(fh, 1):
-        if b"\x00" in raw:
-            raise EventsFileError("binary data (NUL byte); not an Events Report", number)
-        try:
-            line = raw.decode("utf-8")
-        except UnicodeDecodeError:
-            try:
-                line = raw.decode("cp1252")
-            except UnicodeDecodeError:
-                raise EventsFileError("not UTF-8 text", number) from None
-        if number == 1:
-            line = line.lstrip("\ufeff")
-        yield line
+def _unprefixed(exc: sheets.SheetError) -> str:
+    text = str(exc)
+    prefix = f"line {exc.line}: "
+    return text[len(prefix) :] if exc.line and text.startswith(prefix) else text
 
 
-def _header_index(cells: list[str], line: int) -> dict[str, int]:
-    names = [c.strip().strip('"').lower() for c in cells]
-    index = {name: names.index(name) for name in HEADER if name in names}
-    if "event description" not in index:
-        found = ", ".join(c for c in cells if c.strip())[:120] or "nothing"
-        raise EventsFileError(f"not an Events Report: no 'Event Description' column (found: {found})", line)
-    return index
-
-
-def _cell(row: list, index: dict[str, int], name: str) -> str | None:
-    i = index.get(name)
-    if i is None or i >= len(row) or row[i] is None:
-        return None
-    return str(row[i]).strip() or None
-
-
-def _csv_rows(path: Path) -> Iterator[EventRow]:
-    with path.open("rb") as fh:
-        delimiter = _csv_delimiter(fh.read(65_536))
+def _events_table(make) -> sheets.Table:  # type: ignore[no-untyped-def]
     try:
-        with path.open("r", encoding="utf-8-sig", newline="") as text:
-            yield from _csv_records(csv.reader(text, delimiter=delimiter))
-    except UnicodeDecodeError:
-        raise EventsFileError("not UTF-8 text", _first_undecodable_line(path)) from None
+        return make()
+    except sheets.SheetError as exc:
+        if str(exc).startswith(("no ", f"line {exc.line}: no ")):
+            raise EventsFileError(f"not an Events Report: {_unprefixed(exc)}", exc.line) from None
+        raise EventsFileError(_unprefixed(exc), exc.line) from None
 
 
-def _first_undecodable_line(path: Path) -> int | None:
-    with path.open("rb") as fh:
-        for number, raw in enumerate(fh, 1):
-            try:
-                raw.decode("utf-8")
-            except UnicodeDecodeError:
-                return number
-    return None
-
-
-def _csv_records(reader) -> Iterator[EventRow]:  # type: ignore[no-untyped-def]
+def _table_rows(table: sheets.Table) -> Iterator[EventRow]:
+    """Events from a CSV or XLSX table whose header names the Events Report's columns."""
+    need = table.index["Event Description"]
+    others = [table.index.get(c.name, -1) for c in COLUMNS[1:]]
     clean, new = clean_description, tuple.__new__  # locals: this loop runs once per line
     try:
-        index: dict[str, int] | None = None
-        for row in reader:
-            if index is None:
-                if any(cell.strip().strip('"').lower() == "event description" for cell in row):
-                    index = _header_index(row, reader.line_num)
-                    need = index["event description"]
-                    date, severity, module, creator = (index.get(n, -1) for n in HEADER[1:])
-                    width = max(index.values()) + 1
-                elif reader.line_num > HEADER_SEARCH_ROWS:
-                    raise EventsFileError("no 'Event Description' header", reader.line_num)
-                continue
-            if len(row) < width:
+        for number, row in table.rows:
+            if len(row) <= need:
                 if not "".join(row).strip():
                     continue
-                if len(row) <= need:
-                    raise EventsFileError(
-                        f"expected {need + 1} or more columns, found {len(row)}", reader.line_num
-                    )
-                row = row + [""] * (width - len(row))
-            description = clean(row[need])
-            if not description or "\x00" in description:
-                if "\x00" in description:
-                    raise EventsFileError("binary data (NUL byte); not an Events Report", reader.line_num)
+                raise EventsFileError(f"expected {need + 1} or more columns, found {len(row)}", number)
+            raw = row[need]
+            if len(raw) > MAX_EVENT_CHARS:
+                raise EventsFileError(f"event longer than {MAX_EVENT_CHARS:,} characters (the limit)", number)
+            description = clean(raw)
+            if not description:
                 if not "".join(row).strip():
                     continue
-                raise EventsFileError("empty Event Description", reader.line_num)
+                raise EventsFileError("empty Event Description", number)
             yield new(
                 EventRow,
                 (
-                    reader.line_num,
+                    number,
                     description,
-                    row[date].strip() or None if date >= 0 else None,
-                    row[severity].strip() or None if severity >= 0 else None,
-                    row[module].strip() or None if module >= 0 else None,
-                    row[creator].strip() or None if creator >= 0 else None,
+                    *((row[i].strip() or None) if 0 <= i < len(row) else None for i in others),
                 ),
             )
-        if index is None:
-            raise EventsFileError("not an Events Report: no 'Event Description' header")
-    except csv.Error as exc:
-        raise EventsFileError(f"unreadable CSV ({exc})", reader.line_num + 1) from None
+    except sheets.SheetError as exc:
+        raise EventsFileError(_unprefixed(exc), exc.line) from None
 
 
-def _csv_delimiter(head: bytes) -> str:
-    for raw in head.splitlines():
-        line = raw.decode("utf-8", "replace")
-        if "event description" in line.lower():
-            return ";" if line.count(";") > line.count(",") else ","
-    return ","
-
-
-def _xlsx_rows(path: Path) -> Iterator[EventRow]:
-    from outcomes.events.xlsx import XlsxError, iter_rows
-
-    try:
-        yield from _sheet_rows(iter_rows(path))
-    except EventsFileError:
-        raise
-    except XlsxError as exc:
-        raise EventsFileError(str(exc), exc.row) from None
-    except Exception as exc:  # noqa: BLE001 - a corrupt zip member or XML part
-        raise EventsFileError(f"not a readable XLSX workbook ({type(exc).__name__})") from None
-
-
-def _sheet_rows(rows: Iterator[tuple[int, list]]) -> Iterator[EventRow]:  # type: ignore[type-arg]
-    """Events from ``(row number, values)``; rows the sheet leaves out count as empty (as openpyxl)."""
-    index: dict[str, int] | None = None
-    expected = 1
-    for number, values in rows:
-        if number < expected:  # a row number going backwards: openpyxl skips it too
-            continue
-        if index is None and number > HEADER_SEARCH_ROWS >= expected:  # missing rows are empty rows
-            raise EventsFileError("no 'Event Description' header in the first rows", HEADER_SEARCH_ROWS)
-        expected = number + 1
-        row = ["" if v is None else str(v) for v in values]
-        if index is None:
-            if any(cell.strip().lower() == "event description" for cell in row):
-                index = _header_index(row, number)
-                need = index["event description"]
-            elif number >= HEADER_SEARCH_ROWS:
-                raise EventsFileError("no 'Event Description' header in the first rows", number)
-            continue
-        if need >= len(row) or not row[need].strip():
-            if any(cell.strip() for cell in row):
-                raise EventsFileError("empty Event Description", number)
-            continue
-        yield EventRow(
-            number,
-            clean_description(row[need]),
-            _cell(row, index, "event date"),
-            _cell(row, index, "severity"),
-            _cell(row, index, "module"),
-            _cell(row, index, "creator"),
-        )
-    if index is None:
-        raise EventsFileError("not an Events Report: no 'Event Description' header")
-
-
-def _text_rows(path: Path) -> Iterator[EventRow]:
+def _text_rows(path: Path, encoding: str) -> Iterator[EventRow]:
     """Text copied from Alma's page: one event per ``[n] Record …`` line, wrapped lines joined."""
     found = False
-    with path.open("rb") as fh:
-        start = 0
-        parts: list[str] = []
-        size = 0
-        for number, line in enumerate(_decoded_lines(fh), 1):
+    start = 0
+    parts: list[str] = []
+    size = 0
+    try:
+        for number, raw in enumerate(sheets.text_lines(path, encoding), 1):
+            line = (raw.lstrip("\ufeff") if number == 1 else raw).rstrip("\r\n")
             if _EVENT_START.match(line):
                 if parts:
                     found = True
@@ -250,12 +186,16 @@ def _text_rows(path: Path) -> Iterator[EventRow]:
                     parts, size = [], 0
                     continue
                 size += len(line)
-                if size > MAX_EVENT_CHARS:
-                    raise EventsFileError(f"event longer than {MAX_EVENT_CHARS} characters", start)
                 parts.append(line)
-        if parts:
-            found = True
-            yield _split_text_event(start, parts)
+            else:
+                continue
+            if size > MAX_EVENT_CHARS:
+                raise EventsFileError(f"event longer than {MAX_EVENT_CHARS:,} characters (the limit)", start)
+    except sheets.SheetError as exc:
+        raise EventsFileError(_unprefixed(exc), exc.line) from None
+    if parts:
+        found = True
+        yield _split_text_event(start, parts)
     if not found:
         raise EventsFileError(
             "not an Events Report: no 'Event Description' header and no 'Record <MMS ID> …' line"

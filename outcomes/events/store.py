@@ -10,13 +10,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from datetime import tzinfo
 from pathlib import Path
 from typing import Any
 
 from sqlmodel import Session, col, select
 
+from handles.syntax import normalize_handle
 from outcomes.events.parse import fingerprint, parse_event
-from outcomes.events.read import EventRow, read_events
+from outcomes.events.read import EventRow, EventsFileError, read_events
+from outcomes.events.window import Window, migration_window
 from store.models import EventLine, Record
 from store.runs import get_run
 
@@ -63,15 +66,26 @@ def import_rows(
     rows: Iterable[EventRow],
     source: str,
     step_kind: str | None = "migration",
+    window: Window | None = None,
 ) -> ImportSummary:
-    """Store ``rows`` as EventLines of the run (not committed: the caller's transaction decides)."""
+    """Store ``rows`` as EventLines of the run (not committed: the caller's transaction decides).
+
+    With ``window``, an event dated outside it raises ``EventsWindowError``. An event that says a
+    record already has a handle but whose handle cannot be read raises :class:`EventsFileError`:
+    no outcome is changed from a line that was not fully read.
+    """
     get_run(session, run_id)  # raises store.runs.RunNotFound
     members = _members(session, run_id)
     summary = ImportSummary(source=source)
     batch: dict[str, EventLine] = {}
     for row in rows:
         summary.lines += 1
+        if window is not None:
+            window.check(row)
         event = parse_event(row.description)
+        if event.kind == "already_has" and not _readable_handle(event.handle):
+            shown = (event.handle or "nothing")[:40]
+            raise EventsFileError(f"cannot read the handle in the event (found {shown!r})", row.line)
         if event.mms_id is not None and event.mms_id not in members:
             summary.not_in_set += 1
             if len(summary.not_in_set_sample) < SAMPLE and event.mms_id not in summary.not_in_set_sample:
@@ -97,6 +111,13 @@ def import_rows(
             _flush(session, run_id, batch, summary)
     _flush(session, run_id, batch, summary)
     return summary
+
+
+def _readable_handle(handle: str | None) -> bool:
+    """A handle as Alma writes it: valid syntax, and no delimiter (a table's row read as text)."""
+    if handle is None or normalize_handle(handle) is None:
+        return False
+    return not any(mark in handle for mark in ",;|\t")
 
 
 def _flush(session: Session, run_id: int, batch: dict[str, EventLine], summary: ImportSummary) -> None:
@@ -125,11 +146,24 @@ def _flush(session: Session, run_id: int, batch: dict[str, EventLine], summary: 
 
 
 def import_file(
-    *, session: Session, run_id: int, path: str | Path, step_kind: str | None = "migration"
+    *,
+    session: Session,
+    run_id: int,
+    path: str | Path,
+    step_kind: str | None = "migration",
+    zone: tzinfo | None = None,
 ) -> ImportSummary:
-    """Read an Events Report file (CSV, XLSX or copied text) into the run's event lines."""
+    """Read an Events Report file (CSV, XLSX or copied text) into the run's event lines.
+
+    With ``zone`` (the zone the report's times are written in), events dated outside the run's
+    migration window, where it is known, refuse the whole file (``EventsWindowError``).
+    """
     fmt, rows = read_events(path)
-    return import_rows(session=session, run_id=run_id, rows=rows, source=fmt, step_kind=step_kind)
+    get_run(session, run_id)  # raises store.runs.RunNotFound
+    window = migration_window(session, run_id, zone, step_kind or "migration") if zone is not None else None
+    return import_rows(
+        session=session, run_id=run_id, rows=rows, source=fmt, step_kind=step_kind, window=window
+    )
 
 
 def _api_rows(events: Iterator[dict[str, Any]]) -> Iterator[EventRow]:

@@ -23,7 +23,7 @@ from collections.abc import Iterator
 from typing import IO, Any, cast
 from xml.etree.ElementTree import Element, XMLPullParser, fromstring
 
-__all__ = ["XlsxError", "iter_rows"]
+__all__ = ["XlsxError", "XlsxLimitError", "iter_rows"]
 
 _MAIN = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
 _REL = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}id"
@@ -38,6 +38,24 @@ _SAFE_PROLOG = re.compile(
 )
 _COLUMN = re.compile(r"[A-Za-z]{1,3}")
 
+# Bounds (issue 13): a hostile 311 KB workbook once held a 314 MB cell. Each XML part's size is
+# checked against its uncompressed size as the zip declares it, which zipfile then enforces while
+# reading (it stops at that size and checks the CRC), so no part inflates beyond these figures.
+# The worksheet: 200 MB holds ~600,000 Events Report rows as Excel writes them (~330 bytes each).
+MAX_SHEET_BYTES = 200_000_000
+# Shared strings: each event's text is unique (~200 bytes): 50 MB is ~250,000 events.
+MAX_STRINGS_BYTES = 50_000_000
+# The workbook, relationships and styles are parsed whole: a few KB in a real file.
+MAX_SMALL_PART_BYTES = 10_000_000
+# Zip-bomb guard: XML deflates ~5-20 times (a sheet of empty styled cells ~100); a part that claims
+# more than 200 times its compressed size (and is over 1 MB) is refused before it is inflated.
+MAX_RATIO = 200
+RATIO_FLOOR_BYTES = 1_000_000
+# Excel's own limit for a cell is 32,767 characters; no element's text or attribute (nor any run of
+# bytes without '<' or '>') in a real workbook is longer than a cell's text escaped in UTF-8.
+MAX_CELL_CHARS = 32_767
+MAX_SPAN_BYTES = 256 * 1024
+
 
 class XlsxError(ValueError):
     """The workbook cannot be read; ``row`` is the worksheet row, when known."""
@@ -47,6 +65,10 @@ class XlsxError(ValueError):
         self.row = row
 
 
+class XlsxLimitError(XlsxError):
+    """A part is over one of the size limits (about the whole part: no row)."""
+
+
 def iter_rows(path: str | os.PathLike[str]) -> Iterator[tuple[int, list[Any]]]:
     """``(row number, values)`` for each ``<row>`` of the first worksheet, in file order.
 
@@ -54,9 +76,15 @@ def iter_rows(path: str | os.PathLike[str]) -> Iterator[tuple[int, list[Any]]]:
     not contain are not yielded.
     """
     try:
-        archive = zipfile.ZipFile(path)
-    except (OSError, zipfile.BadZipFile, ValueError) as exc:
+        yield from _rows(path)
+    except XlsxError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a corrupt zip member or XML part: one documented error
         raise XlsxError(f"not a readable XLSX workbook ({type(exc).__name__})") from None
+
+
+def _rows(path: str | os.PathLike[str]) -> Iterator[tuple[int, list[Any]]]:
+    archive = zipfile.ZipFile(path)
     with archive:
         sheet, strings_part, styles_part, date1904 = _locate(archive)
         dates = _date_styles(archive, styles_part)
@@ -67,12 +95,24 @@ def iter_rows(path: str | os.PathLike[str]) -> Iterator[tuple[int, list[Any]]]:
 # --- parts -------------------------------------------------------------------------------------
 
 
-def _small(archive: zipfile.ZipFile, name: str) -> Element:
-    """A small part (workbook, relationships, styles) parsed whole."""
+def _check_size(archive: zipfile.ZipFile, name: str, limit: int) -> None:
+    """Refuse a part whose declared size exceeds ``limit`` or whose compression ratio is a bomb's."""
     try:
-        data = archive.read(name)
+        info = archive.getinfo(name)
     except KeyError:
         raise XlsxError(f"not a readable XLSX workbook (no part {name})") from None
+    if info.file_size > limit:
+        raise XlsxLimitError(f"workbook part {name} is over the {limit // 1_000_000} MB limit for it")
+    if info.file_size > RATIO_FLOOR_BYTES and info.file_size > MAX_RATIO * max(info.compress_size, 1):
+        raise XlsxLimitError(
+            f"workbook part {name} inflates over {MAX_RATIO} times its size (limit): a zip bomb?"
+        )
+
+
+def _small(archive: zipfile.ZipFile, name: str) -> Element:
+    """A small part (workbook, relationships, styles) parsed whole."""
+    _check_size(archive, name, MAX_SMALL_PART_BYTES)
+    data = archive.read(name)
     if not _SAFE_PROLOG.match(data[:_CHUNK]):
         raise XlsxError(f"not a readable XLSX workbook ({name}: document type declaration or bad prolog)")
     return fromstring(data)
@@ -144,21 +184,28 @@ def _date_styles(archive: zipfile.ZipFile, part: str | None) -> dict[int, bool]:
     return dates
 
 
-def _children(archive: zipfile.ZipFile, part: str, parent: str, child: str) -> Iterator[Element]:
+def _children(archive: zipfile.ZipFile, part: str, parent: str, child: str, limit: int) -> Iterator[Element]:
     """Each complete ``<child>`` of the first ``<parent>`` in ``part``, detached once yielded.
 
     Only start events are asked for: when the next ``<child>`` starts (or the part ends), the one
-    before it is complete. Clearing ``parent`` then drops it, so the tree never grows.
+    before it is complete. Clearing ``parent`` then drops it, so the tree never grows. The part is
+    at most ``limit`` bytes, and no text or tag in it longer than MAX_SPAN_BYTES reaches the parser.
     """
+    _check_size(archive, part, limit)
     parser: XMLPullParser[Element] = XMLPullParser(events=("start",))
     holder: Element | None = None
     pending: Element | None = None
+    spans = {b"<": 0, b">": 0}  # bytes since the last '<' and the last '>'
     with archive.open(part) as stream:
         head = stream.read(_CHUNK)
         if not _SAFE_PROLOG.match(head):
             raise XlsxError(f"not a readable XLSX workbook ({part}: document type declaration or bad prolog)")
         chunk = head
         while chunk:
+            if not _spans_ok(spans, chunk):
+                raise XlsxError(
+                    f"a cell or attribute in {part} is longer than {MAX_CELL_CHARS:,} characters (the limit)"
+                )
             parser.feed(chunk)
             # only "start" events are asked for, so every event carries an Element
             events = cast("Iterator[tuple[str, Element]]", parser.read_events())
@@ -176,10 +223,25 @@ def _children(archive: zipfile.ZipFile, part: str, parent: str, child: str) -> I
         yield pending
 
 
+def _spans_ok(spans: dict[bytes, int], chunk: bytes) -> bool:
+    """Update the bytes run since each mark; False once a run is longer than MAX_SPAN_BYTES."""
+    for mark in spans:
+        first = chunk.find(mark)
+        if first < 0:
+            spans[mark] += len(chunk)
+        elif spans[mark] + first > MAX_SPAN_BYTES:
+            return False
+        else:
+            spans[mark] = len(chunk) - chunk.rfind(mark) - 1
+        if spans[mark] > MAX_SPAN_BYTES:
+            return False
+    return True
+
+
 def _content(node: Element) -> str:
     """The text of an ``<si>`` or ``<is>``: its ``<t>``, then each run's ``<t>`` (openpyxl's Text.content)."""
     if len(node) == 1 and node[0].tag == _T:
-        return node[0].text or ""
+        return _bounded(node[0].text or "")
     plain = None
     runs = []
     for part in node:
@@ -189,7 +251,13 @@ def _content(node: Element) -> str:
             text = part.findtext(_T)
             if text is not None:
                 runs.append(text)
-    return (plain or "") + "".join(runs)
+    return _bounded((plain or "") + "".join(runs))
+
+
+def _bounded(text: str) -> str:
+    if len(text) > MAX_CELL_CHARS:
+        raise XlsxError(f"a cell is longer than {MAX_CELL_CHARS:,} characters (Excel's own limit)")
+    return text
 
 
 # --- shared strings on disk ----------------------------------------------------------------------
@@ -213,7 +281,7 @@ class _SharedStrings:
         write_data, write_index, pack = self._data.write, self._index.write, struct.Struct("<Q").pack
         offset = 0
         write_index(pack(0))
-        for si in _children(self._archive, self._part, f"{_MAIN}sst", _SI):
+        for si in _children(self._archive, self._part, f"{_MAIN}sst", _SI, MAX_STRINGS_BYTES):
             raw = _content(si).replace("x005F_", "").encode("utf-8", "surrogatepass")
             write_data(raw)
             offset += len(raw)
@@ -261,7 +329,7 @@ def _sheet(
 ) -> Iterator[tuple[int, list[Any]]]:
     number, at = 0, 1  # `at`: the row an error is about (the one being read, or the next one)
     try:
-        for row in _children(archive, part, f"{_MAIN}sheetData", _ROW):
+        for row in _children(archive, part, f"{_MAIN}sheetData", _ROW, MAX_SHEET_BYTES):
             r = row.get("r")
             number = at = int(float(r)) if r else number + 1
             values: list[Any] = []
@@ -283,6 +351,8 @@ def _sheet(
                 values[column - 1] = value
             at = number + 1
             yield number, values
+    except XlsxLimitError:
+        raise
     except XlsxError as exc:
         raise XlsxError(str(exc), exc.row or at) from None
     except Exception as exc:  # noqa: BLE001 - broken XML, a bad number or string index
