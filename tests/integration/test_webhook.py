@@ -189,3 +189,75 @@ def test_compose_runs_the_listener_with_this_command() -> None:
     text = (ROOT / "docker-compose.yml").read_text()
     assert '["handles", "webhook", "--host", "0.0.0.0", "--port", "8791"]' in text
     assert "ALMA_WEBHOOK_SECRET:" in text
+
+
+def test_an_operator_points_the_sandbox_at_the_listener(tmp_path: Path) -> None:
+    env = sandbox_env(
+        "http://127.0.0.1:9", database_url=f"sqlite:///{tmp_path / 'h.db'}", broker_url="memory://"
+    )
+    env["ALMA_WEBHOOK_SECRET"] = SECRET
+    assert handles(env, "db", "upgrade").returncode == 0
+    port = free_port()
+    sandbox_url = f"http://127.0.0.1:{port}"
+    with listener(env, tmp_path / "hook.log") as url:
+        with open(tmp_path / "sandbox.log", "wb") as out:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "cli.main", "sandbox", "--port", str(port), "--job-seconds", "0.3"]
+                + ["--webhook-url", url, "--webhook-secret", SECRET],
+                cwd=ROOT,
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        try:
+
+            def up() -> bool:
+                try:
+                    return httpx.get(sandbox_url + "/sandbox/health", timeout=2).status_code == 200
+                except httpx.HTTPError:
+                    return False
+
+            wait_for(up, timeout=30, what="the sandbox to answer")
+            body = {"parameter": [{"name": {"value": "set_id"}, "value": DEMO_SET}]}
+            headers = {"Authorization": "apikey sandbox-key", "Accept": "application/json"}
+            ran = httpx.post(
+                sandbox_url + "/almaws/v1/conf/jobs/M48401",
+                params={"op": "run"},
+                json=body,
+                headers=headers,
+                timeout=10,
+            )
+            assert ran.status_code == 200, ran.text
+
+            def delivered() -> bool:
+                log = httpx.get(sandbox_url + "/sandbox/log", timeout=5).json()
+                return bool(log and log[0]["events_sent"])
+
+            wait_for(delivered, timeout=30, what="the JOB_END event to reach the listener")
+        finally:
+            stop_process(proc)
+    hook_log = (tmp_path / "hook.log").read_text()
+    assert "nothing to do (not followed" in hook_log  # signed correctly, for an instance nobody follows
+    assert "refused" not in hook_log
+    out = (tmp_path / "sandbox.log").read_text()
+    assert f"JOB_END events go to {url}" in out and SECRET not in out + hook_log
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--webhook-url", "http://127.0.0.1:8791/"], "--webhook-url needs --webhook-secret"),
+        (["--webhook-url", "ftp://x", "--webhook-secret", "s"], "--webhook-url: give the listener's"),
+    ],
+)
+def test_the_sandbox_refuses_a_webhook_it_cannot_send_to(
+    args: list[str], message: str, tmp_path: Path
+) -> None:
+    env = sandbox_env(
+        "http://127.0.0.1:9", database_url=f"sqlite:///{tmp_path / 'h.db'}", broker_url="memory://"
+    )
+    done = handles(env, "sandbox", "--port", str(free_port()), *args, timeout=60)
+    assert done.returncode == 2
+    lines = [line for line in (done.stdout + done.stderr).splitlines() if line.strip()]
+    assert len(lines) == 1 and message in lines[0], lines
