@@ -76,7 +76,9 @@ def register(app: typer.Typer) -> None:
             switches["base_url"] = public_url.rstrip("/")
         if webhook_url:
             if not webhook_url.startswith(("http://", "https://")):
-                raise common.CliError("--webhook-url: give the listener's http:// or https:// address", code=2)
+                raise common.CliError(
+                    "--webhook-url: give the listener's http:// or https:// address", code=2
+                )
             switches["webhook_url"] = webhook_url
         if webhook_secret:
             switches["webhook_secret"] = webhook_secret
