@@ -728,11 +728,9 @@ def side_by_side(args: argparse.Namespace, results: list[tuple[str, Any, Any, An
             f"  {mode:<9} {per_set:>6.2f} {per_set / base_min:>6.2f}× {per_set / minimum:>6.2f}× ({minimum})"
             f" {polls:>6.1f} {statistics.median(delays):>24.2f} s {max(delays):>5.2f} s"
         )
-    print(
-        f"  × {base_min}: against the minimum with one final instance GET per step, as the issue counts"
-        " it; own min: without those GETs in webhook mode. Both modes also make the profile set's"
-        " calls and the events attempt, which no polling setting changes."
-    )
+    print(f"  × {base_min}: against the minimum with a final instance GET per step, as the issue counts")
+    print("  it; own min: without those GETs in webhook mode. Both modes also make the profile")
+    print("  set's calls and the events attempt, which no polling setting changes.")
 
 
 if __name__ == "__main__":
