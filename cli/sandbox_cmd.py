@@ -70,6 +70,12 @@ def register(app: typer.Typer) -> None:
         public_url: str = typer.Option(
             "", "--public-url", help="Base URL used in links and handle targets (default http://HOST:PORT)."
         ),
+        webhook_url: str = typer.Option(
+            "", "--webhook-url", help="send a signed JOB_END event here as each job ends (handles webhook)"
+        ),
+        webhook_secret: str = typer.Option(
+            "", "--webhook-secret", help="the events' signing secret: ALMA_WEBHOOK_SECRET of the listener"
+        ),
     ) -> None:
         """Run the built-in simulator (Alma, Handle proxy, Handle server, target pages) on one port."""
         if not 1 <= port <= 65535:
@@ -91,10 +97,22 @@ def register(app: typer.Typer) -> None:
         )
         if public_url:
             switches["base_url"] = public_url.rstrip("/")
+        if webhook_url:
+            if not webhook_url.startswith(("http://", "https://")):
+                raise common.CliError(
+                    "--webhook-url: give the listener's http:// or https:// address", code=2
+                )
+            switches["webhook_url"] = webhook_url
+        if webhook_secret:
+            switches["webhook_secret"] = webhook_secret
+        elif webhook_url:
+            raise common.CliError("--webhook-url needs --webhook-secret (the listener's secret)", code=2)
         typer.echo(
             f"handles sandbox: http://{host}:{port} (Alma /almaws/v1, key sandbox-key; "
             f"Handle proxy /api/handles; Handle server /handle-server; control /sandbox)"
         )
+        if webhook_url:
+            typer.echo(f"handles sandbox: JOB_END events go to {webhook_url} (signed)")
         try:
             serve(host=host, port=port, **switches)
         except ValueError as exc:

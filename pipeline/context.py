@@ -43,7 +43,9 @@ QUOTA_RECHECK_MAX_SECONDS = 45 * 60.0
 class Next:
     """What the task should do after one visit."""
 
-    action: str  # "continue" (step done: next link), "retry" (visit again in countdown s), "stop"
+    # "continue" (step done: next link), "retry" (visit again in countdown s), "stop" (the run
+    # cannot go on), "yield" (nothing wrong: another chain drives the run; this one ends quietly)
+    action: str
     countdown: float = 0.0
     reason: str | None = None
 
@@ -58,6 +60,10 @@ class Next:
     @classmethod
     def stop(cls, reason: str) -> Next:
         return cls("stop", 0.0, reason)
+
+    @classmethod
+    def yield_to(cls, reason: str) -> Next:
+        return cls("yield", 0.0, reason)
 
 
 @dataclass
@@ -87,7 +93,16 @@ def budget_member(step_id: int | None) -> str:
 
 
 def poll_countdown(settings: Settings, polls: int) -> float:
-    """Adaptive backoff: POLL_MIN_SECONDS rising ×1.5 per poll up to POLL_MAX_SECONDS."""
+    """When to look at a submitted step's Alma instance again (``polls`` looks so far; 0 right
+    after the submission). The one place that decides it.
+
+    Without the webhook: adaptive, POLL_MIN_SECONDS rising ×1.5 per poll up to POLL_MAX_SECONDS.
+    With it (ALMA_WEBHOOK_SECRET set): Alma's JOB_END event ends the step, so polling is only the
+    fallback for a lost delivery (Alma retries one only after hours): every
+    WEBHOOK_FALLBACK_POLL_SECONDS, never stopping.
+    """
+    if settings.alma_webhook_secret is not None and settings.alma_webhook_secret.get_secret_value():
+        return float(settings.webhook_fallback_poll_seconds)
     return float(min(settings.poll_max_seconds, settings.poll_min_seconds * (1.5 ** max(0, polls))))
 
 

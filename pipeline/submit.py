@@ -37,6 +37,7 @@ from pipeline.context import (
     PipelineContext,
     budget_member,
     job_name_for,
+    poll_countdown,
     quota_countdown,
     touch_run,
 )
@@ -218,7 +219,7 @@ def _post(
         _finish_submission(session, submission_id, "posted", instance_id, None)
         touch_run(session, get_run(session, run_id), RunState.RUNNING)
     log.info("run %s: %s submitted: job %s instance %s", run_id, kind, job_id, instance_id)
-    return Next.retry(ctx.settings.poll_min_seconds)
+    return Next.retry(poll_countdown(ctx.settings, 0))  # the first look (the fallback's, with the webhook)
 
 
 def _refused_by_alma(
@@ -309,7 +310,7 @@ def settle_submission(ctx: PipelineContext, run_id: int, kind: str) -> Next:
             )
             touch_run(session, get_run(session, run_id), RunState.RUNNING)
         log.info("run %s: %s adopted instance %s from Alma's instance list", run_id, kind, found)
-        return Next.retry(ctx.settings.poll_min_seconds)
+        return Next.retry(poll_countdown(ctx.settings, 0))
     if ctx.now() - intent_at < ctx.submit_grace:
         return Next.retry(ctx.settings.poll_min_seconds, "submission in progress")
     # nothing reached Alma: it is safe to post again

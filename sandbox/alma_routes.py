@@ -290,6 +290,10 @@ async def list_instances(request: Request, state: SandboxState) -> Response:
 async def get_instance(request: Request, state: SandboxState) -> Response:
     with state.lock:
         inst = state.instance(request.path_params["job_id"], request.path_params["instance_id"])
+        if inst.is_terminal():
+            inst.gets_ended += 1
+        else:
+            inst.gets_running += 1
         return alma_answer(request, "job_instance", instance_json(request, inst, state.clock()))
 
 

@@ -62,9 +62,24 @@ async def config(request: Request) -> Response:
 
 
 async def log(request: Request) -> Response:
+    """Every ``op=run`` (and UI run), with what became of its instance so far: ``end_time``, the
+    instance GETs answered while it ran and after it ended, and when its JOB_END events went out."""
     state = _state(request)
     with state.lock:
-        return JSONResponse(list(state.log))
+        state.tick()
+        entries = []
+        for entry in state.log:
+            inst = state.instances.get(entry["instance_id"])
+            if inst is not None:
+                entry = {
+                    **entry,
+                    "end_time": iso(inst.end_time),
+                    "gets_running": inst.gets_running,
+                    "gets_ended": inst.gets_ended,
+                    "events_sent": [iso(t) for t in inst.events_sent],
+                }
+            entries.append(entry)
+        return JSONResponse(entries)
 
 
 async def ui_run_profile(request: Request) -> Response:

@@ -188,6 +188,10 @@ class Instance:
     counters: list[tuple[str, str, str]] = field(default_factory=list)  # (code, desc, value)
     events: list[Event] = field(default_factory=list)
     alerts: list[tuple[str, str]] = field(default_factory=list)
+    # who looked: GET …/instances/{id} answered while it ran / after it ended (the /sandbox/log)
+    gets_running: int = 0
+    gets_ended: int = 0
+    events_sent: list[float] = field(default_factory=list)  # when its JOB_END events were delivered
 
     def phase(self, now: float) -> tuple[str, int]:
         """(status, progress) at ``now``; the terminal status only once the effects are applied."""

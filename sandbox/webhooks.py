@@ -56,7 +56,7 @@ class WebhookSender:
 
     def __init__(self, state: Any) -> None:
         self._state = state
-        self._queue: queue.Queue[tuple[float, str, str, bytes, bool]] = queue.Queue()
+        self._queue: queue.Queue[tuple[float, str, str, bytes, bool, Instance]] = queue.Queue()
         self._thread: threading.Thread | None = None
         self._start_lock = threading.Lock()
         self.sent = self.dropped = self.failed = 0
@@ -75,7 +75,9 @@ class WebhookSender:
         body = json.dumps(job_end_event(instance_json(shim, inst, self._state.clock()))).encode()  # type: ignore[arg-type]
         due = time.monotonic() + config.webhook_delay
         for _ in range(2 if config.webhook_duplicate else 1):
-            self._queue.put((due, config.webhook_url, config.webhook_secret, body, config.webhook_reorder))
+            self._queue.put(
+                (due, config.webhook_url, config.webhook_secret, body, config.webhook_reorder, inst)
+            )
         self._ensure_thread()
 
     def _ensure_thread(self) -> None:
@@ -85,12 +87,12 @@ class WebhookSender:
                 self._thread.start()
 
     def _run(self) -> None:
-        held: tuple[str, str, bytes] | None = None
+        held: tuple[str, str, bytes, Instance] | None = None
         held_at = 0.0
         with httpx.Client(timeout=5.0) as client:
             while True:
                 try:
-                    due, url, secret, body, reorder = self._queue.get(timeout=0.1)
+                    due, url, secret, body, reorder, inst = self._queue.get(timeout=0.1)
                 except queue.Empty:
                     if held is not None and time.monotonic() - held_at >= REORDER_HOLD_SECONDS:
                         self._post(client, *held)
@@ -98,15 +100,15 @@ class WebhookSender:
                     continue
                 time.sleep(max(0.0, due - time.monotonic()))
                 if not reorder:
-                    self._post(client, url, secret, body)
+                    self._post(client, url, secret, body, inst)
                 elif held is None:
-                    held, held_at = (url, secret, body), time.monotonic()
+                    held, held_at = (url, secret, body, inst), time.monotonic()
                 else:
-                    self._post(client, url, secret, body)
+                    self._post(client, url, secret, body, inst)
                     self._post(client, *held)
                     held = None
 
-    def _post(self, client: httpx.Client, url: str, secret: str, body: bytes) -> None:
+    def _post(self, client: httpx.Client, url: str, secret: str, body: bytes, inst: Instance) -> None:
         headers = {"Content-Type": "application/json", "X-Exl-Signature": signature(secret, body)}
         try:
             answer = client.post(url, content=body, headers=headers)
@@ -115,6 +117,8 @@ class WebhookSender:
             ok, answer = False, exc  # type: ignore[assignment]
         if ok:
             self.sent += 1
+            with self._state.lock:
+                inst.events_sent.append(self._state.clock())  # the /sandbox/log shows it
         else:
             self.failed += 1
             log.warning("sandbox: JOB_END event to %s not delivered: %s", url, answer)

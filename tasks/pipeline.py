@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 
 from celery import chain
+from celery.exceptions import Ignore
 
 from alma.errors import AlmaAuthError, AlmaQuotaLow, AlmaRateLimited, AlmaTransportError, AlmaUnavailable
 from config.settings import Settings
@@ -69,11 +70,14 @@ def _key_refused(run_id: int, where: str, exc: AlmaAuthError) -> RunStopped:
 
 def retry_countdown(nxt: Next, run_id: int) -> float | None:
     """What a step visit's answer means for the task: None = return (the chain goes on), a number =
-    retry in that many seconds; :class:`RunStopped` is raised when the run cannot go on."""
+    retry in that many seconds; :class:`RunStopped` is raised when the run cannot go on, and
+    Celery's ``Ignore`` (this chain ends quietly, nothing recorded) when another chain drives it."""
     if nxt.action == "continue":
         return None
     if nxt.action == "retry":
         return nxt.countdown
+    if nxt.action == "yield":
+        raise Ignore()
     raise RunStopped(f"run {run_id}: {nxt.reason}")
 
 
@@ -96,10 +100,11 @@ def preflight_task(self, run_id: int) -> None:  # type: ignore[no-untyped-def]
 
 
 @app.task(name="handles.run_step", bind=True, max_retries=None, acks_late=True, throws=(RunStopped,))
-def run_step(self, run_id: int, kind: str) -> None:  # type: ignore[no-untyped-def]
-    """Submit (exactly once) or poll one Alma step; returns when its instance succeeded."""
+def run_step(self, run_id: int, kind: str, woken: bool = False) -> None:  # type: ignore[no-untyped-def]
+    """Submit (exactly once) or poll one Alma step; returns when its instance succeeded.
+    ``woken``: sent by the webhook listener for the step a JOB_END event ended."""
     try:
-        nxt = steps.drive_step(resources.pipeline_context(), run_id=run_id, kind=kind)
+        nxt = steps.drive_step(resources.pipeline_context(), run_id=run_id, kind=kind, woken=woken)
     except TRANSIENT as exc:
         raise self.retry(countdown=_transient_countdown(exc, run_id, kind), exc=exc) from None
     except AlmaAuthError as exc:

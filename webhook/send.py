@@ -16,10 +16,16 @@ __all__ = ["celery_sender", "chain_from"]
 
 
 def chain_from(kind: str) -> list[tuple[str, tuple[Any, ...]]]:
-    """(task name, args without run_id) from step ``kind`` to the end of the run."""
+    """(task name, args without run_id) from step ``kind`` to the end of the run. The ended step's
+    visit says it was woken by the event (``woken=True``): this chain now owns the run, and the
+    run's older chain stops quietly where it meets a step this one has taken on
+    (:func:`pipeline.steps.drive_step`)."""
     kinds = [str(k) for k in ALMA_STEPS]
     later = kinds[kinds.index(kind) :] if kind in kinds else []
-    return [("handles.run_step", (k,)) for k in later] + [("handles.finish_run", ())]
+    links: list[tuple[str, tuple[Any, ...]]] = [
+        ("handles.run_step", (k, True) if k == kind else (k,)) for k in later
+    ]
+    return links + [("handles.finish_run", ())]
 
 
 def celery_sender():  # type: ignore[no-untyped-def]

@@ -212,8 +212,13 @@ def test_run_and_instance_shapes(url: str, alma: httpx.Client) -> None:
             "instance_id": iid,
             "submitted_by": "exl_api",
             "time": log[0]["time"],
+            "end_time": done["end_time"],  # what became of the instance, and who looked at it
+            "gets_running": log[0]["gets_running"],
+            "gets_ended": log[0]["gets_ended"],
+            "events_sent": [],
         }
     ]
+    assert log[0]["gets_ended"] >= 1
 
 
 def test_events_60332_by_default_and_served_with_switch(url: str, alma: httpx.Client) -> None:

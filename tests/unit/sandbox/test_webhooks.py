@@ -60,6 +60,7 @@ def ended(state: SandboxState, sender: WebhookSender, n: int) -> list[str]:
             final_status="COMPLETED_SUCCESS",
             end_time=time.time() - 4,
         )
+        state.instances[inst.id] = inst
         sender.instance_ended(inst)
         ids.append(inst.id)
     return ids
@@ -81,6 +82,9 @@ def test_events_are_signed_in_alma_shape(collector) -> None:  # type: ignore[no-
     assert event["action"] == "JOB_END" and event["institution"]["value"]
     instance = event["job_instance"]
     assert [g[1]["job_instance"]["id"] for g in got] == ids
+    # each delivery is noted on its instance (the /sandbox/log shows it)
+    wait_for(lambda: sender.sent == 2, timeout=10, what="both deliveries noted")
+    assert [len(state.instances[x].events_sent) for x in ids] == [1, 1]
     assert instance["status"]["value"] == "COMPLETED_SUCCESS" and instance["job_info"]["id"]
     assert "/instances/" in instance["link"]
 
@@ -116,3 +120,27 @@ def test_an_unreachable_listener_is_counted_not_retried() -> None:
     ended(state, sender, 1)
     wait_for(lambda: sender.failed == 1, timeout=10, what="the failed delivery")
     assert sender.sent == 0
+
+
+def test_the_log_counts_instance_gets_while_running_and_after_the_end() -> None:
+    from starlette.testclient import TestClient
+
+    from sandbox.app import create_app
+
+    with TestClient(create_app(job_seconds=0.3)) as client:
+        key = {"Authorization": "apikey sandbox-key", "Accept": "application/json"}
+        body = {"parameter": [{"name": {"value": "set_id"}, "value": "7600000000004641"}]}
+        posted = client.post("/almaws/v1/conf/jobs/M48401", params={"op": "run"}, json=body, headers=key)
+        link = posted.json()["additional_info"]["link"]
+        path = "/almaws/v1" + link.split("/almaws/v1", 1)[1]
+        assert client.get(path, headers=key).json()["status"]["value"] != "COMPLETED_SUCCESS"
+
+        def ended() -> bool:
+            return client.get("/sandbox/log").json()[0]["end_time"] is not None
+
+        wait_for(ended, timeout=10, what="the instance's end")
+        for _ in range(2):
+            assert client.get(path, headers=key).json()["status"]["value"] == "COMPLETED_SUCCESS"
+        [entry] = client.get("/sandbox/log").json()
+    assert (entry["gets_running"], entry["gets_ended"], entry["events_sent"]) == (1, 2, [])
+    assert entry["end_time"] > entry["time"]

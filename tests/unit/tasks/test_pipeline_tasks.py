@@ -49,8 +49,9 @@ def observed(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
 
     seen: dict[str, Any] = {"answer": Next.cont()}
 
-    def drive(ctx: Any, *, run_id: int, kind: str) -> Next:
+    def drive(ctx: Any, *, run_id: int, kind: str, woken: bool = False) -> Next:
         seen["visit"] = (run_id, kind)
+        seen["woken"] = woken
         answer = seen["answer"]
         if isinstance(answer, Exception):
             raise answer
@@ -89,6 +90,26 @@ def test_run_step_retries_on_a_transient_alma_error(observed: dict[str, Any]) ->
     with pytest.raises(Retried):
         run_step.run(5, "copy")
     assert observed["retry"] == get_settings().poll_max_seconds
+
+
+def test_run_step_ends_its_chain_quietly_when_another_chain_drives_the_run(
+    observed: dict[str, Any],
+) -> None:
+    from celery.exceptions import Ignore
+
+    from tasks.pipeline import run_step
+
+    observed["answer"] = Next.yield_to("migration is already running")
+    with pytest.raises(Ignore):  # no failure recorded, the chain goes no further
+        run_step.run(5, "copy")
+    assert observed["woken"] is False and "retry" not in observed
+
+
+def test_run_step_passes_on_that_the_webhook_woke_it(observed: dict[str, Any]) -> None:
+    from tasks.pipeline import run_step
+
+    assert run_step.run(5, "copy", True) is None
+    assert observed["woken"] is True
 
 
 def test_run_step_stops_the_chain_with_the_reason(observed: dict[str, Any]) -> None:
