@@ -7,9 +7,11 @@ skips it on a developer's machine.
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -70,13 +72,101 @@ def pg_url() -> Iterator[str]:
         admin.dispose()
 
 
+@pytest.fixture(scope="session")
+def _sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite file upgraded to head by Alembic once per session; ``engine`` tests get a copy."""
+    from store.db import make_engine, upgrade_schema
+
+    path = tmp_path_factory.mktemp("template") / "head.db"
+    eng = make_engine(f"sqlite:///{path}")
+    upgrade_schema(eng)
+    eng.dispose()  # the last connection checkpoints the WAL into the file
+    return path
+
+
+_PG_FINGERPRINT = """
+    SELECT 'c', table_name, column_name || ' ' || data_type || ' ' || is_nullable
+           || ' ' || coalesce(column_default, '')
+      FROM information_schema.columns WHERE table_schema = 'public'
+    UNION ALL SELECT 'i', tablename, indexdef FROM pg_indexes WHERE schemaname = 'public'
+    UNION ALL SELECT 's', sequence_name, '' FROM information_schema.sequences
+     WHERE sequence_schema = 'public'
+    UNION ALL SELECT 'v', 'alembic_version', version_num FROM alembic_version
+    ORDER BY 1, 2, 3
+"""
+
+
+def _pg_fingerprint(conn) -> tuple | None:  # type: ignore[no-untyped-def]
+    """Tables, columns, indexes, sequences and Alembic's revision; None without alembic_version."""
+    from sqlalchemy import inspect, text
+
+    if "alembic_version" not in inspect(conn).get_table_names():
+        return None
+    return tuple(tuple(row) for row in conn.execute(text(_PG_FINGERPRINT)))
+
+
+_pg_head: dict[str, tuple] = {}  # pg_url -> fingerprint right after a fresh upgrade to head
+
+
+def _pg_upgraded_and_empty(url: str) -> None:
+    """Leave ``url`` exactly like a fresh database upgraded to head.
+
+    Alembic runs once per session on a fresh schema; later tests get that schema back with every
+    row deleted (children first) and every sequence restarted, which is what a fresh upgrade holds.
+    DELETE, not TRUNCATE: on tables this small TRUNCATE costs as much as a new upgrade. Should a
+    test have changed the schema itself (dropped it, upgraded on its own, altered a table), the
+    fingerprint differs and the schema is dropped and upgraded anew.
+    """
+    from sqlalchemy import create_engine, inspect, text
+    from sqlmodel import SQLModel
+
+    import store.models  # noqa: F401 - registers the tables on SQLModel.metadata
+    from store.db import upgrade_schema
+
+    eng = create_engine(url)
+    try:
+        with eng.begin() as conn:
+            tables = list(reversed(SQLModel.metadata.sorted_tables))  # children before parents
+            same = (
+                url in _pg_head
+                and _pg_fingerprint(conn) == _pg_head[url]
+                and {t.name for t in tables} == set(inspect(conn).get_table_names()) - {"alembic_version"}
+            )
+            if same:
+                for table in tables:
+                    conn.execute(table.delete())
+                sequences = [row[1] for row in _pg_head[url] if row[0] == "s"]
+                for sequence in sequences:
+                    conn.execute(text(f'ALTER SEQUENCE "{sequence}" RESTART'))
+            else:
+                conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
+        if not same:
+            upgrade_schema(eng)
+            with eng.connect() as conn:
+                _pg_head[url] = _pg_fingerprint(conn)  # type: ignore[assignment]
+    finally:
+        eng.dispose()
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def db_url(request: pytest.FixtureRequest, tmp_path) -> str:
-    """Persistence tests run on both SQLite and PostgreSQL."""
+    """Persistence tests run on both SQLite and PostgreSQL.
+
+    Alone, an empty database. For a test that also takes ``engine``, a database already at head
+    that holds no rows (a copy of a once-upgraded SQLite file; on PostgreSQL the once-upgraded
+    schema, emptied): running Alembic for each test was a large share of the suite's time.
+    """
+    wants_head = "engine" in request.fixturenames
     if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'param.db'}"
+        path = tmp_path / "param.db"
+        if wants_head:
+            shutil.copyfile(request.getfixturevalue("_sqlite_template"), path)
+        return f"sqlite:///{path}"
     url = request.getfixturevalue("pg_url")
-    # each test gets empty tables
+    if wants_head:
+        _pg_upgraded_and_empty(url)
+        return url
+    # each test gets an empty schema
     from sqlalchemy import create_engine, text
 
     eng = create_engine(url)
@@ -91,7 +181,7 @@ def engine(db_url: str):  # type: ignore[no-untyped-def]
     from store.db import make_engine, upgrade_schema
 
     eng = make_engine(db_url)
-    upgrade_schema(eng)
+    upgrade_schema(eng)  # a no-op at head, kept so the fixture's promise does not rest on db_url
     yield eng
     eng.dispose()
 
