@@ -50,7 +50,7 @@ def register(app: typer.Typer) -> None:
         ),
         job_seconds: float = typer.Option(3.0, "--job-seconds", help="How long each Alma job instance runs."),
         rate_limit: int = typer.Option(
-            25, "--rate-limit", help="Alma requests per second per API key (0: none)"
+            25, "--rate-limit", help="Alma requests per second per API key (0: none)."
         ),
         daily_quota: int = typer.Option(100_000, "--daily-quota", help="Alma requests allowed per day."),
         profile_api: bool = typer.Option(
@@ -71,10 +71,10 @@ def register(app: typer.Typer) -> None:
             "", "--public-url", help="Base URL used in links and handle targets (default http://HOST:PORT)."
         ),
         webhook_url: str = typer.Option(
-            "", "--webhook-url", help="send a signed JOB_END event here as each job ends (handles webhook)"
+            "", "--webhook-url", help="Send a signed JOB_END event here as each job ends (handles webhook)."
         ),
         webhook_secret: str = typer.Option(
-            "", "--webhook-secret", help="the events' signing secret: ALMA_WEBHOOK_SECRET of the listener"
+            "", "--webhook-secret", help="The events' signing secret: ALMA_WEBHOOK_SECRET of the listener."
         ),
     ) -> None:
         """Run the built-in simulator (Alma, Handle proxy, Handle server, target pages) on one port."""
