@@ -373,10 +373,11 @@ def test_operator_mode_pauses_with_instructions_and_follows_the_profile_run_made
 
 def test_operator_confirm_lets_the_run_go_on(sandbox: str, env: dict[str, str], tmp_path: Path) -> None:
     env = {**env, "ALMA_PROFILE_MODE": "operator"}
+    # too early: the run is queued and no worker has started it, so nothing waits for the operator
+    run_id = int(handles(env, "migrate", SEED_SET).stdout)
+    refused = handles(env, "confirm", str(run_id))
+    assert refused.returncode != 0 and "not waiting for the operator" in refused.stderr
     with worker_process(env, log_path=tmp_path / "worker.log"):
-        run_id = int(handles(env, "migrate", SEED_SET).stdout)
-        refused = handles(env, "confirm", str(run_id))  # too early: the copy has not even finished
-        assert refused.returncode != 0 and "not waiting for the operator" in refused.stderr
         wait_for(lambda: _operator_paused(env, run_id), timeout=90, what="the operator pause")
         confirmed = handles(env, "confirm", str(run_id))
         assert confirmed.returncode == 0, confirmed.stderr
