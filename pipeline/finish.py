@@ -99,7 +99,8 @@ def finish_run(*, ctx: PipelineContext, run_id: int, verify: Any = None, classif
         counts = outcome_counts(session, run_id)
         total = session.query(Record).filter(col(Record.run_id) == run_id).count()
         # the sets this run made in Alma: its profile set, its jobs set, and a batch's own set
-        made = [run.profile_set_id, run.jobs_set_id, run.set_id if run.batch_no is not None else None]
+        # (a child run — a batch, a repair, a rerun — runs on a set the product made for it)
+        made = [run.profile_set_id, run.jobs_set_id, run.set_id if run.parent_run_id is not None else None]
         created_sets = list(dict.fromkeys(s for s in made if s))
     remove_created_sets(ctx, run_id, created_sets)
     log.info(

@@ -84,7 +84,7 @@ def start_rerun(
         raise RerunRefused(f"run {run_id} has no `{outcome}` records to run again")
     stamp = utcnow().strftime("%Y-%m-%d %H:%M:%S")
     created = alma.create_itemized_set(
-        f"Handles rerun of run {run_id} ({outcome}) - {stamp}",
+        f"handles run {run_id} rerun ({outcome}) - {stamp}",
         description=f"{len(ids)} {outcome} records of run {run_id}, run again by handles rerun",
         content=run.set_content or "IEP",
     )

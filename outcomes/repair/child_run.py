@@ -30,7 +30,7 @@ def start_child_run(
     ids = sorted({b.mms_id for b in pending})
     stamp = utcnow().strftime("%Y-%m-%d %H:%M:%S")
     created = alma.create_itemized_set(
-        f"Handles repair of run {run_id} - {stamp}",
+        f"handles run {run_id} repair - {stamp}",
         description=f"{len(ids)} bibs repaired by handles repair {run_id}",
     )
     set_id = str(created.get("id"))

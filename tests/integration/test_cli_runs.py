@@ -227,7 +227,8 @@ def test_rerun_of_the_failed_records_folds_into_the_parents_report(
         failed = [m for m, row in report_rows(env, parent).items() if row["outcome"] == "failed"]
         assert failed, report_rows(env, parent)
         status = handles(env, "status", str(parent))
-        assert f"failed ({len(failed)}): re-run only these records with" in " ".join(status.stdout.split())
+        said = " ".join(status.stdout.split())
+        assert f"failed {len(failed)} " in said and "next: re-run only these records with" in said
         # when
         rerun = handles(env, "rerun", str(parent), "--outcome", "failed")
         assert rerun.returncode == 0, rerun.stderr
