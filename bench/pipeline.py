@@ -114,6 +114,8 @@ def _kind(method: str, path: str, query: str) -> str:
         return "bibs batch"
     if method == "POST" and rest == "/conf/sets":
         return "set create"
+    if method == "DELETE" and re.fullmatch(r"/conf/sets/[^/]+", rest):
+        return "set DELETE"
     if method == "POST" and re.fullmatch(r"/conf/sets/[^/]+", rest):
         op = re.search(r"op=(\w+)", query)
         return f"set {op.group(1) if op else 'POST'}"

@@ -48,14 +48,18 @@ class Next:
     action: str
     countdown: float = 0.0
     reason: str | None = None
+    # also: make step 3's set ahead, in this many seconds (pipeline.profile_set), beside the retry
+    prepare_after: float | None = None
 
     @classmethod
     def cont(cls) -> Next:
         return cls("continue")
 
     @classmethod
-    def retry(cls, countdown: float, reason: str | None = None) -> Next:
-        return cls("retry", countdown, reason)
+    def retry(
+        cls, countdown: float, reason: str | None = None, *, prepare_after: float | None = None
+    ) -> Next:
+        return cls("retry", countdown, reason, prepare_after)
 
     @classmethod
     def stop(cls, reason: str) -> Next:

@@ -16,7 +16,7 @@ from sqlmodel import Session, col, select
 from pipeline.batch_progress import batch_children, batches_ended, failed_batches
 from pipeline.batches import is_batch_parent
 from pipeline.context import PipelineContext
-from pipeline.profile_set import ingest_api_events
+from pipeline.migration_events import ingest_api_events
 from pipeline.runs import outcome_counts
 from store.db import session_scope
 from store.models import EventLine, Record, Run, RunState, Step, StepKind, StepStatus, utcnow

@@ -3,7 +3,7 @@
 Ex Libris documents no API to run an integration profile, so where ``op=run`` is not used the run
 pauses before step 3 with instructions (``handles status`` shows them), adopts the first new
 instance of the profile's job after the pause, or goes on after ``handles confirm``. The same
-command waives the Events Report hold (:func:`pipeline.profile_set.events_hold_reason`).
+command waives the Events Report hold (:func:`pipeline.migration_events.events_hold_reason`).
 
 In ``auto`` mode the profile is first submitted by API; when Alma refuses it for what the job is
 (402248, 402249, 402231), :func:`switch_to_operator` turns that run into an operator-mode run, and

@@ -8,111 +8,49 @@ step 3, records whose metadata Alma could not use are left out of the profile's 
 ``handles repair``, whose child run migrates them once their metadata is right. Records preflight
 kept out of every job (:mod:`pipeline.holdout`: duplicate handles, not Dublin Core) stay out of it
 too; when nothing more is left out, the profile runs on the run's jobs set.
+
+Made ahead: while the migration runs (:func:`prepare_profile_set_ahead`, a task of its own sent
+after the migration's submission), the flagged bibs are re-read and the set is made, so that when
+the migration ends step 3 is one call (``op=run``). Only where Alma does not serve the migration's
+events by API (60332, which Alma documents for every job but USERS/SIS): then nothing the
+migration's end brings changes the set, except an Events Report imported by hand, which the step's
+own visit checks (it makes the set again when more records must be left out). One maker at a time:
+:attr:`store.models.Run.profile_set_claimed_at`.
 """
 
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from typing import Any
 
+from sqlalchemy import or_, update
 from sqlmodel import col, select
 
 from pipeline.context import PipelineContext
 from pipeline.holdout import held_out_records
+from pipeline.migration_events import events_refused, ingest_api_events
 from pipeline.preflight import read_metadata
 from store.db import session_scope
-from store.models import EventLine, Record, StepKind, utcnow
+from store.models import EventLine, Record, Run, RunState, StepKind, StepStatus, utcnow
 from store.runs import get_run, step_of
 
 log = logging.getLogger("handles.pipeline")
 
 __all__ = [
-    "events_hold_reason",
-    "exceptions_reported",
+    "ProfileSetBusy",
     "excluded_records",
-    "ingest_api_events",
     "prepare_profile_set",
+    "prepare_profile_set_ahead",
 ]
 
 EXCLUDING_EVENTS = ("no_handle", "failed")
+# a claim older than this (its worker was killed) may be taken over
+CLAIM_STALE = timedelta(minutes=5)
 
 
-def ingest_api_events(ctx: PipelineContext, run_id: int) -> str:
-    """Store the migration's event lines from Alma's events API, once per run.
-
-    What happened is kept as the migration step's note (shown by ``handles status``): the events
-    read, or, where Alma refuses (60332), how to import the Events Report exported from its UI.
-    """
-    from outcomes.events.store import import_api_events
-
-    with session_scope(ctx.engine) as session:
-        step = step_of(session, run_id, StepKind.MIGRATION)
-        job_id, instance_id, note = step.alma_job_id, step.instance_id, step.error
-    if note and note.startswith("events"):
-        return note
-    if not (job_id and instance_id):
-        return "no migration instance to read events from"
-    with session_scope(ctx.engine) as session:
-        summary = import_api_events(
-            session=session,
-            run_id=run_id,
-            alma=ctx.alma,
-            job_id=job_id,
-            instance_id=instance_id,
-            step_kind=StepKind.MIGRATION.value,
-        )
-    if summary is None:
-        note = (
-            f"events: Alma does not serve them by API (60332); export the Events Report of instance "
-            f"{instance_id} from Alma's UI and run `handles events import {run_id} FILE`"
-        )
-    else:
-        note = f"events: read from Alma's API: {summary.describe()}"
-    with session_scope(ctx.engine) as session:
-        step = step_of(session, run_id, StepKind.MIGRATION)
-        step.error = note
-        session.add(step)
-    return note
-
-
-def exceptions_reported(counters: dict[str, Any]) -> int:
-    """How many records Alma's counters say failed ("Records with exceptions", "…failed")."""
-    total = 0
-    for name, value in (counters or {}).items():
-        if any(word in name.lower() for word in ("exception", "fail", "error")):
-            try:
-                total += int(str(value).strip() or 0)
-            except ValueError:
-                continue
-    return total
-
-
-def events_hold_reason(ctx: PipelineContext, run_id: int) -> str | None:
-    """Why step 3 must wait for the Events Report, or None.
-
-    When the migration reports records with exceptions and Alma does not serve its events by API,
-    nothing tells which records failed; the profile would mint sequential handles for them. So the
-    run waits until the Events Report exported from Alma's UI is imported (it then goes on by
-    itself), or until the operator says to go on without it (``handles confirm``).
-    """
-    with session_scope(ctx.engine) as session:
-        run = get_run(session, run_id)
-        migration = step_of(session, run_id, StepKind.MIGRATION)
-        failed = exceptions_reported(migration.counters)
-        if failed == 0 or run.events_waived_at is not None:
-            return None
-        instance_id = migration.instance_id
-    ingest_api_events(ctx, run_id)
-    with session_scope(ctx.engine) as session:
-        if session.exec(select(EventLine.id).where(EventLine.run_id == run_id)).first() is not None:
-            return None
-    return (
-        f"waiting for the Events Report: the migration (instance {instance_id}) reports {failed} record(s) "
-        f"with exceptions and Alma does not serve its events by API; without them the profile would give "
-        f"those records sequential handles. Export the migration's Events Report from Alma and run "
-        f"`handles events import {run_id} FILE` (the run then goes on by itself), or "
-        f"`handles confirm {run_id}` to go on without it."
-    )
+class ProfileSetBusy(RuntimeError):
+    """Another worker is making the profile's set right now; look again shortly."""
 
 
 def _refresh_flagged(ctx: PipelineContext, run_id: int) -> None:
@@ -161,18 +99,86 @@ def excluded_records(session: Any, run_id: int) -> dict[str, str]:
 
 
 def prepare_profile_set(ctx: PipelineContext, run_id: int) -> str | None:
-    """The set id for step 3 (created once and remembered); None when no record is ready for it."""
+    """The set id for step 3 (made once and remembered); None when no record is ready for it.
+
+    Raises :class:`ProfileSetBusy` while another worker makes it (the set made ahead).
+    """
     with session_scope(ctx.engine) as session:
-        run = get_run(session, run_id)
-        if run.profile_set_id:
-            return run.profile_set_id
-        set_id, content = run.set_id, run.set_content or "IEP"
-        jobs_set, jobs_excluded = run.jobs_set_id, run.jobs_excluded
+        made_ahead = get_run(session, run_id).profile_set_id is not None
     note = ingest_api_events(ctx, run_id)
     log.info("run %s: %s", run_id, note)
-    _refresh_flagged(ctx, run_id)
+    if not made_ahead:  # made ahead: the bibs were re-read then, after the copy
+        _refresh_flagged(ctx, run_id)
+    return _make_profile_set(ctx, run_id)
+
+
+def prepare_profile_set_ahead(ctx: PipelineContext, run_id: int) -> str:
+    """While the migration runs: re-read the flagged bibs and make step 3's set; what was done, in words.
+
+    Nothing is done when the migration has already ended (the profile step's visit does the work),
+    or when Alma serves the migration's events by API (they may leave more records out).
+    """
     with session_scope(ctx.engine) as session:
+        run = get_run(session, run_id)
+        migration = step_of(session, run_id, StepKind.MIGRATION)
+        profile = step_of(session, run_id, StepKind.PROFILE)
+        if (
+            RunState(run.state).is_terminal
+            or run.profile_set_id is not None
+            or migration.status != StepStatus.RUNNING
+            or profile.status != StepStatus.PENDING
+            or not (migration.alma_job_id and migration.instance_id)
+        ):
+            return "nothing to prepare (the migration has ended, or the set is made)"
+        job_id, instance_id = migration.alma_job_id, migration.instance_id
+    if not events_refused(ctx, run_id, job_id, instance_id):
+        return "the profile's set waits for the migration's end: Alma serves its events by API"
+    _refresh_flagged(ctx, run_id)
+    try:
+        made = _make_profile_set(ctx, run_id)
+    except ProfileSetBusy:
+        return "another worker is making the profile's set"
+    if made is None:
+        return "no record is ready for the profile yet"
+    return f"the profile's set is ready while the migration runs: set {made}"
+
+
+def _claim(ctx: PipelineContext, run_id: int) -> bool:
+    """Take the right to make the run's profile set (one maker at a time; a stale claim is taken over)."""
+    now = ctx.now()
+    with session_scope(ctx.engine) as session:
+        won = session.exec(
+            update(Run)
+            .where(
+                col(Run.id) == run_id,
+                or_(
+                    col(Run.profile_set_claimed_at).is_(None),
+                    col(Run.profile_set_claimed_at) < now - CLAIM_STALE,
+                ),
+            )
+            .values(profile_set_claimed_at=now)
+        ).rowcount
+    return bool(won)
+
+
+def _unclaim(ctx: PipelineContext, run_id: int) -> None:
+    with session_scope(ctx.engine) as session:
+        run = get_run(session, run_id)
+        run.profile_set_claimed_at = None
+        session.add(run)
+
+
+def _make_profile_set(ctx: PipelineContext, run_id: int) -> str | None:
+    """The set for step 3 from what the database knows now: kept when still right, else made."""
+    with session_scope(ctx.engine) as session:
+        run = get_run(session, run_id)
         excluded = excluded_records(session, run_id)
+        # what is left out only grows once the bibs are re-read: the same count is the same set
+        if run.profile_set_id and len(excluded) == run.profile_excluded:
+            return run.profile_set_id
+        stale = run.profile_set_id if run.profile_set_id not in (None, run.jobs_set_id) else None
+        set_id, content = run.set_id, run.set_content or "IEP"
+        jobs_set, jobs_excluded = run.jobs_set_id, run.jobs_excluded
         held = held_out_records(session, run_id)
         keep = [
             r.mms_id
@@ -191,28 +197,30 @@ def prepare_profile_set(ctx: PipelineContext, run_id: int) -> str | None:
             run.profile_set_id, run.profile_excluded = jobs_set, len(excluded)
             session.add(run)
         return jobs_set
-    created = ctx.alma.create_itemized_set(
-        f"handles run {run_id} profile set",
-        content=content,
-        description=f"Set {set_id} less {len(excluded)} records the Handle Migration could not take "
-        f"(kept out so that Alma does not mint sequential handles for them)",
-    )
-    profile_set = str(created["id"])
-    ctx.alma.add_set_members(profile_set, keep)
+    if not _claim(ctx, run_id):
+        raise ProfileSetBusy(f"run {run_id}: another worker is making the profile's set")
+    try:
+        if stale:  # first: Alma refuses a second set of the same name (402263)
+            _remove_stale(ctx, run_id, stale)
+        profile_set = _create_set(ctx, run_id, set_id, content, keep, len(excluded))
+    finally:
+        _unclaim(ctx, run_id)
     with session_scope(ctx.engine) as session:
         run = get_run(session, run_id)
         run.profile_set_id, run.profile_excluded = profile_set, len(excluded)
         session.add(run)
+        note = (
+            "left out of the profile run so that Alma mints no sequential handle for it; "
+            f"`handles repair {run_id}` fixes the metadata and migrates it"
+        )
         for record in session.exec(
             select(Record).where(
                 Record.run_id == run_id, col(Record.mms_id).in_([m for m in excluded if m not in held])
             )
         ):
-            record.detail = ((record.detail + "; ") if record.detail else "") + (
-                "left out of the profile run so that Alma mints no sequential handle for it; "
-                f"`handles repair {run_id}` fixes the metadata and migrates it"
-            )
-            session.add(record)
+            if note not in (record.detail or ""):
+                record.detail = ((record.detail + "; ") if record.detail else "") + note
+                session.add(record)
     log.info(
         "run %s: the profile runs on set %s: %s of %s records; %s left out until repaired",
         run_id,
@@ -222,3 +230,31 @@ def prepare_profile_set(ctx: PipelineContext, run_id: int) -> str | None:
         len(excluded),
     )
     return profile_set
+
+
+def _create_set(
+    ctx: PipelineContext, run_id: int, set_id: str, content: str, keep: list[str], excluded: int
+) -> str:
+    created = ctx.alma.create_itemized_set(
+        f"handles run {run_id} profile set",
+        content=content,
+        description=f"Set {set_id} less {excluded} records the Handle Migration could not take "
+        f"(kept out so that Alma does not mint sequential handles for them)",
+    )
+    profile_set = str(created["id"])
+    ctx.alma.add_set_members(profile_set, keep)
+    return profile_set
+
+
+def _remove_stale(ctx: PipelineContext, run_id: int, set_id: str) -> None:
+    """The profile set made before more records had to be left out (an Events Report imported):
+    never run, superseded, so removed even with ``ALMA_KEEP_SETS``. A crash after this is healed
+    by the next visit (the run still names it: removing it again only logs a line)."""
+    try:
+        ctx.alma.delete_set(set_id)
+    except Exception as exc:  # noqa: BLE001 - a leftover set never stops the run
+        log.warning(
+            "run %s: could not remove its earlier profile set %s (%s); remove it by hand", run_id, set_id, exc
+        )
+        return
+    log.info("run %s: removed its earlier profile set %s", run_id, set_id)

@@ -41,9 +41,10 @@ from pipeline.context import (
     quota_countdown,
     touch_run,
 )
+from pipeline.migration_events import events_hold_reason
 from pipeline.operator import operator_wait, switch_to_operator
 from pipeline.order import profile_order_violation
-from pipeline.profile_set import events_hold_reason, prepare_profile_set
+from pipeline.profile_set import ProfileSetBusy, prepare_profile_set
 from pipeline.runs import fail_run
 from store.db import session_scope
 from store.models import Run, RunState, Step, StepKind, StepStatus, Submission, utcnow
@@ -90,7 +91,10 @@ def _before_profile(ctx: PipelineContext, run_id: int, kind: str) -> Next | str:
                 log.warning("run %s: %s", run_id, hold)
             touch_run(session, run, RunState.WAITING_OPERATOR, hold)
         return Next.retry(ctx.settings.poll_max_seconds, "waiting for the Events Report")
-    target_set = prepare_profile_set(ctx, run_id)
+    try:
+        target_set = prepare_profile_set(ctx, run_id)
+    except ProfileSetBusy:  # made ahead by the task sent with the migration: nearly done
+        return Next.retry(ctx.settings.poll_min_seconds, "the profile's set is being made")
     with session_scope(ctx.engine) as session:
         run = get_run(session, run_id)
         step = step_of(session, run_id, kind)
@@ -219,7 +223,12 @@ def _post(
         _finish_submission(session, submission_id, "posted", instance_id, None)
         touch_run(session, get_run(session, run_id), RunState.RUNNING)
     log.info("run %s: %s submitted: job %s instance %s", run_id, kind, job_id, instance_id)
-    return Next.retry(poll_countdown(ctx.settings, 0))  # the first look (the fallback's, with the webhook)
+    first_look = poll_countdown(ctx.settings, 0)  # the fallback's, with the webhook
+    if kind == StepKind.MIGRATION:
+        # step 3's set is made while the migration runs (pipeline.profile_set), once the burst of
+        # submissions is past: the longest poll interval after this one
+        return Next.retry(first_look, prepare_after=ctx.settings.poll_max_seconds)
+    return Next.retry(first_look)
 
 
 def _refused_by_alma(

@@ -128,6 +128,9 @@ class Run(SQLModel, table=True):
     # so that Alma does not mint sequential handles for them (seed 000); None = the run's set
     profile_set_id: str | None = None
     profile_excluded: int = 0
+    # while a worker makes the profile's set in Alma (pipeline.profile_set): one maker at a time,
+    # and a claim older than a few minutes (a killed worker) may be taken over
+    profile_set_claimed_at: NaiveDatetime | None = None
     # the set the copy and the migration run on: the run's set less the records preflight kept out
     # of every job (duplicate handles, not Dublin Core); None = the run's set
     jobs_set_id: str | None = None

@@ -14,9 +14,16 @@ import logging
 from celery import chain
 from celery.exceptions import Ignore
 
-from alma.errors import AlmaAuthError, AlmaQuotaLow, AlmaRateLimited, AlmaTransportError, AlmaUnavailable
+from alma.errors import (
+    AlmaAuthError,
+    AlmaError,
+    AlmaQuotaLow,
+    AlmaRateLimited,
+    AlmaTransportError,
+    AlmaUnavailable,
+)
 from config.settings import Settings
-from pipeline import finish, holds, preflight, steps
+from pipeline import finish, holds, preflight, profile_set, steps
 from pipeline.context import Next, is_quota_hold, quota_countdown
 from pipeline.errors import PipelineError
 from store.models import RunState, utcnow
@@ -109,12 +116,26 @@ def run_step(self, run_id: int, kind: str, woken: bool = False) -> None:  # type
         raise self.retry(countdown=_transient_countdown(exc, run_id, kind), exc=exc) from None
     except AlmaAuthError as exc:
         raise _key_refused(run_id, f"{kind} step", exc) from None
+    if nxt.prepare_after is not None:
+        prepare_profile_set.apply_async((run_id,), countdown=nxt.prepare_after)
     countdown = retry_countdown(nxt, run_id)
     if countdown is not None:
         why = nxt.reason or f"Alma's {kind} job is not done yet"
         raise self.retry(
             countdown=countdown, exc=Waiting(f"run {run_id} {kind}: {why}; next look in {countdown:.0f} s")
         )
+
+
+@app.task(name="handles.prepare_profile_set", acks_late=True)
+def prepare_profile_set(run_id: int) -> str:
+    """While the migration runs: make the set step 3 will run on, so that it starts with one call
+    when the migration ends. Only a head start: whatever stops it here, step 3's own visit does it."""
+    try:
+        done = profile_set.prepare_profile_set_ahead(resources.pipeline_context(), run_id)
+    except (AlmaError, RunNotFound) as exc:
+        done = f"not made ahead ({type(exc).__name__}: {exc}); step 3 makes it when the migration ends"
+    log.info("run %s: %s", run_id, done)
+    return done
 
 
 @app.task(name="handles.finish_run", bind=True, max_retries=None, acks_late=True, throws=(RunStopped,))

@@ -83,6 +83,38 @@ def test_run_step_retries_after_the_countdown_asked_for(observed: dict[str, Any]
     assert observed["retry"] == 12.0
 
 
+def test_run_step_sends_the_profile_set_task_when_the_visit_asks(
+    observed: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import tasks.pipeline as module
+
+    sent: list[tuple[Any, ...]] = []
+    monkeypatch.setattr(
+        module.prepare_profile_set, "apply_async", lambda args, countdown: sent.append((args, countdown))
+    )
+    observed["answer"] = Next.retry(600.0, prepare_after=60.0)
+    with pytest.raises(Retried):
+        module.run_step.run(5, "migration")
+    assert sent == [((5,), 60.0)] and observed["retry"] == 600.0
+
+    observed["answer"] = Next.retry(600.0)
+    with pytest.raises(Retried):
+        module.run_step.run(5, "migration")
+    assert len(sent) == 1
+
+
+def test_the_profile_set_task_is_only_a_head_start(monkeypatch: pytest.MonkeyPatch) -> None:
+    import tasks.pipeline as module
+
+    def refused(ctx: Any, run_id: int) -> str:
+        raise AlmaTimeout("read timed out")
+
+    monkeypatch.setattr(module.resources, "pipeline_context", lambda: None)
+    monkeypatch.setattr(module.profile_set, "prepare_profile_set_ahead", refused)
+    said = module.prepare_profile_set.run(5)
+    assert said.startswith("not made ahead (AlmaTimeout") and "step 3 makes it" in said
+
+
 def test_run_step_retries_on_a_transient_alma_error(observed: dict[str, Any]) -> None:
     from tasks.pipeline import run_step
 
