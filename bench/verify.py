@@ -28,7 +28,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from config.settings import load_settings  # noqa: E402
-from handles.verify import VerifyItem, record_checks, run_verification  # noqa: E402
+from handles.verdict import VerifyItem  # noqa: E402
+from handles.verify import record_checks, run_verification  # noqa: E402
 from store.db import make_engine, session_scope, upgrade_schema  # noqa: E402
 
 VIEW = "01GCL_INST:GCL"

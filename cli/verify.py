@@ -23,7 +23,8 @@ from cli.progress import progress_reporter
 from config.redact import scrub
 from handles.claims import claim_note, shared_claims
 from handles.syntax import HandleSyntaxError, handle_key, parse_handle
-from handles.verify import VerifyItem, VerifyResult, VerifySummary, record_checks, run_verification
+from handles.verdict import VerifyItem, VerifyResult, VerifySummary
+from handles.verify import record_checks, run_verification
 from outcomes import sheets
 from outcomes.current import current_records
 from pipeline.errors import InvalidSetId

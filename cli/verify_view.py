@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from cli import render
-from handles.verify import VerifyResult, VerifySummary
+from handles.verdict import VerifyResult, VerifySummary
 
 __all__ = ["problem_lines", "summary_lines"]
 

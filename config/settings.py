@@ -2,12 +2,12 @@
 
 Every variable of ``CONTRACT.md`` lives here, read from the process environment and from a
 ``.env`` file in the working directory. A missing or invalid value raises
-:class:`SettingsError`, whose message is one line naming the variable.
+:class:`SettingsError`, whose message is one line naming the variable. The checks the validators
+call, and that one line, are in :mod:`config.checks`.
 """
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import re
 import sys
@@ -15,14 +15,14 @@ from datetime import UTC, datetime, tzinfo
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
-from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from pydantic_settings import SettingsError as PydanticSettingsError
 
-from config.redact import mask_url, remember_secrets, scrub
+from config.checks import check_crontab, is_loopback_url, kombu_transports, one_line, secret_values, shown
+from config.redact import remember_secrets, scrub
 
 SANDBOX_URL = "http://127.0.0.1:8780"
 SANDBOX_API_KEY = "sandbox-key"
@@ -39,8 +39,6 @@ _JOB_ID = re.compile(r"^[MSO]\d+$")
 _PREFIX = re.compile(r"^[0-9A-Za-z][0-9A-Za-z.]*$")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 DEFAULT_VERIFY_SCHEDULE = "0 2 * * *"
-_CRON_FIELDS = ("minute", "hour", "day_of_month", "month_of_year", "day_of_week")
-_CRON_NAMES = ("minute", "hour", "day of month", "month", "day of week")
 
 
 class SettingsError(ValueError):
@@ -190,7 +188,7 @@ class Settings(BaseSettings):
             other = (
                 " (or none: Ex Libris hosts your handles)" if info.field_name == "handle_server_url" else ""
             )
-            raise ValueError(f"{_shown(value)} is not an http(s) URL{other}")
+            raise ValueError(f"{shown(value)} is not an http(s) URL{other}")
         if value.endswith("/almaws/v1"):
             value = value[: -len("/almaws/v1")]
         return value
@@ -238,7 +236,7 @@ class Settings(BaseSettings):
         level = value.strip().upper()
         level = "WARNING" if level == "WARN" else level
         if level not in LOG_LEVELS:
-            raise ValueError(f"{_shown(value)} is not a log level: use one of {', '.join(LOG_LEVELS)}")
+            raise ValueError(f"{shown(value)} is not a log level: use one of {', '.join(LOG_LEVELS)}")
         return level
 
     @field_validator("verify_schedule")
@@ -260,10 +258,10 @@ class Settings(BaseSettings):
             scheme, sep, _ = url.strip().partition("://")
             transport = scheme.split("+", 1)[0]
             if redis_only and scheme.lower() not in ("redis", "rediss", "unix"):
-                raise ValueError(f"{_shown(url)} is not a Redis URL such as redis://host:6379/0")
-            if not redis_only and (not sep or transport not in _kombu_transports()):
+                raise ValueError(f"{shown(url)} is not a Redis URL such as redis://host:6379/0")
+            if not redis_only and (not sep or transport not in kombu_transports()):
                 raise ValueError(
-                    f"{_shown(url)} is not a broker URL Celery knows: use redis://host:6379/0 "
+                    f"{shown(url)} is not a broker URL Celery knows: use redis://host:6379/0 "
                     "(or rediss://, amqp://, sqla+…)"
                 )
         return value
@@ -279,7 +277,7 @@ class Settings(BaseSettings):
             make_url(value)
         except (ArgumentError, ValueError):
             raise ValueError(
-                f"{_shown(value)} is not a database URL such as postgresql+psycopg://host/db"
+                f"{shown(value)} is not a database URL such as postgresql+psycopg://host/db"
             ) from None
         return value
 
@@ -341,98 +339,17 @@ class Settings(BaseSettings):
         return local if local is not None else UTC
 
 
-def _shown(value: object) -> str:
-    """A value for an error message: quoted, URL user information masked, scrubbed, short."""
-    return repr(scrub(mask_url(str(value)), limit=120))
-
-
-def check_crontab(expr: str) -> None:
-    """Raise ValueError (one line naming the field) unless ``expr`` is a five-field crontab."""
-    fields = expr.split()
-    hint = "expected five fields 'minute hour day-of-month month day-of-week', e.g. '0 2 * * *'"
-    if len(fields) != 5:
-        raise ValueError(f"{_shown(expr)}: {hint}")
-    from celery.schedules import crontab
-
-    for name, label, text in zip(_CRON_FIELDS, _CRON_NAMES, fields, strict=True):
-        try:
-            crontab(**{name: text})
-        except Exception as exc:  # noqa: BLE001 - celery's parser raises ValueError or ParseException
-            raise ValueError(f"{_shown(expr)}: {label} {text!r}: {scrub(exc, limit=80)}") from None
-
-
-@lru_cache(maxsize=1)
-def _kombu_transports() -> frozenset[str]:
-    from kombu.transport import TRANSPORT_ALIASES
-
-    return frozenset(TRANSPORT_ALIASES)
-
-
-def _secret_values(settings: Settings) -> list[str | None]:
-    """Every secret the settings hold, for :func:`config.redact.scrub` to mask wherever it shows."""
-    values: list[str | None] = []
-    for secret in (
-        settings.alma_api_key,
-        settings.handle_server_secret,
-        settings.flower_basic_auth,
-        settings.handles_web_auth,
-    ):
-        if secret is not None:
-            values.append(secret.get_secret_value())
-    for auth in (settings.flower_basic_auth, settings.handles_web_auth):
-        if auth is not None:
-            values.extend(pair.partition(":")[2] for pair in auth.get_secret_value().split(","))
-    for url in (
-        settings.alma_api_base_url,
-        settings.handle_resolver_url,
-        settings.handle_server_url,
-        settings.celery_broker_url,
-        settings.database_url,
-        settings.redis_url,
-    ):
-        match = re.match(r"^[A-Za-z][A-Za-z0-9+.\-]*://[^\s/?#@]*?:([^\s/?#]*)@", url or "")
-        if match and match.group(1):
-            values.append(match.group(1))
-    return values
-
-
-def is_loopback_url(url: str) -> bool:
-    """True when ``url``'s host is this machine: ``localhost``, 127.0.0.0/8 or ``::1``."""
-    try:
-        host = urlsplit(url).hostname or ""
-    except ValueError:
-        return False
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def _one_line(exc: ValidationError) -> str:
-    err = exc.errors()[0]
-    loc = [str(part) for part in err.get("loc", ()) if not isinstance(part, int)]
-    msg = str(err.get("msg", "invalid value")).removeprefix("Value error, ")
-    if loc:
-        return f"{loc[0].upper()}: {msg}"
-    named = re.match(r"^([A-Z][A-Z_]+) (.*)$", msg)
-    if named:
-        return f"{named.group(1)}: {named.group(2)}"
-    return f"invalid setting: {msg}"
-
-
 def load_settings(**overrides: Any) -> Settings:
     """Build settings from the environment (and ``overrides``); one-line :class:`SettingsError` if bad."""
     try:
         loaded = Settings(**overrides)
     except ValidationError as exc:
-        raise SettingsError(scrub(_one_line(exc), limit=300)) from None
+        raise SettingsError(scrub(one_line(exc), limit=300)) from None
     except PydanticSettingsError as exc:  # pydantic-settings decodes list values as JSON itself
         field = re.search(r'field "(\w+)"', str(exc))
         name = field.group(1).upper() if field else "a setting"
         raise SettingsError(f"{name}: not valid JSON") from None
-    remember_secrets(_secret_values(loaded))
+    remember_secrets(secret_values(loaded))
     return loaded
 
 

@@ -25,7 +25,7 @@ CHUNK = 500
 def shared_claims(session: Any, items: Iterable[Any]) -> dict[str, list[str]]:
     """Handle key → the MMS ids claiming it, for the handles of ``items`` claimed by two or more.
 
-    ``items`` have ``handle`` and ``mms_id`` (:class:`handles.verify.VerifyItem`); an item without
+    ``items`` have ``handle`` and ``mms_id`` (:class:`handles.verdict.VerifyItem`); an item without
     an MMS id names no record, so it claims nothing.
     """
     claims: dict[str, set[str]] = defaultdict(set)

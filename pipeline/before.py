@@ -20,7 +20,8 @@ from sqlalchemy.engine import Engine
 from sqlmodel import col, select
 
 from handles.resolver import BlockingResolver
-from handles.verify import VerifyItem, VerifyResult, run_verification
+from handles.verdict import VerifyItem, VerifyResult
+from handles.verify import run_verification
 from store.db import session_scope
 from store.models import Record, Verification
 

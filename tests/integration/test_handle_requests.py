@@ -5,16 +5,18 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
+import threading
 import uuid
+from datetime import timedelta
 
 import httpx
 import pytest
 from celery import Celery
 
+from sandbox.handle_server import HandleServerFaults
 from sandbox.testing import running_sandbox
 from store.db import make_engine, session_scope, upgrade_schema
-from store.models import HandleRequest, Outcome, Record, Run
+from store.models import HandleRequest, Outcome, Record, Run, utcnow
 from tests.support import ROOT, sandbox_env, stop_process, wait_for, worker_process
 
 pytestmark = pytest.mark.integration
@@ -145,21 +147,41 @@ def test_transient_server_errors_are_retried_until_success(sandbox, db, redis_ur
     assert resolve(sandbox, handle) == "https://example.org/tr"
 
 
-def test_worker_killed_mid_request_the_request_completes_once(sandbox, db, redis_url, tmp_path):
+def writes_arriving(monkeypatch) -> threading.Event:  # type: ignore[no-untyped-def]
+    """Set when an authenticated write reaches the in-process sandbox's Handle server (before its delay)."""
+    arrived = threading.Event()
+    take_failure = HandleServerFaults.take_failure
+
+    def noted(self: HandleServerFaults) -> int | None:
+        arrived.set()
+        return take_failure(self)
+
+    monkeypatch.setattr(HandleServerFaults, "take_failure", noted)
+    return arrived
+
+
+def claim_older_than(engine, request_id: int, seconds: float) -> bool:  # type: ignore[no-untyped-def]
+    """The request's last change is more than ``seconds`` old: dispatch_requests may take it again."""
+    return request_row(engine, request_id).updated_at < utcnow() - timedelta(seconds=seconds)
+
+
+def test_worker_killed_mid_request_the_request_completes_once(sandbox, db, redis_url, tmp_path, monkeypatch):
     engine, db_url = db
-    env = sandbox_env(sandbox, database_url=db_url, broker_url=redis_url, STALL_SECONDS="2")
+    stall = 0.5  # STALL_SECONDS: how old a running request's claim must be before dispatch re-queues it
+    env = sandbox_env(sandbox, database_url=db_url, broker_url=redis_url, STALL_SECONDS=str(stall))
     handle = f"11084/kill-{uuid.uuid4().hex[:8]}"
-    faults(sandbox, delay_seconds=2.0)  # the create is in flight long enough to kill the worker
+    arrived = writes_arriving(monkeypatch)
+    faults(sandbox, delay_seconds=2.0)  # the create is held in flight long enough to kill the worker
     with worker_process(env, log_path=tmp_path / "first.log") as first:
         rid = int(cli(env, "request", "create", handle, "https://example.org/kill").stdout)
         wait_for(lambda: request_row(engine, rid).status == "running", timeout=30, what="the claim")
-        time.sleep(0.5)
+        wait_for(arrived.is_set, timeout=30, what="the create to reach the Handle server")
         stop_process(first, kill=True)
     assert request_row(engine, rid).status == "running"
     faults(sandbox, delay_seconds=0)
-    # the request's claim must age past STALL_SECONDS (2) before dispatch takes it again: a clock
-    # condition of the system under test, not synchronisation, so this one waits out the time
-    time.sleep(2.5)
+    wait_for(
+        lambda: claim_older_than(engine, rid, stall), timeout=30, what="the dead worker's claim to go stale"
+    )
     with worker_process(env, log_path=tmp_path / "second.log"):
         Celery(broker=redis_url).send_task("handles.dispatch_requests", queue="handles")
         row = wait_for(lambda: finished(engine, rid), timeout=30, what="the re-queued request")

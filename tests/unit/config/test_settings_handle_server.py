@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from config.settings import SettingsError, is_loopback_url, load_settings
+from config.checks import is_loopback_url
+from config.settings import SettingsError, load_settings
 
 
 @pytest.mark.parametrize(

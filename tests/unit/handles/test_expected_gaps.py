@@ -11,7 +11,8 @@ from alma.models import Bib
 from config.settings import load_settings
 from handles.resolver import Resolution
 from handles.syntax import strip_trailing
-from handles.verify import VerifyItem, VerifyResult, judge, run_verification, verify_run
+from handles.verdict import VerifyItem, VerifyResult, judge
+from handles.verify import run_verification, verify_run
 from store.models import Record, Run
 
 TEMPLATE = "https://primo.example/discovery/fulldisplay/alma{mms_id}/01GCL_INST:GCL"

@@ -6,7 +6,8 @@ import httpx
 
 from config.settings import load_settings
 from handles.targets import parse_target, url_problem
-from handles.verify import VerifyItem, run_verification
+from handles.verdict import VerifyItem
+from handles.verify import run_verification
 
 TEMPLATE = "https://primo.example/discovery/fulldisplay/alma{mms_id}/01GCL_INST:GCL"
 

@@ -12,6 +12,7 @@ from cli import common
 from cli import verify as cli_verify
 from cli.main import main
 from handles import verify as service
+from handles.verdict import VerifySummary
 from workers import resources
 
 TEMPLATE = "https://primo.example/discovery/fulldisplay/alma{mms_id}/01GCL_INST:GCL"
@@ -77,7 +78,7 @@ def test_unusable_files_are_one_line_errors(tmp_path: Path, text: str, message: 
 
 
 def test_exit_status() -> None:
-    summary = service.VerifySummary()
+    summary = VerifySummary()
     assert cli_verify.exit_status(summary, []) == 0
     summary.counts["ok"] = 3
     assert cli_verify.exit_status(summary, []) == 0

@@ -11,9 +11,8 @@ import pytest
 from sqlmodel import Session, select
 
 from config.settings import load_settings
+from handles.verdict import NO_TARGET_NOTE, VerifyItem
 from handles.verify import (
-    NO_TARGET_NOTE,
-    VerifyItem,
     known_items,
     make_client,
     regressions,
