@@ -732,7 +732,7 @@ def side_by_side(args: argparse.Namespace, results: list[tuple[str, Any, Any, An
         )
     print(f"  × {base_min}: against the minimum with a final instance GET per step, as the issue counts")
     print("  it; own min: without those GETs in webhook mode. Both modes also make the profile")
-    print("  set's calls and the events attempt, which no polling setting changes.")
+    print("  set's calls (made while the migration runs), which no polling setting changes.")
 
 
 if __name__ == "__main__":
