@@ -19,6 +19,7 @@ from store.models import EventLine, Record, Run, StepKind, StepStatus
 from tests.unit.alma.fakes import alma_error, body
 from tests.unit.pipeline.conftest import World, posted
 from tests.unit.pipeline.test_holdout import bib
+from tests.unit.pipeline.test_holdout import members_added as members
 
 MIGRATION, PROFILE = StepKind.MIGRATION.value, StepKind.PROFILE.value
 SET = "7593466560004641"
@@ -76,15 +77,6 @@ def end_migration(world: World, run_id: int) -> None:
 
 def calls(world: World) -> list[str]:
     return [f"{r.method} {r.url.path.removeprefix('/almaws/v1')}" for r in world.fake.requests]
-
-
-def members(world: World, set_id: str) -> list[str]:
-    return [
-        m["id"]
-        for r in world.fake.requests
-        if r.method == "POST" and r.url.path.endswith(f"/conf/sets/{set_id}")
-        for m in body(r)["members"]["member"]
-    ]
 
 
 def profile_posted_on(world: World) -> str:
