@@ -319,7 +319,10 @@ def settle_submission(ctx: PipelineContext, run_id: int, kind: str) -> Next:
             )
             touch_run(session, get_run(session, run_id), RunState.RUNNING)
         log.info("run %s: %s adopted instance %s from Alma's instance list", run_id, kind, found)
-        return Next.retry(poll_countdown(ctx.settings, 0))
+        # a first look soon, webhook or not: its JOB_END event may have come while the step was
+        # still SUBMITTING, when the listener had no instance id to match it to
+        prepare_after = ctx.settings.poll_max_seconds if kind == StepKind.MIGRATION else None
+        return Next.retry(ctx.settings.poll_min_seconds, prepare_after=prepare_after)
     if ctx.now() - intent_at < ctx.submit_grace:
         return Next.retry(ctx.settings.poll_min_seconds, "submission in progress")
     # nothing reached Alma: it is safe to post again

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import httpx
+from pydantic import SecretStr
 
 from alma.naming import instance_matches
 from pipeline.context import Next, job_name_for
@@ -49,6 +50,25 @@ def test_an_instance_found_after_an_ambiguous_failure_is_adopted_not_posted_agai
         ("adopted", "4442"),
     ]
     assert world.posts(COPY) == 1
+
+
+def test_an_adopted_instance_is_looked_at_soon_even_with_the_webhook(world: World) -> None:
+    # its JOB_END event may have come while the step was SUBMITTING (nothing to match it to then):
+    # the first look is not left to the webhook's fallback, ten minutes away
+    world.settings = world.ctx.settings = world.settings.model_copy(
+        update={"alma_webhook_secret": SecretStr("s3cret"), "webhook_fallback_poll_seconds": 600.0}
+    )
+    run_id, name = _lost_answer(world)
+    world.fake.on(
+        "GET",
+        f"/conf/jobs/{world.job(COPY)}/instances",
+        instances(instance("4442", name=name, submitted=world.clock[0])),
+    )
+
+    nxt = drive_step(world.ctx, run_id=run_id, kind=COPY)
+
+    assert nxt == Next.retry(world.settings.poll_min_seconds)
+    assert world.step(run_id, COPY).instance_id == "4442"
 
 
 def test_nothing_found_within_the_grace_period_means_wait(world: World) -> None:
