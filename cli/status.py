@@ -1,7 +1,7 @@
 """``handles status``: a run, the recent runs, or the regressions.
 
 Its own module, apart from ``handles migrate``, so that the command scripts and tests call most
-often imports neither Celery nor the Alma client.
+often does not import what enqueueing a run needs (the task modules, the worker presence check).
 """
 
 from __future__ import annotations
