@@ -31,7 +31,7 @@ NOTICE = "handles: no ALMA_API_BASE_URL set: using the built-in sandbox at http:
 
 @pytest.fixture(scope="module")
 def sandbox():  # type: ignore[no-untyped-def]
-    with running_sandbox(job_seconds=1.0, profile_api=True) as url:
+    with running_sandbox(job_seconds=0.5, profile_api=True) as url:
         yield url
 
 

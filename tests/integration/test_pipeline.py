@@ -37,7 +37,7 @@ COPY, MIGRATION, PROFILE = "M48401", "M48402", "M48403"
 
 @pytest.fixture(scope="module")
 def sandbox():  # type: ignore[no-untyped-def]
-    with running_sandbox(job_seconds=1.0, profile_api=True) as url:  # until ALMA_PROFILE_MODE=auto
+    with running_sandbox(job_seconds=0.5, profile_api=True) as url:  # until ALMA_PROFILE_MODE=auto
         yield url
 
 
@@ -204,7 +204,7 @@ def test_runs_wait_for_the_job_budget_in_order(sandbox: str, env: dict[str, str]
     # given a budget of one API job at a time, jobs slow enough to watch the queue, and a tenant that
     # serves the events by API (the demo set's failed record would otherwise hold its profile step)
     env = {**env, "ALMA_MAX_API_JOBS_RUNNING": "1"}
-    reset(sandbox, job_seconds=3.0, events_api=True)
+    reset(sandbox, job_seconds=1.5, events_api=True)
     # three sets: a set has one open run at a time (issue 15), so the third is a copy of the demo set
     sets = [DEMO_SET, SEED_SET, copy_of_set(sandbox, DEMO_SET)]
     with worker_process(env, log_path=tmp_path / "worker.log", concurrency=2):
@@ -242,7 +242,7 @@ def test_worker_killed_while_polling_resumes_and_submits_nothing_twice(
     sandbox: str, env: dict[str, str], tmp_path: Path
 ) -> None:
     # given slow jobs, so the worker is killed while the migration is being polled
-    reset(sandbox, job_seconds=4.0)
+    reset(sandbox, job_seconds=2.0)
     with worker_process(env, log_path=tmp_path / "worker1.log") as first:
         run_id = int(handles(env, "migrate", SEED_SET).stdout)
         wait_for(
@@ -284,7 +284,7 @@ def test_redis_restarted_mid_run_loses_no_run_and_submits_nothing_twice(
     redis_proc = start_redis()
     broker = f"redis://127.0.0.1:{port}/0"
     env = {**env, "CELERY_BROKER_URL": broker, "REDIS_URL": broker}
-    reset(sandbox, job_seconds=3.0)
+    reset(sandbox, job_seconds=2.0)
     try:
         worker_log = tmp_path / "worker.log"
         with worker_process(env, log_path=worker_log) as worker:

@@ -29,7 +29,7 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture(scope="module")
 def sandbox():  # type: ignore[no-untyped-def]
-    with running_sandbox(job_seconds=1.0, profile_api=False) as url:
+    with running_sandbox(job_seconds=0.5, profile_api=False) as url:
         yield url
 
 

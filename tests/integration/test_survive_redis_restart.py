@@ -129,7 +129,7 @@ def test_worker_and_beat_outlive_a_redis_restart_and_the_run_submits_each_job_on
 ) -> None:
     redis_server = PrivateRedis(require_binary("redis-server"), tmp_path)
     redis_server.start()
-    with running_sandbox(job_seconds=3.0, profile_api=True) as sandbox:
+    with running_sandbox(job_seconds=1.0, profile_api=True) as sandbox:
         env = sandbox_env(
             sandbox,
             database_url=f"sqlite:///{tmp_path / 'handles.db'}",
