@@ -17,6 +17,8 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 def test_the_demo_fits_80_columns(tmp_path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ALMA_", "HANDLE", "DATABASE_URL"))}
     env["COLUMNS"] = "80"
+    # the demo verifies its 44 handles five times; the sandbox's resolver needs no 50-a-second courtesy
+    env["VERIFY_RATE_PER_HOST"] = "1000"
     done = subprocess.run(
         [sys.executable, "-m", "cli.main", "demo", "--embedded-broker"],
         cwd=tmp_path,
