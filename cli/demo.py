@@ -260,10 +260,15 @@ def _import_events(env: dict[str, str], url: str, run_id: str) -> None:
         raise CliError(f"the demo could not import the Events Report: {imported.stderr.strip()}")
 
 
-def _child_done(url: str, run_id: str, snap: dict[str, str]) -> bool:
-    """Whether the child run ended; its profile step, too, is run in Alma's UI when it waits for it."""
-    if (snap.get("wait_reason") or "").startswith("waiting for the operator"):
+def _child_done(url: str, run_id: str, snap: dict[str, str], operated: set[str]) -> bool:
+    """Whether the child run ended; its profile step, too, is run in Alma's UI when it waits for it.
+
+    Once: the run says it waits until its next check finds the UI's run, and a second click would
+    meet Alma's 60347 (the job is already running).
+    """
+    if run_id not in operated and (snap.get("wait_reason") or "").startswith("waiting for the operator"):
         _run_profile_in_ui(url, run_id, snap["wait_reason"])
+        operated.add(run_id)
     return snap["state"] in ("succeeded", "failed")
 
 
@@ -287,7 +292,8 @@ def _after_run(env: dict[str, str], url: str, run_id: str) -> None:
         (line.split()[2] for line in applied.stdout.splitlines() if line.startswith("child run ")), None
     )
     if child:
-        _wait(f"child run {child}", lambda: _child_done(url, child, _json(env, "status", child)))
+        operated: set[str] = set()
+        _wait(f"child run {child}", lambda: _child_done(url, child, _json(env, "status", child), operated))
         _handles(env, "status", child)
 
     _support_case(env, run_id)

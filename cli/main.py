@@ -1,18 +1,74 @@
 """The ``handles`` command line (see CONTRACT.md).
 
-Each command group lives in its own module with a ``register(app)`` function. Every expected
-failure reaches the operator as one line on stderr and a non-zero exit, never a traceback.
+Each command group lives in its own module with a ``register(app)`` function. A module is imported
+when one of its commands runs (or ``--help`` lists them all), not at start-up: a command pays only
+for what it uses, and ``handles status`` does not wait for Celery, the Alma client or openpyxl.
+Every expected failure reaches the operator as one line on stderr and a non-zero exit, never a
+traceback.
 """
 
 from __future__ import annotations
 
 import importlib
 import sys
+from typing import Any
 
 import typer
+from typer.core import TyperGroup
 
 from cli import common
 from config.logging import configure_cli_logging
+
+#: each command → the module of ``cli`` that registers it, in the order ``handles --help`` lists them
+COMMANDS: dict[str, str] = {
+    "migrate": "migrate",
+    "status": "status",
+    "confirm": "migrate",
+    "report": "report",
+    "repair": "repair",
+    "restore": "repair",
+    "repair-conflicts": "repair",
+    "verify": "verify",
+    "sandbox": "sandbox_cmd",
+    "demo": "demo",
+    "web": "web",
+    "webhook": "webhook",
+    "rerun": "rerun",
+    "events": "events",
+    "request": "requests",
+    "db": "db",
+}
+
+_OPTIONS: dict[str, Any] = {
+    "add_completion": False,
+    "pretty_exceptions_enable": False,
+    "rich_markup_mode": None,
+}
+_registered: dict[str, typer.Typer] = {}  # module → the Typer its register() filled, once per process
+
+
+def registered(module: str) -> typer.Typer:
+    """A Typer holding the commands that ``cli.<module>`` registers (the module imported once)."""
+    if module not in _registered:
+        sub = typer.Typer(**_OPTIONS)
+        importlib.import_module(f"cli.{module}").register(sub)
+        _registered[module] = sub
+    return _registered[module]
+
+
+class LazyCommands(TyperGroup):
+    """The root group: a command's module is imported when the command is looked up (click's lazy
+    loading pattern). An unknown name loads every module, so that "Did you mean" knows them all."""
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        return list(COMMANDS)
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        if cmd_name not in self.commands:
+            for module in [COMMANDS[cmd_name]] if cmd_name in COMMANDS else dict.fromkeys(COMMANDS.values()):
+                self.commands.update(typer.main.get_group(registered(module)).commands)
+        return self.commands.get(cmd_name)
+
 
 app = typer.Typer(
     name="handles",
@@ -22,34 +78,15 @@ app = typer.Typer(
         "repaired, and verify that each handle resolves to its Primo record."
     ),
     no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-    rich_markup_mode=None,
-)
-
-_MODULES = (
-    "migrate",
-    "report",
-    "events",
-    "repair",
-    "verify",
-    "requests",
-    "sandbox_cmd",
-    "demo",
-    "db",
-    "web",
-    "webhook",
-    "rerun",
+    cls=LazyCommands,
+    **_OPTIONS,
 )
 
 
-def _register_all() -> None:
-    for name in _MODULES:
-        module = importlib.import_module(f"cli.{name}")
-        module.register(app)
-
-
-_register_all()
+@app.callback()
+def _root() -> None:
+    # a callback makes Typer build the root as a group although no command is registered on it
+    pass
 
 
 def main(argv: list[str] | None = None) -> None:

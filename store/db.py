@@ -1,20 +1,20 @@
-"""Engine, sessions and the schema (kept by Alembic, so an upgrade keeps the data)."""
+"""Engine, sessions, and the schema upgrade (Alembic's, in :mod:`store.schema`)."""
 
 from __future__ import annotations
 
+import ast
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import lru_cache
 from pathlib import Path
 
-from alembic import command
-from alembic.config import Config
-from sqlalchemy import event, text
+from sqlalchemy import event, inspect, text
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, create_engine
 
 __all__ = ["make_engine", "session_scope", "upgrade_schema"]
 
-_MIGRATIONS = Path(__file__).with_name("migrations")
+_VERSIONS = Path(__file__).with_name("migrations") / "versions"
 
 
 def make_engine(url: str) -> Engine:
@@ -49,25 +49,54 @@ def session_scope(engine: Engine) -> Iterator[Session]:
             raise
 
 
-def alembic_config(engine: Engine) -> Config:
-    cfg = Config()
-    cfg.set_main_option("script_location", str(_MIGRATIONS))
-    cfg.attributes["engine"] = engine
-    return cfg
-
-
-_UPGRADE_LOCK = 0x68616E646C6573  # "handles": one schema upgrade at a time on a PostgreSQL server
-
-
 def upgrade_schema(engine: Engine) -> None:
     """Bring the database to the newest schema (idempotent; safe with data in it).
 
-    On PostgreSQL a transaction-scoped advisory lock makes workers that start together upgrade one
-    after the other instead of racing to create the same tables.
+    Alembic (:mod:`store.schema`) costs a tenth of a second to import and start, which each command
+    would pay: a database that already holds the newest revision is left as it is without it.
     """
-    with engine.begin() as conn:
-        if conn.dialect.name == "postgresql":
-            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _UPGRADE_LOCK})
-        cfg = alembic_config(engine)
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "head")
+    if _at_head(engine):
+        return
+    from store.schema import upgrade
+
+    upgrade(engine)
+
+
+def _at_head(engine: Engine) -> bool:
+    """Whether the database's Alembic revision is :func:`script_head` (a connection error is raised)."""
+    head = script_head()
+    if head is None:
+        return False
+    with engine.connect() as conn:
+        if not inspect(conn).has_table("alembic_version"):
+            return False
+        return list(conn.execute(text("SELECT version_num FROM alembic_version")).scalars()) == [head]
+
+
+@lru_cache(maxsize=1)
+def script_head() -> str | None:
+    """The newest revision of the migration scripts, read from their ``revision`` and ``down_revision``
+    assignments without Alembic; None unless they name exactly one head (then Alembic decides)."""
+    revisions: set[str] = set()
+    parents: set[str] = set()
+    try:
+        for path in _VERSIONS.glob("*.py"):
+            found: dict[str, object] = {}
+            for node in ast.parse(path.read_text(encoding="utf-8")).body:
+                if isinstance(node, ast.Assign) and len(node.targets) == 1:
+                    target, value = node.targets[0], node.value
+                elif isinstance(node, ast.AnnAssign) and node.value is not None:
+                    target, value = node.target, node.value
+                else:
+                    continue
+                if isinstance(target, ast.Name) and target.id in ("revision", "down_revision"):
+                    found[target.id] = ast.literal_eval(value)
+            revision, down = found.get("revision"), found.get("down_revision")
+            if not isinstance(revision, str):
+                return None
+            revisions.add(revision)
+            parents.update([down] if isinstance(down, str) else down or ())  # type: ignore[arg-type]
+    except (OSError, SyntaxError, ValueError, TypeError):
+        return None
+    heads = revisions - parents
+    return heads.pop() if len(heads) == 1 else None

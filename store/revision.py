@@ -11,7 +11,8 @@ from pathlib import Path
 
 from alembic import command
 
-from store.db import alembic_config, make_engine, upgrade_schema
+from store.db import make_engine, upgrade_schema
+from store.schema import alembic_config
 
 VERSIONS = Path(__file__).with_name("migrations") / "versions"
 

@@ -37,8 +37,9 @@ def sandbox_env(sandbox_url: str, *, database_url: str, broker_url: str, **extra
         HANDLE_SERVER_SECRET="sandbox-handle-secret",
         DATABASE_URL=database_url,
         CELERY_BROKER_URL=broker_url,
-        POLL_MIN_SECONDS="0.3",
-        POLL_MAX_SECONDS="1",
+        POLL_MIN_SECONDS="0.1",  # sandbox jobs last 0.5-2 s: a step learns its end within 0.5 s
+        POLL_MAX_SECONDS="0.5",
+        VERIFY_RATE_PER_HOST="1000",  # the sandbox's resolver needs no 50-a-second courtesy
         PYTHONPATH=str(ROOT),
         PYTHONUNBUFFERED="1",
     )
@@ -50,7 +51,13 @@ def sandbox_env(sandbox_url: str, *, database_url: str, broker_url: str, **extra
 def worker_process(
     env: dict[str, str], *, log_path: Path, concurrency: int = 2, ready_timeout: float = 30.0
 ) -> Iterator[subprocess.Popen]:
-    """A real ``celery -A workers.app worker`` subprocess; waits until it is ready, stops it after."""
+    """A real ``celery -A workers.app worker`` subprocess; waits until it is ready, kills it after.
+
+    Killed (SIGKILL, the whole process group), not stopped warmly: a test waits inside the block for
+    everything it checks, and Celery's warm shutdown of an idle prefork pool takes 1.5-2 s (its pool
+    threads sleep up to a second between looks), which a suite of thirty workers paid in full. The
+    warm shutdown is still run where a test starts a worker of its own (test_services.py).
+    """
     log = open(log_path, "ab")  # noqa: SIM115 - closed below
     proc = subprocess.Popen(
         [
@@ -81,12 +88,12 @@ def worker_process(
                 break
             if proc.poll() is not None:
                 raise RuntimeError(f"worker exited early:\n{log_path.read_text()[-3000:]}")
-            time.sleep(0.2)
+            time.sleep(0.05)
         else:
             raise RuntimeError(f"worker not ready:\n{log_path.read_text()[-3000:]}")
         yield proc
     finally:
-        stop_process(proc)
+        stop_process(proc, kill=True)
         log.close()
 
 

@@ -23,7 +23,7 @@ from handles.targets import matches_expected, parse_target, target_matches, url_
 
 EXAMPLES: Counter[str] = Counter()
 FUZZ = settings(
-    max_examples=1000,
+    max_examples=400,
     # no per-example deadline: on a loaded 2-core machine one slow example is not a finding (a hang
     # is still caught by pytest-timeout); derandomized, so CI meets the same examples every run
     deadline=None,

@@ -1,4 +1,4 @@
-"""Alembic environment: runs on the connection handed over by store.db.upgrade_schema."""
+"""Alembic environment: runs on the connection handed over by store.schema.upgrade."""
 
 from alembic import context
 from sqlmodel import SQLModel

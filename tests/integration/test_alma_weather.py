@@ -25,7 +25,7 @@ HOLD_SECONDS = 8.0
 @pytest.fixture(scope="module")
 def sandbox():  # type: ignore[no-untyped-def]
     # profile_api: the profile step by API, until ALMA_PROFILE_MODE=auto takes the operator path
-    with running_sandbox(job_seconds=1.0, profile_api=True) as url:
+    with running_sandbox(job_seconds=0.5, profile_api=True) as url:
         yield url
 
 
@@ -87,8 +87,9 @@ def test_worker_killed_while_alma_holds_the_run_answer_submits_each_job_once(
 def test_a_burst_of_429_longer_than_four_tries_does_not_fail_migrate(
     sandbox: str, env: dict[str, str], tmp_path: Path
 ) -> None:
-    # given Alma refuses the next seven requests with 429 PER_SECOND_THRESHOLD
-    reset(sandbox, burst_429=7)
+    # given Alma refuses the next five requests with 429 PER_SECOND_THRESHOLD: a blip is tried four
+    # times, so only the per-second limit's own patience can wait this burst out
+    reset(sandbox, burst_429=5)
     with worker_process(env, log_path=tmp_path / "worker.log"):
         # when
         result = handles(env, "migrate", SEED_SET, "--wait", timeout=180)

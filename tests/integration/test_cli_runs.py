@@ -31,7 +31,7 @@ NOTICE = "handles: no ALMA_API_BASE_URL set: using the built-in sandbox at http:
 
 @pytest.fixture(scope="module")
 def sandbox():  # type: ignore[no-untyped-def]
-    with running_sandbox(job_seconds=1.0, profile_api=True) as url:
+    with running_sandbox(job_seconds=0.5, profile_api=True) as url:
         yield url
 
 
@@ -190,9 +190,27 @@ def snapshot(env: dict[str, str], run_id: int) -> dict:
     return json.loads(result.stdout)
 
 
-def ended(env: dict[str, str], run_id: int) -> str | None:
-    state = snapshot(env, run_id)["state"]
-    return state if state in ("succeeded", "failed") else None
+def stored(db_url: str, run_id: int) -> tuple[str, str]:
+    """The run's state and wait as stored (watched between the status commands asked once)."""
+    engine = create_engine(db_url)
+    try:
+        with engine.connect() as conn:
+            row = conn.execute(
+                text("select state, wait_reason from run where id = :id"), {"id": run_id}
+            ).one()
+            return row[0], row[1] or ""
+    finally:
+        engine.dispose()
+
+
+def ended(env: dict[str, str], run_id: int) -> str:
+    """How the run ended, as ``handles status`` says once the database shows it ended."""
+    wait_for(
+        lambda: stored(env["DATABASE_URL"], run_id)[0] in ("succeeded", "failed"),
+        timeout=180,
+        what=f"run {run_id} to end",
+    )
+    return str(snapshot(env, run_id)["state"])
 
 
 def report_rows(env: dict[str, str], run_id: int) -> dict[str, dict[str, str]]:
@@ -211,11 +229,13 @@ def test_rerun_of_the_failed_records_folds_into_the_parents_report(
         assert result.returncode == 0, result.stderr
         parent = int(result.stdout.strip())
         wait_for(
-            lambda: (snapshot(env, parent)["wait_reason"] or "").startswith("waiting for the Events Report"),
+            lambda: stored(env["DATABASE_URL"], parent)[1].startswith("waiting for the Events Report"),
             timeout=120,
             what="the run to ask for the Events Report",
         )
-        migration = snapshot(env, parent)["steps"][1]
+        asked = snapshot(env, parent)
+        assert asked["wait_reason"].startswith("waiting for the Events Report"), asked
+        migration = asked["steps"][1]
         exported = httpx.get(
             f"{sandbox}/sandbox/events-report/{migration['alma_job_id']}/{migration['instance_id']}.csv",
             timeout=30,
@@ -223,7 +243,7 @@ def test_rerun_of_the_failed_records_folds_into_the_parents_report(
         (tmp_path / "events.csv").write_bytes(exported.content)
         imported = handles(env, "events", "import", str(parent), str(tmp_path / "events.csv"))
         assert imported.returncode == 0, imported.stderr
-        assert wait_for(lambda: ended(env, parent), timeout=180, what="the run to end") == "succeeded"
+        assert ended(env, parent) == "succeeded"
         failed = [m for m, row in report_rows(env, parent).items() if row["outcome"] == "failed"]
         assert failed, report_rows(env, parent)
         status = handles(env, "status", str(parent))
@@ -235,7 +255,7 @@ def test_rerun_of_the_failed_records_folds_into_the_parents_report(
         child = int(rerun.stdout.strip())
 
         # then the child runs exactly those records, and the parent's report shows what it did
-        assert wait_for(lambda: ended(env, child), timeout=180, what="the child run to end") == "succeeded"
+        assert ended(env, child) == "succeeded"
     snap = snapshot(env, child)
     assert snap["parent_run_id"] == parent and snap["members"] == len(failed)
     rows = report_rows(env, parent)

@@ -37,7 +37,7 @@ COPY, MIGRATION, PROFILE = "M48401", "M48402", "M48403"
 
 @pytest.fixture(scope="module")
 def sandbox():  # type: ignore[no-untyped-def]
-    with running_sandbox(job_seconds=1.0, profile_api=True) as url:  # until ALMA_PROFILE_MODE=auto
+    with running_sandbox(job_seconds=0.5, profile_api=True) as url:  # until ALMA_PROFILE_MODE=auto
         yield url
 
 
@@ -204,7 +204,7 @@ def test_runs_wait_for_the_job_budget_in_order(sandbox: str, env: dict[str, str]
     # given a budget of one API job at a time, jobs slow enough to watch the queue, and a tenant that
     # serves the events by API (the demo set's failed record would otherwise hold its profile step)
     env = {**env, "ALMA_MAX_API_JOBS_RUNNING": "1"}
-    reset(sandbox, job_seconds=3.0, events_api=True)
+    reset(sandbox, job_seconds=1.0, events_api=True)
     # three sets: a set has one open run at a time (issue 15), so the third is a copy of the demo set
     sets = [DEMO_SET, SEED_SET, copy_of_set(sandbox, DEMO_SET)]
     with worker_process(env, log_path=tmp_path / "worker.log", concurrency=2):
@@ -242,7 +242,7 @@ def test_worker_killed_while_polling_resumes_and_submits_nothing_twice(
     sandbox: str, env: dict[str, str], tmp_path: Path
 ) -> None:
     # given slow jobs, so the worker is killed while the migration is being polled
-    reset(sandbox, job_seconds=4.0)
+    reset(sandbox, job_seconds=2.0)
     with worker_process(env, log_path=tmp_path / "worker1.log") as first:
         run_id = int(handles(env, "migrate", SEED_SET).stdout)
         wait_for(
@@ -284,7 +284,7 @@ def test_redis_restarted_mid_run_loses_no_run_and_submits_nothing_twice(
     redis_proc = start_redis()
     broker = f"redis://127.0.0.1:{port}/0"
     env = {**env, "CELERY_BROKER_URL": broker, "REDIS_URL": broker}
-    reset(sandbox, job_seconds=3.0)
+    reset(sandbox, job_seconds=2.0)
     try:
         worker_log = tmp_path / "worker.log"
         with worker_process(env, log_path=worker_log) as worker:
@@ -337,9 +337,18 @@ def _ping(port: int) -> bool:
         return False
 
 
-def _operator_paused(env: dict[str, str], run_id: int) -> dict:
+def operator_pause(env: dict[str, str], run_id: int, *, what: str = "the operator pause") -> dict:
+    """``handles status RUN_ID --json`` once the run waits for the operator.
+
+    The database is watched (a command line each look would cost 0.8 s of a 2-core machine), then
+    status is asked once: the run keeps waiting until the operator acts.
+    """
+    wait_for(
+        lambda: run_state(env["DATABASE_URL"], run_id)["state"] == "waiting_operator", timeout=90, what=what
+    )
     snap = status_json(env, run_id)
-    return snap if snap["state"] == "waiting_operator" else {}
+    assert snap["state"] == "waiting_operator", snap
+    return snap
 
 
 def test_operator_mode_pauses_with_instructions_and_follows_the_profile_run_made_in_alma(
@@ -349,7 +358,7 @@ def test_operator_mode_pauses_with_instructions_and_follows_the_profile_run_made
     env = {**env, "ALMA_PROFILE_MODE": "operator"}
     with worker_process(env, log_path=tmp_path / "worker.log"):
         run_id = int(handles(env, "migrate", SEED_SET).stdout)
-        snap = wait_for(lambda: _operator_paused(env, run_id), timeout=90, what="the operator pause")
+        snap = operator_pause(env, run_id)
         # then the instructions say exactly what to run, and on which set
         reason = snap["wait_reason"]
         assert "Create and Update" in reason and "Do not add to metadata" in reason
@@ -378,7 +387,7 @@ def test_operator_confirm_lets_the_run_go_on(sandbox: str, env: dict[str, str], 
     refused = handles(env, "confirm", str(run_id))
     assert refused.returncode != 0 and "not waiting for the operator" in refused.stderr
     with worker_process(env, log_path=tmp_path / "worker.log"):
-        wait_for(lambda: _operator_paused(env, run_id), timeout=90, what="the operator pause")
+        operator_pause(env, run_id)
         confirmed = handles(env, "confirm", str(run_id))
         assert confirmed.returncode == 0, confirmed.stderr
         wait_for(
@@ -398,7 +407,7 @@ def test_migration_exceptions_without_events_api_hold_the_profile_until_the_even
     locked = "992000000003404641"
     with worker_process(env, log_path=tmp_path / "worker.log"):
         run_id = int(handles(env, "migrate", DEMO_SET).stdout)
-        snap = wait_for(lambda: _operator_paused(env, run_id), timeout=90, what="the hold before the profile")
+        snap = operator_pause(env, run_id, what="the hold before the profile")
         # then the profile waits, and says why and what to do
         assert snap["wait_reason"].startswith("waiting for the Events Report")
         assert [e["job_id"] for e in submissions(sandbox)] == [COPY, MIGRATION]

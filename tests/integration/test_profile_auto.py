@@ -18,18 +18,18 @@ from tests.integration.test_pipeline import (
     PROFILE,
     SEED_SET,
     handles,
+    operator_pause,
     run_state,
-    status_json,
     submissions,
 )
-from tests.support import ROOT, sandbox_env, wait_for, worker_process
+from tests.support import ROOT, sandbox_env, worker_process
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")
 def sandbox():  # type: ignore[no-untyped-def]
-    with running_sandbox(job_seconds=1.0, profile_api=False) as url:
+    with running_sandbox(job_seconds=0.5, profile_api=False) as url:
         yield url
 
 
@@ -44,11 +44,6 @@ def env(sandbox: str, redis_url: str, tmp_path: Path) -> dict[str, str]:
         STALL_SECONDS="4",
         ALMA_PROFILE_MODE="auto",
     )
-
-
-def _waiting_operator(env: dict[str, str], run_id: int) -> dict:
-    snap = status_json(env, run_id)
-    return snap if snap["state"] == "waiting_operator" else {}
 
 
 def test_auto_mode_pauses_at_step_3_when_alma_refuses_it_and_completes_after_the_ui_run(
@@ -68,7 +63,7 @@ def test_auto_mode_pauses_at_step_3_when_alma_refuses_it_and_completes_after_the
             assert migrate.stdout is not None
             run_id = int(migrate.stdout.readline())
             # the profile is tried by API, refused with 402248: the run waits for the operator
-            snap = wait_for(lambda: _waiting_operator(env, run_id), timeout=90, what="the operator pause")
+            snap = operator_pause(env, run_id)
             reason = snap["wait_reason"]
             assert reason.startswith("waiting for the operator (Alma refused the profile by API, 402248)")
             assert "Create and Update" in reason and f"handles confirm {run_id}" in reason

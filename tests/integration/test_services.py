@@ -325,7 +325,8 @@ def test_flower_refuses_a_malformed_credential(tmp_path: Path, broker: str) -> N
 def _head_revision() -> str:
     from alembic.script import ScriptDirectory
 
-    from store.db import alembic_config, make_engine
+    from store.db import make_engine
+    from store.schema import alembic_config
 
     engine = make_engine("sqlite://")
     try:

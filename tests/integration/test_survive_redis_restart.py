@@ -9,6 +9,7 @@ Exactly-once is read from the sandbox's own log of ``op=run`` calls.
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -113,9 +114,14 @@ def _cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def _ping_workers(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+def _ping_worker(env: dict[str, str], worker_log: Path) -> subprocess.CompletedProcess[str]:
+    """``celery inspect ping`` of the test's worker by name: it answers at the first reply (without a
+    destination, inspect waits its whole timeout for workers it cannot know of)."""
+    node = re.search(r"(\S+@\S+) ready\.", _log(worker_log))
+    assert node, "the worker did not say its name"
+    command = ["inspect", "ping", "--destination", node[1], "--timeout", "5"]
     return subprocess.run(
-        [sys.executable, "-m", "celery", "-A", "workers.app", "inspect", "ping", "--timeout", "5"],
+        [sys.executable, "-m", "celery", "-A", "workers.app", *command],
         cwd=ROOT,
         env=env,
         text=True,
@@ -129,7 +135,7 @@ def test_worker_and_beat_outlive_a_redis_restart_and_the_run_submits_each_job_on
 ) -> None:
     redis_server = PrivateRedis(require_binary("redis-server"), tmp_path)
     redis_server.start()
-    with running_sandbox(job_seconds=3.0, profile_api=True) as sandbox:
+    with running_sandbox(job_seconds=1.0, profile_api=True) as sandbox:
         env = sandbox_env(
             sandbox,
             database_url=f"sqlite:///{tmp_path / 'handles.db'}",
@@ -223,7 +229,7 @@ def test_worker_and_beat_outlive_a_redis_restart_and_the_run_submits_each_job_on
                     timeout=60,
                     what="the worker to consume a task after the restart",
                 )
-                ping = _ping_workers(env)
+                ping = _ping_worker(env, worker_log)
                 assert ping.returncode == 0 and "pong" in ping.stdout, ping.stdout + ping.stderr
 
                 # and the run completes, each job submitted exactly once

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 import pytest
 import typer
+from typer.core import TyperGroup
 from typer.testing import CliRunner
 
 from cli.main import app
@@ -15,9 +16,11 @@ ELSEWHERE: set[tuple[str, ...]] = set()
 
 def _commands() -> list[tuple[tuple[str, ...], click.Command]]:
     root = typer.main.get_command(app)
+    ctx = root.make_context("handles", [], resilient_parsing=True)
     found = []
-    for name, sub in root.commands.items():  # type: ignore[attr-defined]
-        if isinstance(sub, click.Group):
+    for name in root.list_commands(ctx):  # type: ignore[attr-defined]
+        sub = root.get_command(ctx, name)  # type: ignore[attr-defined]  # imports the command's module
+        if isinstance(sub, click.Group | TyperGroup):
             found += [((name, n), c) for n, c in sub.commands.items()]
         else:
             found.append(((name,), sub))
