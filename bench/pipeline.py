@@ -42,12 +42,10 @@ instance's end to the next ``op=run`` a median ≤ 0.5 s, max ≤ 1 s. ``--modes
 from __future__ import annotations
 
 import argparse
-import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -62,7 +60,7 @@ from pipeline_runs import BROKER, cpu_seconds, flush_broker, phase, submission_d
 
 from sandbox.seed import GROUP_ALL, case_for, mms_for  # noqa: E402
 from store.db import make_engine, upgrade_schema  # noqa: E402
-from tests.support import free_port, sandbox_env, stop_process, worker_process  # noqa: E402
+from tests.support import sandbox_env, webhook_listener, worker_process  # noqa: E402
 
 KEY = {
     "Authorization": "apikey sandbox-key",
@@ -240,36 +238,6 @@ def measure(
     base["mode"] = batch["mode"] = mode
     batch["event_lags"] = event_lags(engine, app, batch["run_ids"])
     return base, batch
-
-
-@contextmanager
-def webhook_listener(env: dict[str, str], log_path: Path) -> Iterator[str]:
-    """A real ``handles webhook`` process on a free port; its URL once it answers the challenge."""
-    port = free_port()
-    with open(log_path, "ab") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "cli.main", "webhook", "--host", "127.0.0.1", "--port", str(port)],
-            cwd=ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    url = f"http://127.0.0.1:{port}/"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"handles webhook did not start:\n{log_path.read_text()[-2000:]}")
-            try:
-                if httpx.get(url, params={"challenge": "b"}, timeout=2).json() == {"challenge": "b"}:
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.2)
-        yield url
-    finally:
-        stop_process(proc)
 
 
 def event_lags(engine: Any, app: CountingApp, run_ids: list[int]) -> list[float]:

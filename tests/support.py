@@ -131,3 +131,62 @@ def wait_for(predicate, *, timeout: float, interval: float = 0.2, what: str = "c
             return value
         time.sleep(interval)
     raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+def handles(
+    env: dict[str, str], *args: str, cwd: Path = ROOT, timeout: float = 150
+) -> subprocess.CompletedProcess[str]:
+    """One ``handles`` command as an operator types it: its exit status, stdout and stderr."""
+    return subprocess.run(
+        [sys.executable, "-m", "cli.main", *args],
+        cwd=cwd,
+        env=env,
+        text=True,
+        capture_output=True,
+        timeout=timeout,
+    )
+
+
+@contextmanager
+def handles_service(
+    env: dict[str, str], *args: str, log_path: Path, cwd: Path = ROOT
+) -> Iterator[subprocess.Popen]:
+    """A long-running ``handles`` command (``web``, ``webhook``) in its own process group, its output
+    in ``log_path``; stopped (SIGTERM) after. The caller waits for it to answer."""
+    with open(log_path, "ab") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "cli.main", *args],
+            cwd=cwd,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        yield proc
+    finally:
+        stop_process(proc)
+
+
+@contextmanager
+def webhook_listener(env: dict[str, str], log_path: Path) -> Iterator[str]:
+    """``handles webhook`` on a free port, as the compose service runs it; its URL once it answers
+    Alma's registration challenge."""
+    import httpx
+
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/"
+    with handles_service(
+        env, "webhook", "--host", "127.0.0.1", "--port", str(port), log_path=log_path
+    ) as proc:
+
+        def answers() -> bool:
+            if proc.poll() is not None:
+                raise AssertionError(f"handles webhook exited:\n{log_path.read_text()[-3000:]}")
+            try:
+                return httpx.get(url, params={"challenge": "c-1"}, timeout=2).json() == {"challenge": "c-1"}
+            except httpx.HTTPError:
+                return False
+
+        wait_for(answers, timeout=30, what="handles webhook answers the challenge")
+        yield url

@@ -12,8 +12,6 @@ import csv
 import io
 import json
 import re
-import subprocess
-import sys
 from collections import defaultdict
 from pathlib import Path
 
@@ -22,7 +20,7 @@ import pytest
 
 from sandbox.seed import BATCH_SET_ID
 from sandbox.testing import reset, running_sandbox
-from tests.support import ROOT, sandbox_env, worker_process
+from tests.support import handles, sandbox_env, worker_process
 
 pytestmark = pytest.mark.integration
 
@@ -46,17 +44,6 @@ def env(sandbox: str, redis_url: str, tmp_path: Path) -> dict[str, str]:
         broker_url=redis_url,
         REDIS_URL=redis_url,
         ALMA_KEEP_SETS="true",  # the batches' sets are read after the run (else removed at its end)
-    )
-
-
-def handles(env: dict[str, str], *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "cli.main", *args],
-        cwd=ROOT,
-        env=env,
-        text=True,
-        capture_output=True,
-        timeout=timeout,
     )
 
 

@@ -21,6 +21,7 @@ from sqlalchemy import create_engine, text
 
 from sandbox.testing import reset, running_sandbox
 from tests.support import ROOT, sandbox_env, wait_for, worker_process
+from tests.support import handles as run_handles
 
 pytestmark = pytest.mark.integration
 
@@ -49,14 +50,8 @@ def env(sandbox: str, redis_url: str, tmp_path: Path) -> dict[str, str]:
 def handles(
     env: dict[str, str], *args: str, cwd: Path = ROOT, timeout: float = 120
 ) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "cli.main", *args],
-        cwd=cwd,
-        env={**env, "COLUMNS": "80"},
-        text=True,
-        capture_output=True,
-        timeout=timeout,
-    )
+    """As an operator at an 80-column terminal."""
+    return run_handles({**env, "COLUMNS": "80"}, *args, cwd=cwd, timeout=timeout)
 
 
 def lines(stream: str) -> list[str]:

@@ -10,7 +10,6 @@ import json
 import re
 import socket
 import subprocess
-import sys
 from pathlib import Path
 
 import httpx
@@ -19,8 +18,8 @@ from sqlalchemy import create_engine, text
 
 from sandbox.testing import reset, running_sandbox
 from tests.support import (
-    ROOT,
     free_port,
+    handles,
     require_binary,
     sandbox_env,
     stop_process,
@@ -50,17 +49,6 @@ def env(sandbox: str, redis_url: str, tmp_path: Path) -> dict[str, str]:
         broker_url=redis_url,
         REDIS_URL=redis_url,
         STALL_SECONDS="4",
-    )
-
-
-def handles(env: dict[str, str], *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "cli.main", *args],
-        cwd=ROOT,
-        env=env,
-        text=True,
-        capture_output=True,
-        timeout=timeout,
     )
 
 

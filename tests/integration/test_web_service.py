@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
-import sys
 
 import httpx
 import pytest
 
-from tests.support import ROOT, free_port, stop_process, wait_for
+from tests.support import ROOT, free_port, handles_service, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -41,17 +39,10 @@ def test_the_compose_command_serves_the_runs_behind_basic_auth(pg_url: str, tmp_
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ALMA_", "HANDLE", "DATABASE_"))}
     env.update(DATABASE_URL=pg_url, HANDLES_WEB_AUTH="librarian:pw-42", PYTHONPATH=str(ROOT))
     log = tmp_path / "web.log"
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "cli.main", "web", "--host", "0.0.0.0", "--port", str(port)],
-            cwd=tmp_path,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
     url = f"http://127.0.0.1:{port}/"
-    try:
+    with handles_service(
+        env, "web", "--host", "0.0.0.0", "--port", str(port), log_path=log, cwd=tmp_path
+    ) as proc:
 
         def status() -> int | None:
             assert proc.poll() is None, log.read_text()
@@ -64,6 +55,4 @@ def test_the_compose_command_serves_the_runs_behind_basic_auth(pg_url: str, tmp_
         page = httpx.get(url, auth=("librarian", "pw-42"), timeout=5)
         assert page.status_code == 200 and f"run {run_id}" in page.text and "Handle demo sample" in page.text
         assert httpx.get(url, auth=("librarian", "nope"), timeout=5).status_code == 401
-    finally:
-        stop_process(proc)
     assert "pw-42" not in log.read_text()

@@ -7,15 +7,14 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 import pytest
 
 from sandbox.testing import configure, reset, running_sandbox
-from tests.support import ROOT, free_port, sandbox_env, stop_process, wait_for, worker_process
+from tests.support import ROOT, free_port, handles, sandbox_env, stop_process, wait_for, worker_process
+from tests.support import webhook_listener as listener
 
 pytestmark = pytest.mark.integration
 
@@ -28,47 +27,6 @@ ALMA_STEPS = ("copy", "migration", "profile")
 def sandbox():  # type: ignore[no-untyped-def]
     with running_sandbox(job_seconds=1.0, profile_api=True) as url:  # step 3 by API here
         yield url
-
-
-def handles(env: dict[str, str], *args: str, timeout: float = 150) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "cli.main", *args],
-        cwd=ROOT,
-        env=env,
-        text=True,
-        capture_output=True,
-        timeout=timeout,
-    )
-
-
-@contextmanager
-def listener(env: dict[str, str], log_path: Path) -> Iterator[str]:
-    """``handles webhook`` on a free port, as the compose service runs it; its URL once it answers."""
-    port = free_port()
-    with open(log_path, "ab") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "cli.main", "webhook", "--host", "127.0.0.1", "--port", str(port)],
-            cwd=ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    url = f"http://127.0.0.1:{port}/"
-
-    def answers() -> bool:
-        if proc.poll() is not None:
-            raise AssertionError(f"handles webhook exited:\n{log_path.read_text()[-3000:]}")
-        try:
-            return httpx.get(url, params={"challenge": "c-1"}, timeout=2).json() == {"challenge": "c-1"}
-        except httpx.HTTPError:
-            return False
-
-    try:
-        wait_for(answers, timeout=30, what="handles webhook answers the challenge")
-        yield url
-    finally:
-        stop_process(proc)
 
 
 def migrate(env: dict[str, str]) -> dict:
