@@ -38,6 +38,9 @@ class Transport(kombu_redis.Transport):  # type: ignore[misc]
 
 
 def install() -> None:
-    """Use :class:`Transport` for ``redis://`` and ``rediss://`` broker URLs in this process."""
+    """Use :class:`Transport` for ``redis://`` and ``rediss://`` broker URLs in this process, and
+    :class:`workers.embedded_broker.Transport` for the embedded SQLite broker (``sqla+…``)."""
     for scheme in ("redis", "rediss"):
         kombu_transport.TRANSPORT_ALIASES[scheme] = f"{__name__}:Transport"
+    for scheme in ("sqla", "sqlalchemy"):
+        kombu_transport.TRANSPORT_ALIASES[scheme] = "workers.embedded_broker:Transport"
