@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import httpx
+import pytest
 from sqlmodel import Session
 
 from pipeline.context import Next
@@ -221,3 +222,49 @@ def test_the_migration_s_submission_asks_for_the_set_to_be_made_ahead(world: Wor
     other = world.new_run(set_id="7593466560014641")
     world.fake.on("POST", f"/conf/jobs/{world.job('copy')}", posted("4401"))
     assert drive_step(world.ctx, run_id=other, kind="copy").prepare_after is None
+
+
+def test_a_set_made_but_not_filled_is_removed_and_made_again(world: World) -> None:
+    # given the set made ahead, and Redis (the client's rate limiter) gone while its members are
+    # added: seen on a worker that outlived a Redis restart, whose run then met 402263 at every visit
+    run_id = migrating_run(world)
+    world.fake.on("POST", f"/conf/sets/{MADE}", RuntimeError("the rate limiter's Redis went away"))
+    with pytest.raises(RuntimeError):
+        prepare_profile_set_ahead(world.ctx, run_id)
+    run = world.run(run_id)
+    assert (run.profile_set_id, run.profile_excluded, run.profile_set_claimed_at) == (MADE, -1, None)
+
+    # when the migration ends and the profile step is visited
+    end_migration(world, run_id)
+    world.fake.requests.clear()
+    drive_step(world.ctx, run_id=run_id, kind=PROFILE)
+
+    # then the half-made set goes first (its name is free again), and the profile runs on a full one
+    made = [c for c in calls(world) if "/conf/sets" in c or "/conf/jobs" in c]
+    assert made == [
+        f"DELETE /conf/sets/{MADE}",
+        "POST /conf/sets",
+        f"POST /conf/sets/{MADE_AGAIN}",
+        f"POST /conf/jobs/{world.job(PROFILE)}",
+    ]
+    assert members(world, MADE_AGAIN) == ["9901", "9903"]
+    assert (world.run(run_id).profile_set_id, world.run(run_id).profile_excluded) == (MADE_AGAIN, 1)
+    assert MADE_AGAIN in profile_posted_on(world)
+
+
+def test_a_set_name_alma_already_holds_gets_a_dated_name(world: World) -> None:
+    # given Alma made the set but its answer never came back: the set's id is unknown here
+    run_id = migrating_run(world)
+    taken = alma_error(400, "402263", "A set with the name 'handles run 1 profile set' already exists.")
+    world.fake.on("POST", "/conf/sets", taken, {"id": MADE})
+
+    said = prepare_profile_set_ahead(world.ctx, run_id)
+
+    assert said == f"the profile's set is ready while the migration runs: set {MADE}"
+    names = [
+        body(r)["name"] for r in world.fake.requests if r.method == "POST" and r.url.path.endswith("/sets")
+    ]
+    assert names[0] == f"handles run {run_id} profile set"
+    assert names[1].startswith(f"handles run {run_id} profile set (20") and names[1] != names[0]
+    assert members(world, MADE) == ["9901", "9903"]
+    assert not [r for r in world.fake.requests if r.method == "DELETE"]  # the unknown set is left alone
