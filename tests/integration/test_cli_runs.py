@@ -109,7 +109,7 @@ def test_migrate_without_a_worker_says_so_and_a_second_migrate_is_refused_until_
     first_id = int(first.stdout.strip())
     assert "no worker is running: start `celery -A workers.app worker`" in first.stderr
     assert f"run {first_id} stays queued and starts when a worker comes" in first.stderr
-    assert elapsed < 10
+    assert elapsed < 20  # returns after its 2 s ping; 20 s leaves room for a machine busy with other tests
     # when a second migrate on the same set: refused in one line, nothing stored
     second = handles(env, "migrate", SEED_SET)
     assert second.returncode == 1
