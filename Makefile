@@ -14,8 +14,13 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# Four test processes side by side (pytest-xdist): most of an integration test is waiting for a
+# worker, a job or a subprocess, so four fit on two cores. Each takes its own Redis database; a
+# process that runs out of tests takes queued ones from a busy one (worksteal).
+TEST_PROCESSES ?= 4
+
 test: $(STAMP)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n $(TEST_PROCESSES) --dist worksteal
 
 test-unit: $(STAMP)
 	$(BIN)/python -m pytest -q tests/unit

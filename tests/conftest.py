@@ -18,7 +18,20 @@ import pytest
 from config.settings import get_settings
 
 PG_ADMIN_URL = os.environ.get("TEST_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-REDIS_TEST_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/13")
+
+
+def _redis_test_url() -> str:
+    """``TEST_REDIS_URL`` (database 13 unless set); each pytest-xdist worker takes the next database
+    up (gw0 13, gw1 14, ...), so workers running side by side never empty each other's queues."""
+    base = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/13")
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    if not worker.startswith("gw"):
+        return base
+    prefix, _, db = base.rpartition("/")
+    return f"{prefix}/{(int(db or 0) + int(worker[2:])) % 16}"
+
+
+REDIS_TEST_URL = _redis_test_url()
 
 
 def _port_open(host: str, port: int) -> bool:
