@@ -3,18 +3,15 @@
 worker: starts and consumes a task · beat: two at once against one Redis, only the RedBeat lock
 holder sends, the other takes over when it stops · Flower: 401 without and 200 with its
 credentials, tasks shown as ``handles.<verb>`` with id-only arguments, refuses to start without
-credentials · ``handles db upgrade`` twice on SQLite and PostgreSQL · ``handles sandbox``.
+credentials (test_flower.py) · ``handles db upgrade`` twice on SQLite and PostgreSQL · ``handles sandbox``.
 """
 
 from __future__ import annotations
 
 import inspect
-import json
-import os
 import re
 import socket
 import subprocess
-import sys
 import types
 import typing
 import uuid
@@ -23,82 +20,21 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.integration.services import (
+    LOCK_KEY,
+    QUEUE,
+    alive,
+    celery_cmd,
+    client_app,
+    handles_cmd,
+    log_of,
+    queued,
+    service_env,
+    spawn,
+)
 from tests.support import ROOT, free_port, stop_process, wait_for
 
 pytestmark = pytest.mark.integration
-
-QUEUE = "handles"
-LOCK_KEY = "handles:redbeat:lock"
-FLOWER_USER, FLOWER_PASSWORD = "ops", "flower-test-secret"
-HANDLES = Path(sys.executable).with_name("handles")
-# Lines our logging setup writes ("2026-01-01 12:00:00,000 INFO name: …") or Celery's banner.
-LOG_LINE = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+ (DEBUG|INFO|WARNING) ")
-
-
-@pytest.fixture
-def broker(redis_url: str) -> str:
-    """A real Redis database, empty before and after (the conftest's)."""
-    return redis_url
-
-
-def service_env(tmp_path: Path, broker_url: str | None = None, **extra: str) -> dict[str, str]:
-    """A clean environment: only what a container of docker-compose.yml would get."""
-    drop = ("ALMA_", "HANDLE_", "CELERY_", "FLOWER_", "DATABASE_", "REDIS_", "RESUME_", "LOG_LEVEL")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(drop)}
-    env.update(
-        DATABASE_URL=f"sqlite:///{tmp_path / 'services.db'}", PYTHONPATH=str(ROOT), PYTHONUNBUFFERED="1"
-    )
-    if broker_url:
-        env["CELERY_BROKER_URL"] = broker_url
-    env.update(extra)
-    return env
-
-
-def handles_cmd(*args: str) -> list[str]:
-    if HANDLES.exists():
-        return [str(HANDLES), *args]
-    return [sys.executable, "-m", "cli.main", *args]
-
-
-def celery_cmd(*args: str) -> list[str]:
-    return [sys.executable, "-m", "celery", "-A", "workers.app", *args]
-
-
-def spawn(cmd: list[str], env: dict[str, str], log_path: Path) -> subprocess.Popen:
-    with open(log_path, "ab") as log:
-        return subprocess.Popen(
-            cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-        )
-
-
-def log_of(path: Path) -> str:
-    return path.read_text(errors="replace") if path.exists() else ""
-
-
-def alive(proc: subprocess.Popen, log_path: Path) -> None:
-    if proc.poll() is not None:
-        raise AssertionError(f"{proc.args[3:6]} exited ({proc.returncode}):\n{log_of(log_path)[-3000:]}")
-
-
-def queued(broker_url: str, task: str) -> list[dict]:
-    """Headers of the messages of ``task`` waiting in the queue (nothing consumes them here)."""
-    import redis
-
-    client = redis.Redis.from_url(broker_url)
-    try:
-        messages = [json.loads(raw) for raw in client.lrange(QUEUE, 0, -1)]
-    finally:
-        client.close()
-    return [m["headers"] for m in messages if m["headers"].get("task") == task]
-
-
-def client_app(broker_url: str):  # type: ignore[no-untyped-def]
-    from celery import Celery
-
-    return Celery("test-client", broker=broker_url, set_as_current=False)
-
-
-# --- worker -----------------------------------------------------------------------------------------
 
 
 def test_worker_starts_consumes_a_task_and_answers_its_healthcheck(tmp_path: Path, broker: str) -> None:
@@ -200,126 +136,6 @@ def test_two_beats_at_once_only_the_redbeat_lock_holder_sends(tmp_path: Path, br
             stop_process(proc)
     for _, log_path in beats:
         assert "Traceback" not in log_of(log_path)
-
-
-# --- Flower -----------------------------------------------------------------------------------------
-
-
-def start_flower(tmp_path: Path, broker: str, port: int) -> tuple[subprocess.Popen, Path]:
-    env = service_env(tmp_path, broker, FLOWER_BASIC_AUTH=f"{FLOWER_USER}:{FLOWER_PASSWORD}")
-    log_path = tmp_path / "flower.log"
-    proc = spawn(celery_cmd("flower", f"--port={port}", "--max_tasks=10000"), env, log_path)
-
-    def healthy() -> bool:
-        alive(proc, log_path)
-        try:
-            return httpx.get(f"http://127.0.0.1:{port}/healthcheck", timeout=2).status_code == 200
-        except httpx.HTTPError:
-            return False
-
-    try:
-        wait_for(healthy, timeout=30, what="Flower to answer")
-    except BaseException:
-        stop_process(proc)
-        raise
-    return proc, log_path
-
-
-def test_flower_answers_401_without_and_200_with_its_credentials(tmp_path: Path, broker: str) -> None:
-    port = free_port()
-    proc, log_path = start_flower(tmp_path, broker, port)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        for path in ("/", "/api/workers", "/api/tasks"):
-            assert httpx.get(base + path, timeout=10).status_code == 401, path
-            assert httpx.get(base + path, auth=(FLOWER_USER, "wrong"), timeout=10).status_code == 401, path
-            assert (
-                httpx.get(base + path, auth=(FLOWER_USER, FLOWER_PASSWORD), timeout=10).status_code == 200
-            ), path
-        # a task Flower can act on is behind the same authentication
-        assert httpx.post(base + "/api/task/revoke/x", timeout=10).status_code in (401, 403)
-    finally:
-        stop_process(proc)
-    log = log_of(log_path)
-    assert FLOWER_PASSWORD not in log
-    assert f"Visit me at http://127.0.0.1:{port}" in log  # flowerconfig.py: loopback unless --address
-
-
-def test_flower_shows_tasks_by_stable_name_with_id_only_arguments(tmp_path: Path, broker: str) -> None:
-    port = free_port()
-    flower, flower_log = start_flower(tmp_path, broker, port)
-    worker_log = tmp_path / "worker.log"
-    worker = spawn(
-        celery_cmd(
-            "worker", "--loglevel=INFO", "--concurrency=1", f"--hostname=svc-{uuid.uuid4().hex[:8]}@%h"
-        ),
-        service_env(tmp_path, broker),
-        worker_log,
-    )
-    auth = (FLOWER_USER, FLOWER_PASSWORD)
-    try:
-        wait_for(
-            lambda: alive(worker, worker_log) or " ready." in log_of(worker_log),
-            timeout=30,
-            what="worker ready",
-        )
-        task_id = (
-            client_app(broker).send_task("handles.resume_stalled", kwargs={"force": False}, queue=QUEUE).id
-        )
-
-        def shown() -> dict | None:
-            alive(flower, flower_log)
-            tasks = httpx.get(f"http://127.0.0.1:{port}/api/tasks", auth=auth, timeout=10).json()
-            task = tasks.get(task_id)
-            return task if task and task.get("state") == "SUCCESS" else None
-
-        task = wait_for(shown, timeout=30, what="Flower to show the task")
-        assert task["name"] == "handles.resume_stalled"
-        assert task["kwargs"] == "{'force': False}"
-        workers = httpx.get(f"http://127.0.0.1:{port}/api/workers?refresh=1", auth=auth, timeout=20).json()
-        assert workers, "Flower does not see the worker"
-    finally:
-        stop_process(worker)
-        stop_process(flower)
-
-
-def test_flower_refuses_to_start_without_credentials(tmp_path: Path, broker: str) -> None:
-    env = service_env(tmp_path, broker)
-    done = subprocess.run(
-        celery_cmd("flower", f"--port={free_port()}"),
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert done.returncode != 0
-    output = done.stdout + done.stderr
-    assert "Traceback" not in output
-    # one line of its own (whatever INFO lines the app's import logs before it)
-    lines = [line for line in output.splitlines() if line.strip() and not LOG_LINE.match(line)]
-    assert len(lines) == 1, output
-    assert "FLOWER_BASIC_AUTH" in lines[0] and "refusing to start" in lines[0]
-
-
-def test_flower_refuses_a_malformed_credential(tmp_path: Path, broker: str) -> None:
-    env = service_env(tmp_path, broker, FLOWER_BASIC_AUTH="just-a-password")
-    done = subprocess.run(
-        celery_cmd("flower", f"--port={free_port()}"),
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert done.returncode != 0
-    output = done.stdout + done.stderr
-    assert "Traceback" not in output and "just-a-password" not in output
-    lines = [line for line in output.splitlines() if line.strip() and not LOG_LINE.match(line)]
-    assert lines == ["flower: FLOWER_BASIC_AUTH entry 1 is not user:password"], output
-
-
-# --- handles db upgrade -------------------------------------------------------------------------------
 
 
 def _head_revision() -> str:
