@@ -12,8 +12,8 @@ import httpx
 import pytest
 
 from sandbox.testing import configure, reset, running_sandbox
-from tests.integration.test_pipeline import handles, run_state, submissions
-from tests.support import sandbox_env, stop_process, wait_for, worker_process
+from tests.integration.pipeline_support import run_state, submissions
+from tests.support import handles, sandbox_env, stop_process, wait_for, worker_process
 
 pytestmark = pytest.mark.integration
 

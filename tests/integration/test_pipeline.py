@@ -6,7 +6,6 @@ database, so a test fails if a job was submitted twice or out of order whatever 
 
 from __future__ import annotations
 
-import json
 import re
 import socket
 import subprocess
@@ -14,24 +13,29 @@ from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy import create_engine, text
 
 from sandbox.testing import reset, running_sandbox
+from tests.integration.pipeline_support import (
+    COPY,
+    DEMO_SET,
+    MIGRATION,
+    PROFILE,
+    SEED_SET,
+    pipeline_env,
+    run_state,
+    status_json,
+    submissions,
+)
 from tests.support import (
     free_port,
     handles,
     require_binary,
-    sandbox_env,
     stop_process,
     wait_for,
     worker_process,
 )
 
 pytestmark = pytest.mark.integration
-
-SEED_SET = "7593466560004641"
-DEMO_SET = "7600000000004641"
-COPY, MIGRATION, PROFILE = "M48401", "M48402", "M48403"
 
 
 @pytest.fixture(scope="module")
@@ -42,43 +46,7 @@ def sandbox():  # type: ignore[no-untyped-def]
 
 @pytest.fixture
 def env(sandbox: str, redis_url: str, tmp_path: Path) -> dict[str, str]:
-    reset(sandbox)
-    return sandbox_env(
-        sandbox,
-        database_url=f"sqlite:///{tmp_path / 'handles.db'}",
-        broker_url=redis_url,
-        REDIS_URL=redis_url,
-        STALL_SECONDS="4",
-    )
-
-
-def status_json(env: dict[str, str], run_id: int) -> dict:
-    result = handles(env, "status", str(run_id), "--json")
-    assert result.returncode == 0, result.stderr
-    return json.loads(result.stdout)
-
-
-def submissions(sandbox: str) -> list[dict]:
-    log = httpx.get(f"{sandbox}/sandbox/log", timeout=10).json()
-    entries = log["entries"] if isinstance(log, dict) else log
-    return [e for e in entries if e.get("job_id") in (COPY, MIGRATION, PROFILE)]
-
-
-def run_state(db_url: str, run_id: int) -> dict:
-    engine = create_engine(db_url)
-    with engine.connect() as conn:
-        state = conn.execute(text("select state, error from run where id = :id"), {"id": run_id}).one()
-        steps = {
-            k: (s, i)
-            for k, s, i in conn.execute(
-                text("select kind, status, instance_id from step where run_id = :id"), {"id": run_id}
-            )
-        }
-        outcomes = dict(
-            conn.execute(text("select mms_id, outcome from record where run_id = :id"), {"id": run_id}).all()
-        )
-    engine.dispose()
-    return {"state": state[0], "error": state[1], "steps": steps, "outcomes": outcomes}
+    return pipeline_env(sandbox, redis_url, tmp_path)
 
 
 def test_three_jobs_run_in_order_once_each_and_every_record_is_accounted_for(
@@ -322,105 +290,6 @@ def _ping(port: int) -> bool:
             return s.recv(16).startswith(b"+PONG")
     except OSError:
         return False
-
-
-def operator_pause(env: dict[str, str], run_id: int, *, what: str = "the operator pause") -> dict:
-    """``handles status RUN_ID --json`` once the run waits for the operator.
-
-    The database is watched (a command line each look would cost 0.8 s of a 2-core machine), then
-    status is asked once: the run keeps waiting until the operator acts.
-    """
-    wait_for(
-        lambda: run_state(env["DATABASE_URL"], run_id)["state"] == "waiting_operator", timeout=90, what=what
-    )
-    snap = status_json(env, run_id)
-    assert snap["state"] == "waiting_operator", snap
-    return snap
-
-
-def test_operator_mode_pauses_with_instructions_and_follows_the_profile_run_made_in_alma(
-    sandbox: str, env: dict[str, str], tmp_path: Path
-) -> None:
-    # given step 3 is the operator's
-    env = {**env, "ALMA_PROFILE_MODE": "operator"}
-    with worker_process(env, log_path=tmp_path / "worker.log"):
-        run_id = int(handles(env, "migrate", SEED_SET).stdout)
-        snap = operator_pause(env, run_id)
-        # then the instructions say exactly what to run, and on which set
-        reason = snap["wait_reason"]
-        assert "Create and Update" in reason and "Do not add to metadata" in reason
-        profile_set = reason.split("(set ")[1].split(")")[0]
-        assert [e["job_id"] for e in submissions(sandbox)] == [COPY, MIGRATION]
-        # when the operator runs the profile in Alma's UI
-        httpx.post(
-            f"{sandbox}/sandbox/ui/run-profile", json={"set_id": profile_set}, timeout=10
-        ).raise_for_status()
-        # then the run adopts that instance and finishes
-        wait_for(
-            lambda: run_state(env["DATABASE_URL"], run_id)["state"] in ("succeeded", "failed"),
-            timeout=90,
-            what="the run to finish",
-        )
-    state = run_state(env["DATABASE_URL"], run_id)
-    assert state["state"] == "succeeded"
-    ui_run = submissions(sandbox)[-1]
-    assert ui_run["job_id"] == PROFILE and state["steps"]["profile"][1] == ui_run["instance_id"]
-
-
-def test_operator_confirm_lets_the_run_go_on(sandbox: str, env: dict[str, str], tmp_path: Path) -> None:
-    env = {**env, "ALMA_PROFILE_MODE": "operator"}
-    # too early: the run is queued and no worker has started it, so nothing waits for the operator
-    run_id = int(handles(env, "migrate", SEED_SET).stdout)
-    refused = handles(env, "confirm", str(run_id))
-    assert refused.returncode != 0 and "not waiting for the operator" in refused.stderr
-    with worker_process(env, log_path=tmp_path / "worker.log"):
-        operator_pause(env, run_id)
-        confirmed = handles(env, "confirm", str(run_id))
-        assert confirmed.returncode == 0, confirmed.stderr
-        wait_for(
-            lambda: run_state(env["DATABASE_URL"], run_id)["state"] in ("succeeded", "failed"),
-            timeout=90,
-            what="the run to finish",
-        )
-    assert run_state(env["DATABASE_URL"], run_id)["state"] == "succeeded"
-    assert handles(env, "confirm", str(run_id)).returncode != 0  # not waiting any more
-
-
-@pytest.mark.parametrize("answer", ["import", "confirm"])
-def test_migration_exceptions_without_events_api_hold_the_profile_until_the_events_report(
-    sandbox: str, env: dict[str, str], tmp_path: Path, answer: str
-) -> None:
-    # given the demo set, where one record's migration fails ("locked") and Alma serves no events
-    locked = "992000000003404641"
-    with worker_process(env, log_path=tmp_path / "worker.log"):
-        run_id = int(handles(env, "migrate", DEMO_SET).stdout)
-        snap = operator_pause(env, run_id, what="the hold before the profile")
-        # then the profile waits, and says why and what to do
-        assert snap["wait_reason"].startswith("waiting for the Events Report")
-        assert [e["job_id"] for e in submissions(sandbox)] == [COPY, MIGRATION]
-        # when the operator imports the Events Report exported from Alma's UI (or waives it)
-        if answer == "import":
-            migration = next(s for s in snap["steps"] if s["step"] == "migration")
-            report = tmp_path / "events.csv"
-            report.write_bytes(
-                httpx.get(
-                    f"{sandbox}/sandbox/events-report/{MIGRATION}/{migration['instance_id']}.csv", timeout=10
-                ).content
-            )
-            assert handles(env, "events", "import", str(run_id), str(report)).returncode == 0
-        else:
-            assert handles(env, "confirm", str(run_id)).returncode == 0
-        wait_for(
-            lambda: run_state(env["DATABASE_URL"], run_id)["state"] in ("succeeded", "failed"),
-            timeout=120,
-            what="the run to finish",
-        )
-    assert run_state(env["DATABASE_URL"], run_id)["state"] == "succeeded"
-    minted = httpx.get(f"{sandbox}/sandbox/records/{locked}", timeout=10).json().get("alma_handle")
-    if answer == "import":
-        assert not minted  # kept out of the profile: no sequential handle for it
-    else:
-        assert minted and minted.startswith("11084/17")  # what the hold exists to prevent
 
 
 def test_every_broker_reconnection_looks_for_stalled_runs(env: dict[str, str], tmp_path: Path) -> None:

@@ -16,16 +16,9 @@ import pytest
 
 from alma import AlmaClient
 from sandbox import seed
-from tests.integration.test_pipeline import (  # noqa: F401 - fixtures
-    COPY,
-    MIGRATION,
-    PROFILE,
-    env,
-    handles,
-    sandbox,
-    submissions,
-)
-from tests.support import worker_process
+from tests.integration.pipeline_support import COPY, MIGRATION, PROFILE, submissions
+from tests.integration.test_pipeline import env, sandbox  # noqa: F401 - fixtures
+from tests.support import handles, worker_process
 
 pytestmark = pytest.mark.integration
 

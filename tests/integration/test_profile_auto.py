@@ -12,17 +12,16 @@ import httpx
 import pytest
 
 from sandbox.testing import reset, running_sandbox
-from tests.integration.test_pipeline import (
+from tests.integration.pipeline_support import (
     COPY,
     MIGRATION,
     PROFILE,
     SEED_SET,
-    handles,
     operator_pause,
     run_state,
     submissions,
 )
-from tests.support import ROOT, sandbox_env, worker_process
+from tests.support import ROOT, handles, sandbox_env, worker_process
 
 pytestmark = pytest.mark.integration
 
