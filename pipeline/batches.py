@@ -32,6 +32,7 @@ from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from pipeline.alma_sets import create_named_set
 from pipeline.batch_plan import batch_sizes
 from pipeline.batch_progress import batch_children, batch_progress
 from pipeline.context import Next, PipelineContext, touch_run
@@ -54,7 +55,6 @@ __all__ = [
 
 # outcomes preflight gives the records it keeps out of every job (CONTRACT.md; pipeline.holdout)
 HELD_OUT = ("duplicate_handle", "wrong_format")
-NAME_TAKEN = "402263"  # Alma: a set with this name already exists
 
 
 def batch_name(parent_id: int, number: int, of: int) -> str:
@@ -82,8 +82,6 @@ def create_batch(ctx: PipelineContext, parent_id: int, number: int) -> int | Non
 
     None when another visit made it first (one batch per number: a unique constraint).
     """
-    from alma.errors import AlmaApiError
-
     with session_scope(ctx.engine) as session:
         parent = get_run(session, parent_id)
         size, of = parent.batch_size or 1, parent.batch_of or 0
@@ -94,16 +92,7 @@ def create_batch(ctx: PipelineContext, parent_id: int, number: int) -> int | Non
     description = (
         f"{len(members)} records of set {parent_set}: batch {number} of {of} of handles run {parent_id}"
     )
-    try:
-        created = ctx.alma.create_itemized_set(name, content=content, description=description)
-    except AlmaApiError as exc:
-        if exc.error_code != NAME_TAKEN:
-            raise
-        # an earlier visit made the set and stopped before recording its run: make another
-        taken, name = name, f"{name} ({ctx.now():%Y-%m-%d %H:%M:%S})"
-        log.warning("run %s: set %r exists already (an interrupted visit); using %r", parent_id, taken, name)
-        created = ctx.alma.create_itemized_set(name, content=content, description=description)
-    set_id = str(created["id"])
+    set_id, name = create_named_set(ctx, parent_id, name, content=content, description=description)
     ctx.alma.add_set_members(set_id, members)
     try:
         with session_scope(ctx.engine) as session:

@@ -27,7 +27,7 @@ from typing import Any
 from sqlalchemy import or_, update
 from sqlmodel import col, select
 
-from alma.errors import AlmaApiError
+from pipeline.alma_sets import create_named_set
 from pipeline.context import PipelineContext
 from pipeline.holdout import held_out_records
 from pipeline.migration_events import events_refused, ingest_api_events
@@ -46,7 +46,6 @@ __all__ = [
 ]
 
 EXCLUDING_EVENTS = ("no_handle", "failed")
-NAME_TAKEN = "402263"  # Alma: a set with this name already exists
 # ``Run.profile_excluded`` while the set is made but its members are not all added yet: a visit
 # that finds it removes that set and makes it again (a set always leaves at least one record out)
 MEMBERS_PENDING = -1
@@ -243,31 +242,15 @@ def _create_set(
     """Make the set, remember it at once, then add its members.
 
     Remembered before its members: should adding them fail (Alma, the network or Redis gone), the
-    next visit knows the half-made set, removes it and makes it again; otherwise every later
-    visit would meet Alma's 402263 for the name and the run would never reach step 3.
+    next visit knows the half-made set, removes it and makes it again (unknown, it would hold the
+    name: Alma refuses a second set of it, 402263).
     """
     name = f"handles run {run_id} profile set"
     description = (
         f"Set {set_id} less {excluded} records the Handle Migration could not take "
         f"(kept out so that Alma does not mint sequential handles for them)"
     )
-    try:
-        created = ctx.alma.create_itemized_set(name, content=content, description=description)
-    except AlmaApiError as exc:
-        if exc.error_code != NAME_TAKEN:
-            raise
-        # Alma made the set but its answer was lost: its id is unknown here, so it is left alone
-        # (it may be another database's run of the same number) and the set gets a dated name
-        taken, name = name, f"{name} ({ctx.now():%Y-%m-%d %H:%M:%S})"
-        log.warning(
-            "run %s: a set named %r exists already (an answer lost on the way?); using %r: "
-            "remove the older one in Alma if it is this run's",
-            run_id,
-            taken,
-            name,
-        )
-        created = ctx.alma.create_itemized_set(name, content=content, description=description)
-    profile_set = str(created["id"])
+    profile_set, _ = create_named_set(ctx, run_id, name, content=content, description=description)
     with session_scope(ctx.engine) as session:
         run = get_run(session, run_id)
         run.profile_set_id, run.profile_excluded = profile_set, MEMBERS_PENDING
