@@ -1,5 +1,5 @@
-"""What the pipeline's end-to-end tests share: the sets, the job ids, the environment of their
-worker and commands, and looks at the database and at the sandbox's log of submissions."""
+"""What the pipeline's end-to-end tests share: the sets, the job ids, the environment of
+their worker and commands (tests/integration/conftest.py's ``env``), and looks at the database and at the sandbox's log of submissions."""
 
 from __future__ import annotations
 

@@ -11,34 +11,20 @@ from pathlib import Path
 import httpx
 import pytest
 
-from sandbox.testing import configure, reset, running_sandbox
-from tests.integration.pipeline_support import run_state, submissions
-from tests.support import handles, sandbox_env, stop_process, wait_for, worker_process
+from sandbox.testing import configure, reset
+from tests.integration.pipeline_support import (
+    COPY,
+    MIGRATION,
+    PROFILE,
+    SEED_SET,
+    run_state,
+    submissions,
+)
+from tests.support import handles, stop_process, wait_for, worker_process
 
 pytestmark = pytest.mark.integration
 
-SEED_SET = "7593466560004641"
-COPY, MIGRATION, PROFILE = "M48401", "M48402", "M48403"
 HOLD_SECONDS = 8.0
-
-
-@pytest.fixture(scope="module")
-def sandbox():  # type: ignore[no-untyped-def]
-    # profile_api: the profile step by API, until ALMA_PROFILE_MODE=auto takes the operator path
-    with running_sandbox(job_seconds=0.5, profile_api=True) as url:
-        yield url
-
-
-@pytest.fixture
-def env(sandbox: str, redis_url: str, tmp_path: Path) -> dict[str, str]:
-    reset(sandbox)
-    return sandbox_env(
-        sandbox,
-        database_url=f"sqlite:///{tmp_path / 'handles.db'}",
-        broker_url=redis_url,
-        REDIS_URL=redis_url,
-        STALL_SECONDS="4",
-    )
 
 
 def instance_status(sandbox: str, job_id: str, instance_id: str) -> str:

@@ -14,14 +14,13 @@ from pathlib import Path
 import httpx
 import pytest
 
-from sandbox.testing import reset, running_sandbox
+from sandbox.testing import reset
 from tests.integration.pipeline_support import (
     COPY,
     DEMO_SET,
     MIGRATION,
     PROFILE,
     SEED_SET,
-    pipeline_env,
     run_state,
     status_json,
     submissions,
@@ -36,17 +35,6 @@ from tests.support import (
 )
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(scope="module")
-def sandbox():  # type: ignore[no-untyped-def]
-    with running_sandbox(job_seconds=0.5, profile_api=True) as url:  # until ALMA_PROFILE_MODE=auto
-        yield url
-
-
-@pytest.fixture
-def env(sandbox: str, redis_url: str, tmp_path: Path) -> dict[str, str]:
-    return pipeline_env(sandbox, redis_url, tmp_path)
 
 
 def test_three_jobs_run_in_order_once_each_and_every_record_is_accounted_for(

@@ -9,7 +9,6 @@ from pathlib import Path
 import httpx
 import pytest
 
-from sandbox.testing import running_sandbox
 from tests.integration.pipeline_support import (
     COPY,
     DEMO_SET,
@@ -17,7 +16,6 @@ from tests.integration.pipeline_support import (
     PROFILE,
     SEED_SET,
     operator_pause,
-    pipeline_env,
     run_state,
     submissions,
 )
@@ -28,17 +26,6 @@ from tests.support import (
 )
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(scope="module")
-def sandbox():  # type: ignore[no-untyped-def]
-    with running_sandbox(job_seconds=0.5, profile_api=True) as url:  # until ALMA_PROFILE_MODE=auto
-        yield url
-
-
-@pytest.fixture
-def env(sandbox: str, redis_url: str, tmp_path: Path) -> dict[str, str]:
-    return pipeline_env(sandbox, redis_url, tmp_path)
 
 
 def test_operator_mode_pauses_with_instructions_and_follows_the_profile_run_made_in_alma(
