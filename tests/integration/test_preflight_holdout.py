@@ -16,7 +16,7 @@ import pytest
 
 from alma import AlmaClient
 from sandbox import seed
-from tests.integration.pipeline_support import COPY, MIGRATION, PROFILE, env, sandbox, submissions  # noqa: F401 - fixtures
+from tests.integration.pipeline_support import COPY, MIGRATION, PROFILE, submissions
 from tests.support import handles, worker_process
 
 pytestmark = pytest.mark.integration
