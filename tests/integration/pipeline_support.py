@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import httpx
 from sqlalchemy import create_engine, text
@@ -17,15 +18,17 @@ DEMO_SET = "7600000000004641"
 COPY, MIGRATION, PROFILE = "M48401", "M48402", "M48403"
 
 
-def pipeline_env(sandbox: str, redis_url: str, tmp_path: Path) -> dict[str, str]:
-    """The sandbox reset, a fresh SQLite database, Redis as broker and RedBeat store."""
-    reset(sandbox)
+def pipeline_env(
+    sandbox: str, redis_url: str, tmp_path: Path, *, switches: dict[str, Any] | None = None, **extra: str
+) -> dict[str, str]:
+    """The sandbox reset (with ``switches``), a fresh SQLite database, Redis as broker and RedBeat
+    store; ``extra`` settings on top."""
+    reset(sandbox, **(switches or {}))
     return sandbox_env(
         sandbox,
         database_url=f"sqlite:///{tmp_path / 'handles.db'}",
         broker_url=redis_url,
-        REDIS_URL=redis_url,
-        STALL_SECONDS="4",
+        **{"REDIS_URL": redis_url, "STALL_SECONDS": "4", **extra},
     )
 
 

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import threading
 import uuid
 from datetime import timedelta
@@ -17,7 +15,7 @@ from sandbox.handle_server import HandleServerFaults
 from sandbox.testing import running_sandbox
 from store.db import make_engine, session_scope, upgrade_schema
 from store.models import HandleRequest, Outcome, Record, Run, utcnow
-from tests.support import ROOT, sandbox_env, stop_process, wait_for, worker_process
+from tests.support import handles, sandbox_env, stop_process, wait_for, worker_process
 
 pytestmark = pytest.mark.integration
 
@@ -35,17 +33,6 @@ def db(tmp_path):
     upgrade_schema(engine)
     yield engine, url
     engine.dispose()
-
-
-def cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "cli.main", *args],
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
 
 
 def request_row(engine, request_id: int) -> HandleRequest:
@@ -80,7 +67,7 @@ def test_cli_requests_run_by_a_worker_feed_the_resolver(sandbox, db, redis_url, 
     env = sandbox_env(sandbox, database_url=db_url, broker_url=redis_url)
     handle = f"11084/Req-{uuid.uuid4().hex[:8]}"
     with worker_process(env, log_path=tmp_path / "worker.log"):
-        created = cli(env, "request", "create", handle, "https://example.org/one")
+        created = handles(env, "request", "create", handle, "https://example.org/one")
         assert created.returncode == 0, created.stderr
         rid = int(created.stdout.strip())
         row = wait_for(lambda: finished(engine, rid), timeout=30, what="the create")
@@ -88,27 +75,27 @@ def test_cli_requests_run_by_a_worker_feed_the_resolver(sandbox, db, redis_url, 
         assert resolve(sandbox, handle) == "https://example.org/one"
 
         # the same handle in another case is the same handle
-        dup = cli(env, "request", "create", handle.upper(), "https://example.org/two")
+        dup = handles(env, "request", "create", handle.upper(), "https://example.org/two")
         row = wait_for(lambda: finished(engine, int(dup.stdout)), timeout=30, what="the duplicate create")
         assert row.status == "error" and "already exists" in row.error
-        upd = cli(env, "request", "update", handle.lower(), "https://example.org/two")
+        upd = handles(env, "request", "update", handle.lower(), "https://example.org/two")
         row = wait_for(lambda: finished(engine, int(upd.stdout)), timeout=30, what="the update")
         assert row.status == "success", row.error
         assert resolve(sandbox, handle) == "https://example.org/two"
 
-        gone = cli(env, "request", "delete", handle, "--yes")
+        gone = handles(env, "request", "delete", handle, "--yes")
         row = wait_for(lambda: finished(engine, int(gone.stdout)), timeout=30, what="the delete")
         assert row.status == "success", row.error
         assert resolve(sandbox, handle) is None
-        again = cli(env, "request", "delete", handle, "--yes")
+        again = handles(env, "request", "delete", handle, "--yes")
         row = wait_for(lambda: finished(engine, int(again.stdout)), timeout=30, what="the second delete")
         assert row.status == "error" and "missing or deleted" in row.error
 
-    status = cli(env, "request", "status", str(rid), "--json")
+    status = handles(env, "request", "status", str(rid), "--json")
     assert status.returncode == 0 and json.loads(status.stdout)["status"] == "success"
-    listed = json.loads(cli(env, "request", "list", "--status", "error", "--json").stdout)
+    listed = json.loads(handles(env, "request", "list", "--status", "error", "--json").stdout)
     assert len(listed) == 2
-    assert cli(env, "request", "status", "9999").returncode != 0
+    assert handles(env, "request", "status", "9999").returncode != 0
 
 
 def test_bad_input_and_wrong_password_are_errors_and_nothing_is_written(sandbox, db, redis_url, tmp_path):
@@ -119,14 +106,14 @@ def test_bad_input_and_wrong_password_are_errors_and_nothing_is_written(sandbox,
         ("create", "11084/a\x01b", "https://example.org/"),
         ("update", "11084/x", "file:///etc/passwd"),
     ):
-        bad = cli(env, "request", *args)
+        bad = handles(env, "request", *args)
         assert bad.returncode == 1 and bad.stderr.count("\n") == 1 and "refused" in bad.stderr
-    assert all(r["status"] == "error" for r in json.loads(cli(env, "request", "list", "--json").stdout))
+    assert all(r["status"] == "error" for r in json.loads(handles(env, "request", "list", "--json").stdout))
 
     wrong = dict(env, HANDLE_SERVER_SECRET="not-the-secret")
     handle = f"11084/pw-{uuid.uuid4().hex[:8]}"
     with worker_process(wrong, log_path=tmp_path / "worker.log"):
-        rid = int(cli(wrong, "request", "create", handle, "https://example.org/pw").stdout)
+        rid = int(handles(wrong, "request", "create", handle, "https://example.org/pw").stdout)
         row = wait_for(lambda: finished(engine, rid), timeout=30, what="the refused create")
     assert row.status == "error" and "HTTP 401" in row.error and row.attempts == 1
     assert "not-the-secret" not in (tmp_path / "worker.log").read_text() + row.error
@@ -140,7 +127,7 @@ def test_transient_server_errors_are_retried_until_success(sandbox, db, redis_ur
     handle = f"11084/tr-{uuid.uuid4().hex[:8]}"
     faults(sandbox, fail_next=2, fail_status=500)
     with worker_process(env, log_path=tmp_path / "worker.log"):
-        rid = int(cli(env, "request", "create", handle, "https://example.org/tr").stdout)
+        rid = int(handles(env, "request", "create", handle, "https://example.org/tr").stdout)
         row = wait_for(lambda: finished(engine, rid), timeout=30, what="the retried create")
     assert (row.status, row.attempts) == ("success", 3), row.error
     assert server_log(sandbox, handle) == [("PUT", 500), ("PUT", 500), ("PUT", 201)]
@@ -173,7 +160,7 @@ def test_worker_killed_mid_request_the_request_completes_once(sandbox, db, redis
     arrived = writes_arriving(monkeypatch)
     faults(sandbox, delay_seconds=2.0)  # the create is held in flight long enough to kill the worker
     with worker_process(env, log_path=tmp_path / "first.log") as first:
-        rid = int(cli(env, "request", "create", handle, "https://example.org/kill").stdout)
+        rid = int(handles(env, "request", "create", handle, "https://example.org/kill").stdout)
         wait_for(lambda: request_row(engine, rid).status == "running", timeout=30, what="the claim")
         wait_for(arrived.is_set, timeout=30, what="the create to reach the Handle server")
         stop_process(first, kill=True)
@@ -209,16 +196,16 @@ def test_repair_conflicts_dry_run_then_apply(sandbox, db, redis_url, tmp_path):
         )
         run_id = run.id
     target = env["HANDLE_TARGET_TEMPLATE"].replace("{mms_id}", mms)
-    dry = cli(env, "repair-conflicts", str(run_id))
+    dry = handles(env, "repair-conflicts", str(run_id))
     assert dry.returncode == 0, dry.stderr
     assert "would queue" in dry.stdout and resolve(sandbox, "11084/99") != target
     with worker_process(env, log_path=tmp_path / "worker.log"):
-        applied = cli(env, "repair-conflicts", str(run_id), "--apply", "--json")
+        applied = handles(env, "repair-conflicts", str(run_id), "--apply", "--json")
         assert applied.returncode == 0, applied.stderr
         item = json.loads(applied.stdout)["items"][0]
         assert item["action"] in ("create", "update") and item["request_id"]
         row = wait_for(lambda: finished(engine, item["request_id"]), timeout=30, what="the repair")
     assert row.status == "success", row.error
     assert resolve(sandbox, "11084/99") == target
-    after = json.loads(cli(env, "repair-conflicts", str(run_id), "--json").stdout)
+    after = json.loads(handles(env, "repair-conflicts", str(run_id), "--json").stdout)
     assert after["items"][0]["action"] == "none"

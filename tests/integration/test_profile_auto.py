@@ -11,17 +11,18 @@ from pathlib import Path
 import httpx
 import pytest
 
-from sandbox.testing import reset, running_sandbox
+from sandbox.testing import running_sandbox
 from tests.integration.pipeline_support import (
     COPY,
     MIGRATION,
     PROFILE,
     SEED_SET,
     operator_pause,
+    pipeline_env,
     run_state,
     submissions,
 )
-from tests.support import ROOT, handles, sandbox_env, worker_process
+from tests.support import ROOT, handles, worker_process
 
 pytestmark = pytest.mark.integration
 
@@ -34,14 +35,9 @@ def sandbox():  # type: ignore[no-untyped-def]
 
 @pytest.fixture
 def env(sandbox: str, redis_url: str, tmp_path: Path) -> dict[str, str]:
-    reset(sandbox, profile_api=False)  # the profile's job refused by API (402248), whatever the default
-    return sandbox_env(
-        sandbox,
-        database_url=f"sqlite:///{tmp_path / 'handles.db'}",
-        broker_url=redis_url,
-        REDIS_URL=redis_url,
-        STALL_SECONDS="4",
-        ALMA_PROFILE_MODE="auto",
+    # the profile's job refused by API (402248), whatever the default
+    return pipeline_env(
+        sandbox, redis_url, tmp_path, switches={"profile_api": False}, ALMA_PROFILE_MODE="auto"
     )
 
 

@@ -22,6 +22,7 @@ from sandbox.testing import running_sandbox
 from tests.support import (
     ROOT,
     free_port,
+    handles,
     require_binary,
     sandbox_env,
     stop_process,
@@ -103,17 +104,6 @@ def _state(db_url: str, run_id: int) -> str:
         engine.dispose()
 
 
-def _cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "cli.main", *args],
-        cwd=ROOT,
-        env=env,
-        text=True,
-        capture_output=True,
-        timeout=120,
-    )
-
-
 def _ping_worker(env: dict[str, str], worker_log: Path) -> subprocess.CompletedProcess[str]:
     """``celery inspect ping`` of the test's worker by name: it answers at the first reply (without a
     destination, inspect waits its whole timeout for workers it cannot know of)."""
@@ -173,7 +163,7 @@ def test_worker_and_beat_outlive_a_redis_restart_and_the_run_submits_each_job_on
                 assert "maxmemory-policy allkeys-lru" in _log(beat_log)
                 assert "maxmemory-policy allkeys-lru" in _log(worker_log)
 
-                started = _cli(env, "migrate", SEED_SET)
+                started = handles(env, "migrate", SEED_SET)
                 assert started.returncode == 0, started.stderr
                 run_id = int(started.stdout.strip())
                 wait_for(
