@@ -14,7 +14,7 @@ from celery import Celery
 from sandbox.handle_server import HandleServerFaults
 from sandbox.testing import running_sandbox
 from store.db import make_engine, session_scope, upgrade_schema
-from store.models import HandleRequest, Outcome, Record, Run, utcnow
+from store.models import HandleRequest, Outcome, Record, Run, RunState, utcnow
 from tests.support import handles, sandbox_env, stop_process, wait_for, worker_process
 
 pytestmark = pytest.mark.integration
@@ -182,7 +182,9 @@ def test_repair_conflicts_dry_run_then_apply(sandbox, db, redis_url, tmp_path):
     env = sandbox_env(sandbox, database_url=db_url, broker_url=redis_url)
     mms = "991011507293904641"
     with session_scope(engine) as session:
-        run = Run(set_id="7593466560004641")
+        # a finished migration: a worker's recovery resumes unfinished runs (a queued run here would
+        # be migrated from the sandbox's seed set ~6 s after the worker starts, adding its checks)
+        run = Run(set_id="7593466560004641", state=RunState.SUCCEEDED, finished_at=utcnow())
         session.add(run)
         session.flush()
         session.add(

@@ -13,7 +13,7 @@ from sqlmodel import Session, func, select
 
 from sandbox.testing import configure, running_sandbox
 from store.db import make_engine, upgrade_schema
-from store.models import HandleCheck, Record, Run
+from store.models import HandleCheck, Record, Run, RunState, utcnow
 from tests.support import ROOT, sandbox_env, wait_for, worker_process
 
 pytestmark = pytest.mark.integration
@@ -48,7 +48,9 @@ def world(sandbox, tmp_path):
     engine = make_engine(db_url)
     upgrade_schema(engine)
     with Session(engine) as session:
-        run = Run(set_id="7593466560004641")
+        # a finished migration: a worker's recovery resumes unfinished runs (a queued run here would
+        # be migrated from the sandbox's seed set ~6 s after the worker starts, adding its checks)
+        run = Run(set_id="7593466560004641", state=RunState.SUCCEEDED, finished_at=utcnow())
         session.add(run)
         session.flush()
         for i in range(N):
@@ -88,7 +90,11 @@ def test_beat_slices_run_once_per_slot_by_a_real_worker_and_regressions_found(
         )
         with Session(engine) as session:
             checks = session.exec(select(HandleCheck)).all()
-        assert len(checks) == N  # the second dispatch did nothing
+        # the second dispatch did nothing; on failure, say which checks and what the worker did
+        assert len(checks) == N, (
+            [(c.id, c.handle, c.verification, c.checked_at.isoformat()) for c in checks],
+            log_path.read_text()[-6000:],
+        )
         verdicts = {c.handle: c.verification for c in checks}
         assert verdicts[f"11084/v{N - 2}"] == "wrong_target" and verdicts[f"11084/v{N - 1}"] == "not_found"
         assert [v for h, v in verdicts.items() if h not in {f"11084/v{N - 2}", f"11084/v{N - 1}"}] == [
