@@ -151,6 +151,13 @@ def ready_database():  # type: ignore[no-untyped-def]
 MAX_DB_ID = 2**63 - 1
 
 
+def param_label(param: Any) -> str:
+    """How the help names a parameter: ``--run`` for an option, ``RUN_ID`` for an argument."""
+    if param.param_type_name == "option" and param.opts:
+        return str(param.opts[0])
+    return str(param.metavar or (param.name or "id").upper())
+
+
 def db_id(param: typer.CallbackParam, value: int | None) -> int | None:
     """Typer callback for a RUN_ID or a request ID: a whole number from 1 to :data:`MAX_DB_ID`.
 
@@ -159,9 +166,6 @@ def db_id(param: typer.CallbackParam, value: int | None) -> int | None:
     """
     if value is None or 1 <= value <= MAX_DB_ID:
         return value
-    if param.param_type_name == "option" and param.opts:
-        name = param.opts[0]
-    else:
-        name = param.metavar or (param.name or "id").upper()
+    name = param_label(param)
     shown = str(value) if len(str(value)) <= 24 else str(value)[:24] + "…"
     raise CliError(f"{name} {shown}: not an id (a whole number from 1 to {MAX_DB_ID})", code=2)

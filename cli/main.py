@@ -10,11 +10,17 @@ traceback.
 from __future__ import annotations
 
 import importlib
+import re
 import sys
 from typing import Any
 
 import typer
 from typer.core import TyperGroup
+
+try:  # Typer carries its own copy of Click
+    from typer._click.exceptions import BadParameter, NoArgsIsHelpError, UsageError
+except ImportError:  # a Typer that uses Click itself
+    from click.exceptions import BadParameter, NoArgsIsHelpError, UsageError  # type: ignore[assignment]
 
 from cli import common
 from config.logging import configure_cli_logging
@@ -56,9 +62,49 @@ def registered(module: str) -> typer.Typer:
     return _registered[module]
 
 
+#: click's words for a value that is not an integer ("Invalid value for 'run_id': Input should be …")
+_NOT_A_NUMBER = re.compile(r"Invalid value for .+?: .*valid integer")
+
+
+def usage_line(exc: UsageError) -> str:
+    """A mistake on the command line as one line: what is wrong, and where the help is.
+
+    Click prints three lines (usage, a hint, the error) and words a number that is not one in
+    Pydantic's terms; library staff get ``RUN_ID: not a whole number (handles status --help)``.
+    """
+    message = " ".join(exc.format_message().split())
+    param = getattr(exc, "param", None)
+    if isinstance(exc, BadParameter) and param is not None and _NOT_A_NUMBER.match(message):
+        message = f"{common.param_label(param)}: not a whole number"
+    where = exc.ctx.command_path if exc.ctx is not None else "handles"
+    return f"{message} ({where} --help)"
+
+
+def _one_line(exc: UsageError) -> Exception:
+    if isinstance(exc, NoArgsIsHelpError):  # a group named alone: its help, as click prints it
+        return exc
+    return common.CliError(usage_line(exc), code=exc.exit_code)
+
+
 class LazyCommands(TyperGroup):
     """The root group: a command's module is imported when the command is looked up (click's lazy
-    loading pattern). An unknown name loads every module, so that "Did you mean" knows them all."""
+    loading pattern). An unknown name loads every module, so that "Did you mean" knows them all.
+
+    A mistake on the command line (an unknown command or option, a missing or bad argument, at any
+    depth) becomes one line through :class:`common.CliError`; asking for help still prints it.
+    """
+
+    def make_context(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return super().make_context(*args, **kwargs)
+        except UsageError as exc:
+            raise _one_line(exc) from None
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except UsageError as exc:
+            raise _one_line(exc) from None
 
     def list_commands(self, ctx: Any) -> list[str]:
         return list(COMMANDS)

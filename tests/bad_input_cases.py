@@ -303,6 +303,15 @@ CASES = [
     Case("events import: run id beyond 64 bits", ["events", "import", TOO_BIG, "e.csv"], {}, 2, "RUN_ID"),
     Case("verify --run: run id beyond 64 bits", ["verify", "--run", TOO_BIG], {}, 2, "--run"),
     Case("request status: id beyond 64 bits", ["request", "status", TOO_BIG], {}, 2, "ID"),
+    # mistakes on the command line: one line naming the mistake and the help to read, not click's three
+    Case("status: a run id that is not a number", ["status", "abc"], {}, 2, "RUN_ID: not a whole number"),
+    Case("report: a run id that is not a number", ["report", "1x"], {}, 2, "(handles report --help)"),
+    Case("events import: run id not a number", ["events", "import", "x", "e.csv"], {}, 2, "RUN_ID: not a"),
+    Case("verify --run: not a number", ["verify", "--run", "one"], {}, 2, "--run: not a whole number"),
+    Case("request status: id not a number", ["request", "status", "x"], {}, 2, "ID: not a whole number"),
+    Case("a command that does not exist", ["statu"], {}, 2, "Did you mean 'status'? (handles --help)"),
+    Case("an option that does not exist", ["report", "1", "--bogus"], {}, 2, "No such option: --bogus"),
+    Case("migrate: no set id", ["migrate"], {}, 2, "Missing argument"),
     Case(
         "verify --file: Excel 'Unicode text' (UTF-16 LE with BOM) is text",
         ["verify", "--file", "handles.txt", "--record"],
