@@ -106,8 +106,8 @@ def test_flower_shows_tasks_by_stable_name_with_id_only_arguments(tmp_path: Path
         stop_process(flower)
 
 
-def test_flower_refuses_to_start_without_credentials(tmp_path: Path, broker: str) -> None:
-    env = service_env(tmp_path, broker)
+def refused_flower(env: dict[str, str]) -> tuple[str, list[str]]:
+    """Start Flower, which must refuse: its whole output, and its lines other than log lines."""
     done = subprocess.run(
         celery_cmd("flower", f"--port={free_port()}"),
         cwd=ROOT,
@@ -116,29 +116,22 @@ def test_flower_refuses_to_start_without_credentials(tmp_path: Path, broker: str
         text=True,
         timeout=60,
     )
-    assert done.returncode != 0
     output = done.stdout + done.stderr
+    assert done.returncode != 0, output
     assert "Traceback" not in output
-    # one line of its own (whatever INFO lines the app's import logs before it)
-    lines = [line for line in output.splitlines() if line.strip() and not LOG_LINE.match(line)]
+    # its own lines, whatever INFO lines the app's import logs before them
+    return output, [line for line in output.splitlines() if line.strip() and not LOG_LINE.match(line)]
+
+
+def test_flower_refuses_to_start_without_credentials(tmp_path: Path, broker: str) -> None:
+    output, lines = refused_flower(service_env(tmp_path, broker))
     assert len(lines) == 1, output
     assert "FLOWER_BASIC_AUTH" in lines[0] and "refusing to start" in lines[0]
 
 
 def test_flower_refuses_a_malformed_credential(tmp_path: Path, broker: str) -> None:
-    env = service_env(tmp_path, broker, FLOWER_BASIC_AUTH="just-a-password")
-    done = subprocess.run(
-        celery_cmd("flower", f"--port={free_port()}"),
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert done.returncode != 0
-    output = done.stdout + done.stderr
-    assert "Traceback" not in output and "just-a-password" not in output
-    lines = [line for line in output.splitlines() if line.strip() and not LOG_LINE.match(line)]
+    output, lines = refused_flower(service_env(tmp_path, broker, FLOWER_BASIC_AUTH="just-a-password"))
+    assert "just-a-password" not in output
     assert lines == ["flower: FLOWER_BASIC_AUTH entry 1 is not user:password"], output
 
 
