@@ -144,6 +144,9 @@ class Run(SQLModel, table=True):
     member_count: int | None = None
     wait_reason: str | None = Field(default=None, sa_column=Column(Text))
     error: str | None = Field(default=None, sa_column=Column(Text))
+    # errors no task foresaw (a bug, an answer nobody declared) met by the run's chain; at
+    # pipeline.holds.UNEXPECTED_ERRORS_LIMIT the run stops instead of being resumed again
+    unexpected_errors: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     created_at: NaiveDatetime = Field(default_factory=utcnow)
     updated_at: NaiveDatetime = Field(default_factory=utcnow)
     # last time a task made progress on this run; the reaper resumes runs idle for too long

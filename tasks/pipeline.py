@@ -2,7 +2,9 @@
 
 Each task is an adapter: it calls :mod:`pipeline` and maps the answer to "go on" (return: the chain
 continues), "visit again later" (``self.retry(countdown=…)``: an ETA message, so no worker waits
-while Alma works) or "stop" (:class:`RunStopped`, an expected error: the chain ends there).
+while Alma works) or "stop" (:class:`RunStopped`, an expected error: the chain ends there). Any other error ends
+the link and the stalled-run check resumes the run later; :class:`PipelineTask` counts it on the run,
+so that one that keeps failing stops (:func:`pipeline.holds.count_unexpected_error`).
 All tasks are idempotent against the database, which is the source of truth; the chain only
 expresses the order, and a lost chain is rebuilt from the database by :func:`enqueue_run`.
 """
@@ -10,9 +12,13 @@ expresses the order, and a lost chain is rebuilt from the database by :func:`enq
 from __future__ import annotations
 
 import logging
+from typing import Any
 
-from celery import chain
+import redis.exceptions
+import sqlalchemy.exc
+from celery import Task, chain
 from celery.exceptions import Ignore
+from kombu.exceptions import OperationalError as BrokerError
 
 from alma.errors import (
     AlmaAuthError,
@@ -37,8 +43,49 @@ log = logging.getLogger("handles.tasks")
 TRANSIENT = (AlmaTransportError, AlmaUnavailable, AlmaRateLimited, AlmaQuotaLow)
 
 
+# The database, Redis or the broker away: not the run's fault; the stalled-run check resumes it when
+# they are back, as often as that takes, so these are not counted as the run's unexpected errors
+AWAY: tuple[type[BaseException], ...] = (
+    sqlalchemy.exc.OperationalError,
+    sqlalchemy.exc.InterfaceError,
+    redis.exceptions.ConnectionError,
+    redis.exceptions.TimeoutError,
+    redis.exceptions.BusyLoadingError,
+    BrokerError,
+    OSError,
+)
+#: what each task is to the operator, in the run's unexpected-error line
+_WHERE = {
+    "handles.preflight": "preflight",
+    "handles.finish_run": "verify and finish",
+    "handles.run_batches": "the batches",
+}
+
+
 class RunStopped(Exception):
     """The run cannot go on (a failed or refused step, an unusable set); the reason is recorded."""
+
+
+class PipelineTask(Task):
+    """A link of a run's chain (``run_id`` its first argument).
+
+    An error the task did not map (a bug, an Alma answer nobody declared) fails the link; the
+    stalled-run check would resume the run, to fail the same way, for ever. It is counted on the
+    run instead, and the third one stops it with one line (see :mod:`pipeline.holds`).
+    """
+
+    def on_failure(self, exc: Exception, task_id: str, args: Any, kwargs: Any, einfo: Any) -> None:
+        if isinstance(exc, (RunStopped, *AWAY)):
+            return
+        run_id = args[0] if args else kwargs.get("run_id")
+        if not isinstance(run_id, int):
+            return
+        kind = args[1] if len(args) > 1 else kwargs.get("kind")
+        where = _WHERE.get(self.name, f"the {kind} step")
+        try:
+            holds.count_unexpected_error(resources.engine(), resources.job_budget(), run_id, where, exc)
+        except Exception:  # noqa: BLE001 - the failure itself is already logged by Celery
+            log.warning("run %s: could not count its unexpected error", run_id, exc_info=True)
 
 
 class Waiting(Exception):
@@ -88,7 +135,14 @@ def retry_countdown(nxt: Next, run_id: int) -> float | None:
     raise RunStopped(f"run {run_id}: {nxt.reason}")
 
 
-@app.task(name="handles.preflight", bind=True, max_retries=None, acks_late=True, throws=(RunStopped,))
+@app.task(
+    name="handles.preflight",
+    base=PipelineTask,
+    bind=True,
+    max_retries=None,
+    acks_late=True,
+    throws=(RunStopped,),
+)
 def preflight_task(self, run_id: int) -> None:  # type: ignore[no-untyped-def]
     """Read the set and its bibs; safe to run twice (records are upserted)."""
     try:
@@ -106,7 +160,14 @@ def preflight_task(self, run_id: int) -> None:  # type: ignore[no-untyped-def]
         raise RunStopped(f"run {run_id}: {exc}") from None
 
 
-@app.task(name="handles.run_step", bind=True, max_retries=None, acks_late=True, throws=(RunStopped,))
+@app.task(
+    name="handles.run_step",
+    base=PipelineTask,
+    bind=True,
+    max_retries=None,
+    acks_late=True,
+    throws=(RunStopped,),
+)
 def run_step(self, run_id: int, kind: str, woken: bool = False) -> None:  # type: ignore[no-untyped-def]
     """Submit (exactly once) or poll one Alma step; returns when its instance succeeded.
     ``woken``: sent by the webhook listener for the step a JOB_END event ended."""
@@ -138,7 +199,14 @@ def prepare_profile_set(run_id: int) -> str:
     return done
 
 
-@app.task(name="handles.finish_run", bind=True, max_retries=None, acks_late=True, throws=(RunStopped,))
+@app.task(
+    name="handles.finish_run",
+    base=PipelineTask,
+    bind=True,
+    max_retries=None,
+    acks_late=True,
+    throws=(RunStopped,),
+)
 def finish_run(self, run_id: int) -> None:  # type: ignore[no-untyped-def]
     """Events (when Alma serves them), verification of every handle, classification of every record."""
     try:
@@ -151,7 +219,14 @@ def finish_run(self, run_id: int) -> None:  # type: ignore[no-untyped-def]
         raise RunStopped(f"run {run_id}: {exc}") from None
 
 
-@app.task(name="handles.run_batches", bind=True, max_retries=None, acks_late=True, throws=(RunStopped,))
+@app.task(
+    name="handles.run_batches",
+    base=PipelineTask,
+    bind=True,
+    max_retries=None,
+    acks_late=True,
+    throws=(RunStopped,),
+)
 def run_batches(self, run_id: int) -> None:  # type: ignore[no-untyped-def]
     """A batch parent: start the next batches (each its own chain) while fewer than Alma's 3 jobs
     run; returns when every batch has ended (the chain then finishes the parent)."""

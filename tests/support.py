@@ -97,6 +97,41 @@ def worker_process(
         log.close()
 
 
+@contextmanager
+def beat_process(env: dict[str, str], *, log_path: Path, schedule: Path) -> Iterator[subprocess.Popen]:
+    """A real ``celery -A workers.app beat`` subprocess (RedBeat on the env's Redis); waits until it
+    holds its lock, stops it (SIGTERM) after."""
+    with open(log_path, "ab") as log:
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "workers.app",
+                "beat",
+                "--loglevel=INFO",
+                f"--schedule={schedule}",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+
+        def locked() -> bool:
+            if proc.poll() is not None:
+                raise RuntimeError(f"beat exited early:\n{log_path.read_text()[-3000:]}")
+            return "beat: Acquired lock" in log_path.read_text()
+
+        wait_for(locked, timeout=30, what="beat's lock")
+        yield proc
+    finally:
+        stop_process(proc)
+
+
 def stop_process(proc: subprocess.Popen, *, kill: bool = False, timeout: float = 15.0) -> None:
     """SIGTERM (or SIGKILL) the whole process group and wait."""
     if proc.poll() is not None:

@@ -275,3 +275,47 @@ def observed_retry(seen: dict[str, Any]):  # type: ignore[no-untyped-def]
         return Retried()
 
     return retry
+
+
+def test_an_error_no_task_maps_is_counted_on_the_run_and_the_database_away_is_not(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import redis.exceptions
+    import sqlalchemy.exc
+    from kombu.exceptions import OperationalError as BrokerError
+
+    import tasks.pipeline as module
+    from store.models import Run
+    from workers import resources
+
+    monkeypatch.setattr(module.resources, "job_budget", lambda: LocalJobBudget())
+    run_id = _running_run()
+
+    def counted() -> tuple[int, str | None]:
+        with Session(resources.engine()) as session:
+            run = session.get(Run, run_id)
+            assert run is not None
+            return run.unexpected_errors, run.wait_reason
+
+    away = [
+        module.RunStopped(f"run {run_id}: copy failed"),  # expected: the run already says why
+        sqlalchemy.exc.OperationalError("SELECT 1", {}, Exception("server closed the connection")),
+        redis.exceptions.ConnectionError("Connection refused"),
+        BrokerError("the broker is away"),
+        ConnectionResetError(104, "Connection reset by peer"),
+    ]
+    for exc in away:
+        module.run_step.on_failure(exc, "task-id", (run_id, "copy"), {}, None)
+    assert counted() == (0, None)
+
+    module.run_step.on_failure(KeyError("job_instance"), "task-id", (run_id, "copy"), {}, None)
+    errors, reason = counted()
+    assert errors == 1 and (reason or "").startswith("the copy step met an unexpected error (KeyError")
+    module.finish_run.on_failure(ValueError("bad date"), "task-id", (run_id,), {}, None)
+    errors, reason = counted()
+    assert errors == 2 and (reason or "").startswith("verify and finish met an unexpected error")
+    module.preflight_task.on_failure(TypeError("None"), "task-id", (), {"run_id": run_id}, None)
+    assert _stored(run_id)[0] == RunState.FAILED
+    assert "preflight: stopped after 3 unexpected errors (the last: TypeError: None)" in (
+        _stored(run_id)[2] or ""
+    )
