@@ -109,13 +109,7 @@ def create_batch(ctx: PipelineContext, parent_id: int, number: int) -> int | Non
             )
             child_id = child.id
     except IntegrityError:
-        log.warning(
-            "run %s: batch %s was started by another visit; Alma set %s (%s) is not used",
-            parent_id,
-            number,
-            set_id,
-            name,
-        )
+        _remove_unused(ctx, parent_id, number, set_id, name)
         return None
     log.info(
         "run %s: batch %s of %s: run %s on set %s (%s records)",
@@ -127,6 +121,30 @@ def create_batch(ctx: PipelineContext, parent_id: int, number: int) -> int | Non
         len(members),
     )
     return child_id
+
+
+def _remove_unused(ctx: PipelineContext, parent_id: int, number: int, set_id: str, name: str) -> None:
+    """Another visit started batch ``number`` first: the set just made is this run's and used by
+    nothing, so it goes (a set that cannot be removed is one line: the batch runs on the other)."""
+    try:
+        ctx.alma.delete_set(set_id)
+    except Exception as exc:  # noqa: BLE001 - a leftover set never stops the run
+        log.warning(
+            "run %s: batch %s was started by another visit; remove the unused Alma set %s (%s) by hand (%s)",
+            parent_id,
+            number,
+            set_id,
+            name,
+            exc,
+        )
+        return
+    log.info(
+        "run %s: batch %s was started by another visit; removed the unused Alma set %s (%s)",
+        parent_id,
+        number,
+        set_id,
+        name,
+    )
 
 
 @dataclass

@@ -158,6 +158,21 @@ def test_250_records_in_batches_of_100_are_three_itemized_sets_of_the_records_pr
     assert visit.next.action == "retry"
 
 
+def test_a_batch_another_visit_started_first_leaves_no_set_behind_in_alma(world: Any, sets: Sets) -> None:
+    from pipeline.batches import create_batch
+
+    parent = parent_run(world, 150, 100)
+    drive_batches(world.ctx, run_id=parent)  # batches 1 and 2 of 2, on sets 01 and 02
+    deleted: list[str] = []
+    world.fake.on(
+        "DELETE", f"/conf/sets/{sets.id(3)}", lambda r: deleted.append(sets.id(3)) or httpx.Response(204)
+    )
+    # a second visit, unaware of the first, makes batch 1 again: its new set (03) is used by nothing
+    assert create_batch(world.ctx, parent, 1) is None
+    assert deleted == [sets.id(3)]
+    assert [c.set_id for c in children_of(world, parent)] == [sets.id(1), sets.id(2)]
+
+
 def set_state(world: Any, run_id: int | None, state: RunState, **values: Any) -> None:
     with Session(world.engine) as session:
         run = session.get(Run, run_id)
