@@ -47,6 +47,33 @@ def sandbox_env(sandbox_url: str, *, database_url: str, broker_url: str, **extra
     return env
 
 
+def _celery(command: list[str], env: dict[str, str], log_path: Path) -> subprocess.Popen:
+    """``celery -A workers.app <command>`` in its own process group, its output in ``log_path``."""
+    with open(log_path, "ab") as log:
+        return subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "workers.app", *command, "--loglevel=INFO"],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+
+def _started(proc: subprocess.Popen, log_path: Path, says: str, what: str, timeout: float) -> None:
+    """Wait until the process's log says ``says``; its log's end when it exits or never says it."""
+
+    def said() -> bool:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{what} exited early:\n{log_path.read_text()[-3000:]}")
+        return says in log_path.read_text()
+
+    try:
+        wait_for(said, timeout=timeout, interval=0.05, what=what)
+    except AssertionError:
+        raise RuntimeError(f"{what} not ready:\n{log_path.read_text()[-3000:]}") from None
+
+
 @contextmanager
 def worker_process(
     env: dict[str, str], *, log_path: Path, concurrency: int = 2, ready_timeout: float = 30.0
@@ -58,75 +85,34 @@ def worker_process(
     threads sleep up to a second between looks), which a suite of thirty workers paid in full. The
     warm shutdown is still run where a test starts a worker of its own (test_services.py).
     """
-    log = open(log_path, "ab")  # noqa: SIM115 - closed below
-    proc = subprocess.Popen(
+    name = f"test-{os.getpid()}-{time.monotonic_ns()}@%h"
+    proc = _celery(
         [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "workers.app",
             "worker",
-            "--loglevel=INFO",
             f"--concurrency={concurrency}",
             "--pool=prefork",
             "--without-gossip",
             "--without-mingle",
             "-n",
-            f"test-{os.getpid()}-{time.monotonic_ns()}@%h",
+            name,
         ],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
+        env,
+        log_path,
     )
     try:
-        deadline = time.monotonic() + ready_timeout
-        while time.monotonic() < deadline:
-            if b" ready." in log_path.read_bytes():
-                break
-            if proc.poll() is not None:
-                raise RuntimeError(f"worker exited early:\n{log_path.read_text()[-3000:]}")
-            time.sleep(0.05)
-        else:
-            raise RuntimeError(f"worker not ready:\n{log_path.read_text()[-3000:]}")
+        _started(proc, log_path, " ready.", "worker", ready_timeout)
         yield proc
     finally:
         stop_process(proc, kill=True)
-        log.close()
 
 
 @contextmanager
 def beat_process(env: dict[str, str], *, log_path: Path, schedule: Path) -> Iterator[subprocess.Popen]:
     """A real ``celery -A workers.app beat`` subprocess (RedBeat on the env's Redis); waits until it
     holds its lock, stops it (SIGTERM) after."""
-    with open(log_path, "ab") as log:
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "workers.app",
-                "beat",
-                "--loglevel=INFO",
-                f"--schedule={schedule}",
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+    proc = _celery(["beat", f"--schedule={schedule}"], env, log_path)
     try:
-
-        def locked() -> bool:
-            if proc.poll() is not None:
-                raise RuntimeError(f"beat exited early:\n{log_path.read_text()[-3000:]}")
-            return "beat: Acquired lock" in log_path.read_text()
-
-        wait_for(locked, timeout=30, what="beat's lock")
+        _started(proc, log_path, "beat: Acquired lock", "beat", 30.0)
         yield proc
     finally:
         stop_process(proc)

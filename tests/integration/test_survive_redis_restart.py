@@ -21,6 +21,7 @@ from sqlalchemy import create_engine, text
 from sandbox.testing import running_sandbox
 from tests.support import (
     ROOT,
+    beat_process,
     free_port,
     handles,
     require_binary,
@@ -135,28 +136,11 @@ def test_worker_and_beat_outlive_a_redis_restart_and_the_run_submits_each_job_on
             RESUME_INTERVAL_SECONDS="2",  # beat sends a check every 2 s: it ticks at least that often
         )
         worker_log, beat_log = tmp_path / "worker.log", tmp_path / "beat.log"
-        beat = None
         try:
-            with worker_process(env, log_path=worker_log) as worker:
-                with open(beat_log, "ab") as out:
-                    beat = subprocess.Popen(
-                        [
-                            sys.executable,
-                            "-m",
-                            "celery",
-                            "-A",
-                            "workers.app",
-                            "beat",
-                            "--loglevel=INFO",
-                            f"--schedule={tmp_path / 'celerybeat-schedule'}",
-                        ],
-                        cwd=ROOT,
-                        env=env,
-                        stdout=out,
-                        stderr=subprocess.STDOUT,
-                        start_new_session=True,
-                    )
-                wait_for(lambda: "beat: Acquired lock" in _log(beat_log), timeout=30, what="beat's lock")
+            with (
+                worker_process(env, log_path=worker_log) as worker,
+                beat_process(env, log_path=beat_log, schedule=tmp_path / "celerybeat-schedule") as beat,
+            ):
                 heartbeat = tmp_path / "celerybeat-schedule.heartbeat"
                 wait_for(heartbeat.exists, timeout=15, what="beat's first heartbeat")
                 # the eviction policy is named at start-up, by both
@@ -235,8 +219,6 @@ def test_worker_and_beat_outlive_a_redis_restart_and_the_run_submits_each_job_on
                 assert "Traceback" not in _log(beat_log), _log(beat_log)[-3000:]
                 assert "Unrecoverable error" not in _log(worker_log)
         finally:
-            if beat is not None:
-                stop_process(beat)
             redis_server.stop()
     assert "beat: Releasing lock" in _log(beat_log) or "could not release the lock" in _log(beat_log)
 
