@@ -72,7 +72,15 @@ class PipelineTask(Task):
     An error the task did not map (a bug, an Alma answer nobody declared) fails the link; the
     stalled-run check would resume the run, to fail the same way, for ever. It is counted on the
     run instead, and the third one stops it with one line (see :mod:`pipeline.holds`).
+
+    Every link is acknowledged after it ran (a worker killed mid-link leaves it to be delivered
+    again), retries as often as its step needs (the step's deadline rules), and declares
+    :class:`RunStopped` as expected (no traceback in the worker log).
     """
+
+    acks_late = True
+    max_retries = None
+    throws = (RunStopped,)
 
     def on_failure(self, exc: Exception, task_id: str, args: Any, kwargs: Any, einfo: Any) -> None:
         if isinstance(exc, (RunStopped, *AWAY)):
@@ -135,14 +143,7 @@ def retry_countdown(nxt: Next, run_id: int) -> float | None:
     raise RunStopped(f"run {run_id}: {nxt.reason}")
 
 
-@app.task(
-    name="handles.preflight",
-    base=PipelineTask,
-    bind=True,
-    max_retries=None,
-    acks_late=True,
-    throws=(RunStopped,),
-)
+@app.task(name="handles.preflight", base=PipelineTask, bind=True)
 def preflight_task(self, run_id: int) -> None:  # type: ignore[no-untyped-def]
     """Read the set and its bibs; safe to run twice (records are upserted)."""
     try:
@@ -160,14 +161,7 @@ def preflight_task(self, run_id: int) -> None:  # type: ignore[no-untyped-def]
         raise RunStopped(f"run {run_id}: {exc}") from None
 
 
-@app.task(
-    name="handles.run_step",
-    base=PipelineTask,
-    bind=True,
-    max_retries=None,
-    acks_late=True,
-    throws=(RunStopped,),
-)
+@app.task(name="handles.run_step", base=PipelineTask, bind=True)
 def run_step(self, run_id: int, kind: str, woken: bool = False) -> None:  # type: ignore[no-untyped-def]
     """Submit (exactly once) or poll one Alma step; returns when its instance succeeded.
     ``woken``: sent by the webhook listener for the step a JOB_END event ended."""
@@ -199,14 +193,7 @@ def prepare_profile_set(run_id: int) -> str:
     return done
 
 
-@app.task(
-    name="handles.finish_run",
-    base=PipelineTask,
-    bind=True,
-    max_retries=None,
-    acks_late=True,
-    throws=(RunStopped,),
-)
+@app.task(name="handles.finish_run", base=PipelineTask, bind=True)
 def finish_run(self, run_id: int) -> None:  # type: ignore[no-untyped-def]
     """Events (when Alma serves them), verification of every handle, classification of every record."""
     try:
@@ -219,14 +206,7 @@ def finish_run(self, run_id: int) -> None:  # type: ignore[no-untyped-def]
         raise RunStopped(f"run {run_id}: {exc}") from None
 
 
-@app.task(
-    name="handles.run_batches",
-    base=PipelineTask,
-    bind=True,
-    max_retries=None,
-    acks_late=True,
-    throws=(RunStopped,),
-)
+@app.task(name="handles.run_batches", base=PipelineTask, bind=True)
 def run_batches(self, run_id: int) -> None:  # type: ignore[no-untyped-def]
     """A batch parent: start the next batches (each its own chain) while fewer than Alma's 3 jobs
     run; returns when every batch has ended (the chain then finishes the parent)."""
